@@ -1,0 +1,288 @@
+// Package session issues, validates and revokes browser sessions.
+//
+// The cookie carries an opaque 256-bit token; the store is keyed by its
+// SHA-256, so nothing in the store can be replayed as a cookie. Validation
+// is on the hot path of every protected request, so a bounded in-process
+// cache serves a validated session for at most CacheTTL, and last-seen
+// writes are throttled to one per TouchInterval.
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/store"
+)
+
+// ErrNoSession: the token is malformed, unknown, expired or belongs to a
+// user who may no longer log in. The caller treats the request as anonymous.
+var ErrNoSession = errors.New("no valid session")
+
+// MaxCacheTTL caps how long a revoked session can still be honoured by an
+// instance that cached it.
+const MaxCacheTTL = 5 * time.Second
+
+// Config tunes the manager. Zero values get defaults in New.
+type Config struct {
+	Lifetime      time.Duration // absolute lifetime (default 24h)
+	Idle          time.Duration // idle timeout (default 1h)
+	MaxPerUser    int           // oldest evicted beyond this (default 10)
+	CacheTTL      time.Duration // 0: default 5s; negative: no cache
+	CacheSize     int           // entries (default 100000)
+	TouchInterval time.Duration // min time between last-seen writes (default idle/10, 1s..5m)
+	Now           func() time.Time
+}
+
+// Identity is a validated session and its user. It is shared with the cache:
+// callers must treat it as read-only.
+type Identity struct {
+	Session store.Session
+	User    store.User
+	// Token is the cookie value this identity was validated from (empty in
+	// the cached copy; set only on values returned by Create).
+	Token string
+}
+
+// Manager is safe for concurrent use.
+type Manager struct {
+	sessions store.SessionStore
+	users    store.UserStore
+	cfg      Config
+	cache    *cache
+}
+
+// New returns a Manager over the given stores.
+func New(sessions store.SessionStore, users store.UserStore, cfg Config) (*Manager, error) {
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = 24 * time.Hour
+	}
+	if cfg.Idle == 0 {
+		cfg.Idle = time.Hour
+	}
+	if cfg.Lifetime < 0 || cfg.Idle < 0 {
+		return nil, fmt.Errorf("session lifetime and idle timeout must be positive")
+	}
+	if cfg.MaxPerUser == 0 {
+		cfg.MaxPerUser = 10
+	}
+	if cfg.MaxPerUser < 0 {
+		return nil, fmt.Errorf("max sessions per user must be positive")
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = MaxCacheTTL
+	}
+	if cfg.CacheTTL > MaxCacheTTL {
+		return nil, fmt.Errorf("session cache TTL %s exceeds the %s maximum", cfg.CacheTTL, MaxCacheTTL)
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100000
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = min(max(cfg.Idle/10, time.Second), 5*time.Minute)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Manager{sessions: sessions, users: users, cfg: cfg}
+	if cfg.CacheTTL > 0 {
+		m.cache = newCache(cfg.CacheSize)
+	}
+	return m, nil
+}
+
+// Config returns the effective configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Create starts a session for u and returns it with its token. Beyond
+// MaxPerUser the oldest sessions are evicted.
+func (m *Manager) Create(ctx context.Context, u *store.User, ip, userAgent string) (*Identity, error) {
+	now := m.cfg.Now()
+	existing, err := m.sessions.ListUserSessions(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i <= len(existing)-m.cfg.MaxPerUser; i++ {
+		if err := m.deleteID(ctx, existing[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	token := keys.NewToken()
+	s := store.Session{
+		ID:            keys.HashToken(token),
+		UserID:        u.ID,
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		ExpiresAt:     now.Add(m.cfg.Lifetime),
+		IdleExpiresAt: now.Add(m.cfg.Idle),
+		IP:            ip,
+		UserAgent:     truncate(userAgent, 512),
+	}
+	if err := m.sessions.CreateSession(ctx, &s); err != nil {
+		return nil, err
+	}
+	return &Identity{Session: s, User: *u, Token: token}, nil
+}
+
+// Validate resolves a cookie token to an identity. It returns ErrNoSession
+// for anything that is not a live session of an active user, and an error
+// wrapping store.ErrUnavailable when the store cannot answer (callers must
+// fail closed, never pass the request).
+func (m *Manager) Validate(ctx context.Context, token string) (*Identity, error) {
+	if !wellFormed(token) {
+		return nil, ErrNoSession
+	}
+	// Hash from a stack copy: []byte(token) would allocate on every request.
+	var buf [43]byte
+	copy(buf[:], token)
+	key := sha256.Sum256(buf[:])
+	now := m.cfg.Now()
+	if m.cache != nil {
+		if id, fetched := m.cache.get(key); id != nil {
+			if now.Sub(fetched) < m.cfg.CacheTTL && id.Session.Valid(now) && now.Sub(id.Session.LastSeenAt) < m.cfg.TouchInterval {
+				return id, nil
+			}
+		}
+	}
+	return m.load(ctx, key, now)
+}
+
+func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Identity, error) {
+	sid := hex.EncodeToString(key[:])
+	s, err := m.sessions.GetSession(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		m.forget(key)
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.Valid(now) {
+		m.forget(key)
+		return nil, ErrNoSession
+	}
+	u, err := m.users.UserByID(ctx, s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		_ = m.sessions.DeleteSession(ctx, sid)
+		m.forget(key)
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active() {
+		// A disabled account loses its sessions at the next request.
+		_ = m.sessions.DeleteSession(ctx, sid)
+		m.forget(key)
+		return nil, ErrNoSession
+	}
+	if now.Sub(s.LastSeenAt) >= m.cfg.TouchInterval {
+		idle := now.Add(m.cfg.Idle)
+		if err := m.sessions.TouchSession(ctx, sid, now, idle); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				m.forget(key)
+				return nil, ErrNoSession
+			}
+			return nil, err
+		}
+		s.LastSeenAt, s.IdleExpiresAt = now, idle
+	}
+	id := &Identity{Session: *s, User: *u}
+	if m.cache != nil {
+		m.cache.put(key, id, now)
+	}
+	return id, nil
+}
+
+// Revoke ends the session of a cookie token (logout). Unknown tokens are
+// no error.
+func (m *Manager) Revoke(ctx context.Context, token string) error {
+	if !wellFormed(token) {
+		return nil
+	}
+	return m.deleteID(ctx, keys.HashToken(token))
+}
+
+// RevokeID ends a session by its id (as listed to its user or an admin).
+func (m *Manager) RevokeID(ctx context.Context, id string) error { return m.deleteID(ctx, id) }
+
+// RevokeUser ends every session of a user and returns how many there were.
+func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
+	ids, err := m.sessions.DeleteUserSessions(ctx, userID)
+	for _, id := range ids {
+		m.forgetID(id)
+	}
+	return len(ids), err
+}
+
+// List returns a user's live sessions, oldest first.
+func (m *Manager) List(ctx context.Context, userID string) ([]*store.Session, error) {
+	return m.sessions.ListUserSessions(ctx, userID)
+}
+
+// Purge deletes expired sessions from the store.
+func (m *Manager) Purge(ctx context.Context) (int, error) {
+	return m.sessions.PurgeExpired(ctx, m.cfg.Now())
+}
+
+// RunJanitor purges expired sessions every interval until ctx is done.
+// onErr (may be nil) hears about failures.
+func (m *Manager) RunJanitor(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := m.Purge(ctx); err != nil && onErr != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
+}
+
+func (m *Manager) deleteID(ctx context.Context, id string) error {
+	m.forgetID(id)
+	return m.sessions.DeleteSession(ctx, id)
+}
+
+func (m *Manager) forget(key [32]byte) {
+	if m.cache != nil {
+		m.cache.del(key)
+	}
+}
+
+func (m *Manager) forgetID(id string) {
+	var key [32]byte
+	if b, err := hex.DecodeString(id); err == nil && len(b) == 32 {
+		copy(key[:], b)
+		m.forget(key)
+	}
+}
+
+// wellFormed accepts exactly what keys.NewToken produces: 43 base64url
+// characters. Anything else is refused before hashing or a store lookup.
+func wellFormed(t string) bool {
+	if len(t) != 43 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

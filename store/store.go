@@ -1,0 +1,124 @@
+// Package store defines the storage interfaces of caddyauth and the model
+// types they carry. Backends live in sub-packages (memory, sql, redis); every
+// backend passes the same conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w so callers use errors.Is.
+var (
+	// ErrNotFound: no such record (or it has expired).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key (email, phone) is already taken.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the backend could not be reached or answered with an
+	// error. Callers must fail closed on it.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// User status values.
+const (
+	StatusActive   = "active"
+	StatusDisabled = "disabled"
+)
+
+// User is an account. Email is stored normalised (lower case); Phone is E.164
+// or empty.
+type User struct {
+	ID           string
+	Email        string
+	Phone        string
+	Name         string
+	Groups       []string
+	Status       string
+	PasswordHash string // PHC string ("$argon2id$..."); empty: no password login
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Active reports whether the account may log in.
+func (u *User) Active() bool { return u.Status == StatusActive }
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// CreateUser inserts u; ErrConflict if its email or phone is taken.
+	CreateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByEmail looks up by normalised email.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error)
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the user and everything that hangs off it.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// Session is a browser session. ID is the hex SHA-256 of the cookie token:
+// the token itself is never stored, so a dump of the store yields no live
+// session.
+type Session struct {
+	ID            string
+	UserID        string
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	ExpiresAt     time.Time // absolute lifetime end
+	IdleExpiresAt time.Time // LastSeenAt + idle timeout
+	IP            string
+	UserAgent     string
+}
+
+// Deadline is when the session stops being valid if nobody touches it.
+func (s *Session) Deadline() time.Time {
+	if s.IdleExpiresAt.Before(s.ExpiresAt) {
+		return s.IdleExpiresAt
+	}
+	return s.ExpiresAt
+}
+
+// Valid reports whether the session is still live at now.
+func (s *Session) Valid(now time.Time) bool { return now.Before(s.Deadline()) }
+
+// SessionStore keeps sessions. Get must not return a session whose Deadline
+// has passed (ErrNotFound instead).
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// TouchSession records activity: it sets LastSeenAt and IdleExpiresAt.
+	// ErrNotFound if the session is gone.
+	TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time) error
+	// DeleteSession is idempotent: deleting a missing session is no error.
+	DeleteSession(ctx context.Context, id string) error
+	// ListUserSessions returns the user's live sessions, oldest first.
+	ListUserSessions(ctx context.Context, userID string) ([]*Session, error)
+	// DeleteUserSessions removes every session of the user and returns
+	// their ids.
+	DeleteUserSessions(ctx context.Context, userID string) ([]string, error)
+	// PurgeExpired deletes sessions whose deadline is before now and
+	// reports how many. Backends with native expiry may return 0.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+	Close() error
+}
+
+// OneTimeToken is a single-use secret (setup link; later reset and magic
+// links). Only its hash is stored.
+type OneTimeToken struct {
+	Hash      string
+	Purpose   string
+	UserID    string
+	ExpiresAt time.Time
+}
+
+// TokenStore keeps one-time tokens.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t *OneTimeToken) error
+	// ConsumeToken atomically deletes and returns the token if it exists,
+	// has the purpose and has not expired at now; ErrNotFound otherwise.
+	ConsumeToken(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
+	// PeekToken returns the token without consuming it (to render a page).
+	PeekToken(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
+}
