@@ -1,0 +1,334 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"path"
+	"strings"
+
+	"github.com/caddyauth/gateway/internal/policy"
+	"github.com/caddyauth/gateway/internal/session"
+)
+
+// Default identity headers (contract).
+var DefaultHeaders = []HeaderTemplate{
+	{Name: "Remote-User", Template: "{http.auth.user.id}"},
+	{Name: "Remote-Email", Template: "{http.auth.user.email}"},
+	{Name: "Remote-Name", Template: "{http.auth.user.name}"},
+	{Name: "Remote-Groups", Template: "{http.auth.user.groups}"},
+}
+
+// HeaderTemplate sets one upstream header from the identity. Template may
+// use {http.auth.user.id|email|name|groups}; an empty template removes a
+// default header.
+type HeaderTemplate struct {
+	Name     string `json:"name"`
+	Template string `json:"template"`
+}
+
+// GuardConfig is one `protect` block.
+type GuardConfig struct {
+	// Base is the portal base path this guard also serves ("/auth").
+	Base string
+	// PortalURL, when set, is an external portal ("https://auth.example.com/auth")
+	// that anonymous browsers are sent to instead of Base.
+	PortalURL string
+	Policy    policy.Policy
+	// Public paths need no session: exact ("/health") or prefix ("/static/*").
+	Public []string
+	// Headers override or extend DefaultHeaders by name.
+	Headers []HeaderTemplate
+}
+
+// Outcome of Guard.Check.
+type Outcome int
+
+const (
+	// Handled: the guard wrote the response (portal page, redirect, 401,
+	// 403, 503). The caller must not call the upstream.
+	Handled Outcome = iota
+	// Authenticated: identity headers are set; proxy the request.
+	Authenticated
+	// Public: an unauthenticated public path; proxy without identity.
+	Public
+)
+
+// Guard protects one site.
+type Guard struct {
+	s        *Service
+	cfg      GuardConfig
+	portal   http.Handler
+	headers  []compiledHeader
+	strip    []string // normalised names of every identity header
+	exact    map[string]bool
+	prefixes []string
+}
+
+type compiledHeader struct {
+	name  string
+	parts []headerPart
+}
+
+type headerPart struct {
+	lit   string
+	field string // "", id, email, name, groups
+}
+
+// NewGuard compiles a guard.
+func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
+	cfg.Base = CleanBase(cfg.Base)
+	if cfg.Base == "" {
+		return nil, fmt.Errorf("portal base path cannot be /")
+	}
+	cfg.PortalURL = strings.TrimRight(cfg.PortalURL, "/")
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Guard{s: s, cfg: cfg, portal: s.Portal(cfg.Base), exact: map[string]bool{}}
+	for _, p := range cfg.Public {
+		if !strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("public path %q must start with /", p)
+		}
+		if pre, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.Contains(pre, "*") {
+				return nil, fmt.Errorf("public path %q: only a trailing * is supported", p)
+			}
+			g.prefixes = append(g.prefixes, pre)
+		} else if strings.Contains(p, "*") {
+			return nil, fmt.Errorf("public path %q: only a trailing * is supported", p)
+		} else {
+			g.exact[p] = true
+		}
+	}
+	merged := append([]HeaderTemplate(nil), DefaultHeaders...)
+	for _, h := range cfg.Headers {
+		if !validHeaderName(h.Name) {
+			return nil, fmt.Errorf("invalid header name %q", h.Name)
+		}
+		replaced := false
+		for i := range merged {
+			if strings.EqualFold(merged[i].Name, h.Name) {
+				merged[i].Template, replaced = h.Template, true
+			}
+		}
+		if !replaced {
+			merged = append(merged, h)
+		}
+	}
+	for _, h := range merged {
+		g.strip = append(g.strip, normHeader(h.Name))
+		if h.Template == "" {
+			continue
+		}
+		parts, err := compileTemplate(h.Template)
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", h.Name, err)
+		}
+		g.headers = append(g.headers, compiledHeader{name: textproto.CanonicalMIMEHeaderKey(h.Name), parts: parts})
+	}
+	return g, nil
+}
+
+// Check runs the guard for one request. It always strips client-sent
+// identity headers first.
+func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity, Outcome) {
+	g.stripIdentityHeaders(r.Header)
+	if InBase(g.cfg.Base, r.URL.Path) {
+		g.portal.ServeHTTP(w, r)
+		return nil, Handled
+	}
+	g.s.hsts(w, r)
+	if g.isPublic(r.URL.Path) {
+		return nil, Public
+	}
+	id, saw, err := g.s.identify(r)
+	if err != nil {
+		// Fail closed, and never redirect to login: the login would
+		// fail the same way and the browser would loop.
+		g.s.storeFailure(w, g.withBase(r), "protect", err)
+		return nil, Handled
+	}
+	if id == nil {
+		g.anonymous(w, r, saw)
+		return nil, Handled
+	}
+	if !g.cfg.Policy.Allowed(&id.User) {
+		g.s.writeError(w, g.withBase(r), errForbidden)
+		return nil, Handled
+	}
+	g.setIdentityHeaders(r.Header, id)
+	return id, Authenticated
+}
+
+func (g *Guard) withBase(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), baseKey{}, g.cfg.Base))
+}
+
+// anonymous: browsers navigating with GET go to the login page; everything
+// else (APIs, form posts, XHR) gets 401 JSON.
+func (g *Guard) anonymous(w http.ResponseWriter, r *http.Request, sawCookie bool) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
+		var target string
+		if g.cfg.PortalURL != "" {
+			target = loginURL(g.cfg.PortalURL, requestScheme(r)+"://"+r.Host+r.URL.RequestURI())
+		} else {
+			target = loginURL(g.cfg.Base, r.URL.RequestURI())
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	writeJSON(w, http.StatusUnauthorized, unauthenticated(sawCookie))
+}
+
+// isPublic matches the cleaned path only; a path that cleaning changes
+// ("/public/../admin", "//x") is never public, so dot segments and doubled
+// slashes cannot widen a rule.
+func (g *Guard) isPublic(p string) bool {
+	if len(g.exact) == 0 && len(g.prefixes) == 0 {
+		return false
+	}
+	if p == "" || path.Clean(p) != p && path.Clean(p)+"/" != p {
+		return false
+	}
+	if g.exact[p] {
+		return true
+	}
+	for _, pre := range g.prefixes {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripIdentityHeaders deletes every configured identity header in any
+// case and with "_" for "-": CGI and PHP turn Remote_User into
+// REMOTE_USER, the same variable as Remote-User (GHSA-f59h-q822-g45g).
+func (g *Guard) stripIdentityHeaders(h http.Header) {
+	for name := range h {
+		for _, s := range g.strip {
+			if sameHeader(name, s) {
+				delete(h, name)
+				break
+			}
+		}
+	}
+}
+
+func (g *Guard) setIdentityHeaders(h http.Header, id *session.Identity) {
+	for _, ch := range g.headers {
+		var b strings.Builder
+		for _, p := range ch.parts {
+			if p.field == "" {
+				b.WriteString(p.lit)
+				continue
+			}
+			b.WriteString(sanitizeHeaderValue(IdentityField(id, p.field)))
+		}
+		h[ch.name] = []string{b.String()}
+	}
+}
+
+// IdentityField returns one identity attribute by placeholder name.
+func IdentityField(id *session.Identity, field string) string {
+	switch field {
+	case "id":
+		return id.User.ID
+	case "email":
+		return id.User.Email
+	case "name":
+		return id.User.Name
+	case "groups":
+		return strings.Join(id.User.Groups, ",")
+	}
+	return ""
+}
+
+func compileTemplate(t string) ([]headerPart, error) {
+	var parts []headerPart
+	for t != "" {
+		i := strings.Index(t, "{http.auth.user.")
+		if i < 0 {
+			parts = append(parts, headerPart{lit: t})
+			break
+		}
+		if i > 0 {
+			parts = append(parts, headerPart{lit: t[:i]})
+		}
+		end := strings.IndexByte(t[i:], '}')
+		if end < 0 {
+			return nil, fmt.Errorf("unterminated placeholder in %q", t)
+		}
+		field := t[i+len("{http.auth.user.") : i+end]
+		switch field {
+		case "id", "email", "name", "groups":
+		default:
+			return nil, fmt.Errorf("unknown placeholder {http.auth.user.%s}", field)
+		}
+		parts = append(parts, headerPart{field: field})
+		t = t[i+end+1:]
+	}
+	for _, p := range parts {
+		if sanitizeHeaderValue(p.lit) != p.lit {
+			return nil, fmt.Errorf("control character in template")
+		}
+	}
+	return parts, nil
+}
+
+// sanitizeHeaderValue drops control characters so a user's name can never
+// split or smuggle a header.
+func sanitizeHeaderValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f {
+					return -1
+				}
+				return r
+			}, v)
+		}
+	}
+	return v
+}
+
+// normHeader lower-cases a header name and maps '_' to '-'.
+func normHeader(n string) string {
+	return strings.ReplaceAll(strings.ToLower(n), "_", "-")
+}
+
+// sameHeader compares name with an already normalised header name, treating
+// case and '_'/'-' as equal, without allocating.
+func sameHeader(name, norm string) bool {
+	if len(name) != len(norm) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != norm[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

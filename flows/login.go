@@ -1,0 +1,187 @@
+package flows
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/store"
+)
+
+type loginInput struct {
+	Email    string `json:"email"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	RD       string `json:"rd"`
+}
+
+// userView is what the API tells a client about its own account.
+type userView struct {
+	ID     string   `json:"id"`
+	Email  string   `json:"email"`
+	Name   string   `json:"name"`
+	Groups []string `json:"groups"`
+}
+
+func viewOf(u *store.User) userView {
+	g := u.Groups
+	if g == nil {
+		g = []string{}
+	}
+	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Groups: g}
+}
+
+// NormalizeEmail is the one place emails are canonicalised (lower case,
+// trimmed) before lookup or storage.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// ValidEmail is a deliberately loose shape check; delivery verification is
+// the real test.
+func ValidEmail(e string) bool {
+	at := strings.LastIndexByte(e, '@')
+	return at > 0 && at < len(e)-1 && len(e) <= 254 && !strings.ContainsAny(e, " \t\r\n<>\"(),;:\\[]")
+}
+
+// returnTo validates rd for this request; "" if unsafe or absent.
+func (p *portal) returnTo(r *http.Request, rd string) string {
+	if rd == "" {
+		return ""
+	}
+	if u, ok := p.s.redirects.Check(rd, r.Host, requestScheme(r)); ok {
+		return u
+	}
+	p.s.log.Warn("refused return URL", zap.String("host", r.Host), zapIP(p.s.cfg.ClientIP(r)))
+	return ""
+}
+
+func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
+	rd := p.returnTo(r, r.URL.Query().Get("rd"))
+	id, _, err := p.s.identify(r)
+	if err != nil {
+		p.s.storeFailure(w, r, "login page", err)
+		return
+	}
+	if wantsJSON(r) {
+		// An API client asking for the login page learns the contract.
+		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "password", "rd"}})
+		return
+	}
+	data := pageData{Title: "Sign in", RD: rd}
+	if id != nil {
+		u := id.User
+		data.User = &u
+		data.Title = "Signed in"
+	}
+	p.s.render(w, r, http.StatusOK, "login.html", data)
+}
+
+func (p *portal) login(w http.ResponseWriter, r *http.Request) {
+	var in loginInput
+	if e := decode(r, &in, map[string]*string{"email": &in.Email, "username": &in.Username, "password": &in.Password, "rd": &in.RD}); e != nil {
+		p.loginFailed(w, r, in, e)
+		return
+	}
+	email := NormalizeEmail(in.Email)
+	if email == "" {
+		email = NormalizeEmail(in.Username)
+	}
+	if email == "" || in.Password == "" {
+		p.loginFailed(w, r, in, invalidInput("Enter your email and password."))
+		return
+	}
+	if len(email) > 254 || len(in.Password) > password.MaxLength {
+		// Same answer as a wrong password: nobody has such a long one.
+		p.loginFailed(w, r, in, errInvalidCredentials)
+		return
+	}
+	ctx := r.Context()
+	u, err := p.s.deps.Users.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.s.storeFailure(w, r, "login lookup", err)
+		return
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	// Unknown users are verified against a dummy hash: same work, same
+	// time, same answer.
+	verr := p.s.deps.Hasher.Verify(ctx, hash, in.Password)
+	if verr != nil || u == nil || !u.Active() {
+		if verr != nil && !errors.Is(verr, password.ErrMismatch) && !errors.Is(verr, password.ErrTooLong) {
+			if ctx.Err() != nil {
+				return // client went away while waiting for a hashing slot
+			}
+			p.s.log.Error("password verification failed", zapErr(verr))
+		}
+		p.s.log.Info("login failed", zapIP(p.s.cfg.ClientIP(r)))
+		p.loginFailed(w, r, in, errInvalidCredentials)
+		return
+	}
+	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
+		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
+			u.PasswordHash = h
+			if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+				p.s.log.Warn("password rehash not saved", zapUser(u.ID), zapErr(err))
+			}
+		}
+	}
+	p.startSession(w, r, u, in.RD)
+}
+
+// startSession ends any session the browser already had (a login always
+// gets a fresh token: no fixation), creates a new one and answers.
+func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, rd string) {
+	ctx := r.Context()
+	var buf [4]string
+	for _, old := range sessionCookies(r, p.s.cfg.Cookie.Name, buf[:0]) {
+		if err := p.s.deps.Sessions.Revoke(ctx, old); err != nil {
+			p.s.storeFailure(w, r, "login rotate", err)
+			return
+		}
+	}
+	id, err := p.s.deps.Sessions.Create(ctx, u, p.s.cfg.ClientIP(r), r.UserAgent())
+	if err != nil {
+		p.s.storeFailure(w, r, "login create session", err)
+		return
+	}
+	p.s.log.Info("login succeeded", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
+	p.s.setSessionCookie(w, id)
+	target := p.returnTo(r, rd)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"authenticated": true,
+			"user":          viewOf(u),
+			"expires_at":    id.Session.ExpiresAt.UTC().Format(time.RFC3339),
+			"redirect":      target,
+		})
+		return
+	}
+	if target == "" {
+		target = p.base + "/login"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError) {
+	if !wantsHTML(r) {
+		writeJSON(w, e.Status, e)
+		return
+	}
+	email := in.Email
+	if email == "" {
+		email = in.Username
+	}
+	p.s.render(w, r, e.Status, "login.html", pageData{Title: "Sign in", Error: e, Email: email, RD: p.returnTo(r, in.RD)})
+}
+
+// loginURL is where an anonymous browser is sent: this portal's login page
+// with the original URL as rd.
+func loginURL(portalBase, rd string) string {
+	return portalBase + "/login?rd=" + url.QueryEscape(rd)
+}

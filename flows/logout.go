@@ -1,0 +1,170 @@
+package flows
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/caddyauth/gateway/internal/session"
+)
+
+func sessionCookies(r *http.Request, name string, dst []string) []string {
+	return session.CookieValues(r.Header, name, dst)
+}
+
+// logout ends this browser's session. It succeeds without a session too, so
+// a stale tab can always sign out.
+func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
+	var buf [4]string
+	for _, tok := range sessionCookies(r, p.s.cfg.Cookie.Name, buf[:0]) {
+		if err := p.s.deps.Sessions.Revoke(r.Context(), tok); err != nil {
+			p.s.storeFailure(w, r, "logout", err)
+			return
+		}
+	}
+	p.s.clearSessionCookie(w)
+	p.signedOut(w, r, 1)
+}
+
+// logoutAll ends every session of the signed-in user, on every instance
+// (the store is shared; caches expire within session.MaxCacheTTL).
+func (p *portal) logoutAll(w http.ResponseWriter, r *http.Request) {
+	id, saw, err := p.s.identify(r)
+	if err != nil {
+		p.s.storeFailure(w, r, "logout-all", err)
+		return
+	}
+	if id == nil {
+		p.s.clearSessionCookie(w)
+		p.s.writeError(w, r, unauthenticated(saw))
+		return
+	}
+	n, err := p.s.deps.Sessions.RevokeUser(r.Context(), id.User.ID)
+	if err != nil {
+		p.s.storeFailure(w, r, "logout-all", err)
+		return
+	}
+	p.s.log.Info("logout-all", zapUser(id.User.ID))
+	p.s.clearSessionCookie(w)
+	p.signedOut(w, r, n)
+}
+
+func (p *portal) signedOut(w http.ResponseWriter, r *http.Request, n int) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"signed_out": true, "sessions_ended": n})
+		return
+	}
+	http.Redirect(w, r, p.base+"/login", http.StatusSeeOther)
+}
+
+func unauthenticated(sawCookie bool) *APIError {
+	if sawCookie {
+		return errSessionExpired
+	}
+	return errUnauthenticated
+}
+
+type sessionView struct {
+	ID         string `json:"id"`
+	Current    bool   `json:"current"`
+	CreatedAt  string `json:"created_at"`
+	LastSeenAt string `json:"last_seen_at"`
+	ExpiresAt  string `json:"expires_at"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+}
+
+// whoami: GET /auth/session.
+func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
+	id, saw, err := p.s.identify(r)
+	if err != nil {
+		p.s.storeFailure(w, r, "session", err)
+		return
+	}
+	if id == nil {
+		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"authenticated": true,
+		"user":          viewOf(&id.User),
+		"session": map[string]any{
+			"created_at":      id.Session.CreatedAt.UTC().Format(time.RFC3339),
+			"expires_at":      id.Session.ExpiresAt.UTC().Format(time.RFC3339),
+			"idle_expires_at": id.Session.IdleExpiresAt.UTC().Format(time.RFC3339),
+		},
+	})
+}
+
+// listSessions: GET /auth/sessions, the user's own sessions.
+func (p *portal) listSessions(w http.ResponseWriter, r *http.Request) {
+	id, saw, err := p.s.identify(r)
+	if err != nil {
+		p.s.storeFailure(w, r, "sessions", err)
+		return
+	}
+	if id == nil {
+		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+		return
+	}
+	list, err := p.s.deps.Sessions.List(r.Context(), id.User.ID)
+	if err != nil {
+		p.s.storeFailure(w, r, "sessions", err)
+		return
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, s := range list {
+		out = append(out, sessionView{
+			ID:         publicSessionID(s.ID),
+			Current:    s.ID == id.Session.ID,
+			CreatedAt:  s.CreatedAt.UTC().Format(time.RFC3339),
+			LastSeenAt: s.LastSeenAt.UTC().Format(time.RFC3339),
+			ExpiresAt:  s.ExpiresAt.UTC().Format(time.RFC3339),
+			IP:         s.IP,
+			UserAgent:  s.UserAgent,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+// deleteSession: DELETE /auth/sessions/{id}, one of the user's own.
+func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
+	id, saw, err := p.s.identify(r)
+	if err != nil {
+		p.s.storeFailure(w, r, "delete session", err)
+		return
+	}
+	if id == nil {
+		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+		return
+	}
+	want := r.PathValue("id")
+	list, err := p.s.deps.Sessions.List(r.Context(), id.User.ID)
+	if err != nil {
+		p.s.storeFailure(w, r, "delete session", err)
+		return
+	}
+	for _, s := range list {
+		if publicSessionID(s.ID) == want {
+			if err := p.s.deps.Sessions.RevokeID(r.Context(), s.ID); err != nil {
+				p.s.storeFailure(w, r, "delete session", err)
+				return
+			}
+			if s.ID == id.Session.ID {
+				p.s.clearSessionCookie(w)
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
+			return
+		}
+	}
+	p.s.writeError(w, r, errNotFound)
+}
+
+// publicSessionID is the handle shown to users: a prefix of the store id
+// (itself a hash of the token). It names the session without being usable
+// as a lookup key by anyone who reads the store.
+func publicSessionID(storeID string) string {
+	if len(storeID) > 16 {
+		return storeID[:16]
+	}
+	return storeID
+}

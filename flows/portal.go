@@ -1,0 +1,117 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
+)
+
+// Portal returns the handler for the portal pages and JSON API under base
+// (e.g. "/auth"). Requests outside base get 404.
+func (s *Service) Portal(base string) http.Handler {
+	base = CleanBase(base)
+	p := &portal{s: s, base: base}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+base+"/login", p.loginPage)
+	mux.HandleFunc("POST "+base+"/login", p.login)
+	mux.HandleFunc("POST "+base+"/logout", p.logout)
+	mux.HandleFunc("POST "+base+"/logout-all", p.logoutAll)
+	mux.HandleFunc("GET "+base+"/session", p.whoami)
+	mux.HandleFunc("GET "+base+"/sessions", p.listSessions)
+	mux.HandleFunc("DELETE "+base+"/sessions/{id}", p.deleteSession)
+	mux.HandleFunc("GET "+base+"/setup", p.setupPage)
+	mux.HandleFunc("POST "+base+"/setup", p.setup)
+	mux.HandleFunc("GET "+base+"/static/style.css", p.css)
+	mux.HandleFunc(base+"/", p.notFound)
+	mux.HandleFunc(base, p.notFound)
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errCrossOrigin)
+	}))
+	h := csrf.Handler(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
+		s.securityHeaders(w, r)
+		// A known path with the wrong method falls through to the
+		// catch-all; answer 405 in our error format, not 404.
+		if _, pattern := mux.Handler(r); (pattern == base+"/" || pattern == base) && knownPath(base, r.URL.Path) {
+			s.writeError(w, r, errMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+var portalPaths = []string{"/login", "/logout", "/logout-all", "/session", "/sessions", "/setup", "/static/style.css"}
+
+func knownPath(base, p string) bool {
+	rest, ok := strings.CutPrefix(p, base)
+	if !ok {
+		return false
+	}
+	for _, k := range portalPaths {
+		if rest == k {
+			return true
+		}
+	}
+	return strings.HasPrefix(rest, "/sessions/")
+}
+
+// CleanBase normalises a portal base path: leading slash, no trailing one.
+func CleanBase(base string) string {
+	base = "/" + strings.Trim(base, "/")
+	if base == "/" {
+		return ""
+	}
+	return base
+}
+
+// InBase reports whether path is served by the portal at base.
+func InBase(base, path string) bool {
+	return path == base || strings.HasPrefix(path, base) && len(path) > len(base) && path[len(base)] == '/'
+}
+
+type portal struct {
+	s    *Service
+	base string
+}
+
+func (p *portal) notFound(w http.ResponseWriter, r *http.Request) {
+	p.s.writeError(w, r, errNotFound)
+}
+
+// identify returns the request's session identity, nil for anonymous.
+// sawCookie tells an expired session from none at all.
+func (s *Service) identify(r *http.Request) (id *session.Identity, sawCookie bool, err error) {
+	var buf [4]string
+	vals := session.CookieValues(r.Header, s.cfg.Cookie.Name, buf[:0])
+	for i, v := range vals {
+		if i == len(buf) {
+			break
+		}
+		id, err := s.deps.Sessions.Validate(r.Context(), v)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, session.ErrNoSession) {
+			return nil, true, err
+		}
+	}
+	return nil, len(vals) > 0, nil
+}
+
+// storeFailure logs a store error (never a secret: store errors carry no
+// credentials) and answers 503 so nothing passes unauthenticated.
+func (s *Service) storeFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, r.Context().Err()) {
+		s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
+	} else {
+		s.log.Error("unexpected store error", zapOp(op), zapErr(err))
+	}
+	s.writeError(w, r, errStoreUnavailable)
+}

@@ -1,0 +1,107 @@
+package flows
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxBody bounds portal request bodies; a login form is a few hundred bytes.
+const maxBody = 16 << 10
+
+// isJSON reports whether the request body is JSON.
+func isJSON(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/json"
+}
+
+// wantsHTML: a browser navigation (Accept names text/html) that did not send
+// JSON. API clients get JSON.
+func wantsHTML(r *http.Request) bool {
+	if isJSON(r) {
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
+		return false
+	}
+	return strings.Contains(accept, "text/html")
+}
+
+// wantsJSON is the complement used by endpoints that answer either way.
+func wantsJSON(r *http.Request) bool { return !wantsHTML(r) }
+
+// decode reads a JSON object (unknown fields refused) or a urlencoded form
+// into dst. Form fields are matched to dst's json tags.
+func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
+	if isJSON(r) {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return apiErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "Request body too large.")
+			}
+			return invalidInput("Malformed JSON body: " + jsonProblem(err))
+		}
+		if dec.More() {
+			return invalidInput("Malformed JSON body: trailing data.")
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return invalidInput("Malformed JSON body: trailing data.")
+		}
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+		return apiErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Send application/json or a form.")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "Request body too large.")
+		}
+		return invalidInput("Unreadable body.")
+	}
+	if mt == "multipart/form-data" {
+		return invalidInput("Send the form urlencoded.")
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return invalidInput("Malformed form body.")
+	}
+	for k, v := range vals {
+		p, ok := fields[k]
+		if !ok {
+			return invalidInput("Unknown field " + strings.ToValidUTF8(k, "?") + ".")
+		}
+		if len(v) != 1 {
+			return invalidInput("Field " + k + " given more than once.")
+		}
+		*p = v[0]
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	msg := err.Error()
+	// json errors name fields, not values, so they are safe to echo; keep
+	// them short.
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
+}
+
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}

@@ -1,0 +1,219 @@
+// Package flows serves the authentication flows (login, logout, sessions,
+// first-run setup) as plain net/http handlers, and the Guard that protects
+// upstream apps. Nothing here imports Caddy: the caddyauth package wires it
+// in, and tests drive it with httptest.
+package flows
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/redirect"
+	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
+)
+
+// CookieConfig shapes the session cookie.
+type CookieConfig struct {
+	Name     string        // final name, prefix included (see CookieName)
+	Domain   string        // empty: host-only cookie
+	SameSite http.SameSite // default Lax
+	Insecure bool          // no Secure flag: plain-http development only
+}
+
+// CookieName applies the browser-enforced prefixes: "__Host-" for a
+// host-only secure cookie (cannot be set by a sibling subdomain or over
+// http), "__Secure-" when a domain is set. An insecure cookie cannot carry
+// either.
+func CookieName(base, domain string, insecure bool) string {
+	if base == "" {
+		base = "caddyauth"
+	}
+	if insecure || strings.HasPrefix(base, "__Host-") || strings.HasPrefix(base, "__Secure-") {
+		return base
+	}
+	if domain == "" {
+		return "__Host-" + base
+	}
+	return "__Secure-" + base
+}
+
+// Config is the service-wide configuration (the caddyauth app's).
+type Config struct {
+	Cookie CookieConfig
+	// HSTS is the Strict-Transport-Security value sent on TLS responses
+	// ("" disables).
+	HSTS string
+	// RedirectHosts lists hosts a return URL may point at besides the
+	// current one (see internal/redirect).
+	RedirectHosts []string
+	// ClientIP returns the client address (Caddy's trusted-proxy aware
+	// value in production). Default: r.RemoteAddr's host.
+	ClientIP func(*http.Request) string
+	Logger   *zap.Logger
+	Now      func() time.Time
+	// SetupTTL is how long a first-run setup link stays valid (default 1h).
+	SetupTTL time.Duration
+	// AdminGroup is given to the first account (default "admin").
+	AdminGroup string
+}
+
+// Deps are the stores and primitives the flows use.
+type Deps struct {
+	Users    store.UserStore
+	Tokens   store.TokenStore
+	Sessions *session.Manager
+	Hasher   *password.Hasher
+}
+
+// Service holds the shared state of every portal and guard.
+type Service struct {
+	cfg       Config
+	deps      Deps
+	redirects *redirect.Checker
+	log       *zap.Logger
+	csp       string
+	tmpl      templates
+}
+
+// New validates cfg and builds the service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Users == nil || deps.Tokens == nil || deps.Sessions == nil || deps.Hasher == nil {
+		return nil, fmt.Errorf("flows: missing dependency")
+	}
+	if cfg.Cookie.Name == "" {
+		cfg.Cookie.Name = CookieName("", cfg.Cookie.Domain, cfg.Cookie.Insecure)
+	}
+	if cfg.Cookie.SameSite == 0 {
+		cfg.Cookie.SameSite = http.SameSiteLaxMode
+	}
+	if cfg.Cookie.SameSite == http.SameSiteNoneMode && cfg.Cookie.Insecure {
+		return nil, fmt.Errorf("cookie same_site none requires a secure cookie")
+	}
+	if strings.HasPrefix(cfg.Cookie.Name, "__Host-") && (cfg.Cookie.Domain != "" || cfg.Cookie.Insecure) {
+		return nil, fmt.Errorf("cookie name %q: the __Host- prefix requires a secure cookie without a domain", cfg.Cookie.Name)
+	}
+	if strings.HasPrefix(cfg.Cookie.Name, "__Secure-") && cfg.Cookie.Insecure {
+		return nil, fmt.Errorf("cookie name %q: the __Secure- prefix requires a secure cookie", cfg.Cookie.Name)
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SetupTTL == 0 {
+		cfg.SetupTTL = time.Hour
+	}
+	if cfg.AdminGroup == "" {
+		cfg.AdminGroup = "admin"
+	}
+	hosts := append([]string(nil), cfg.RedirectHosts...)
+	if cfg.Cookie.Domain != "" {
+		// A cookie domain already shares the session with every host
+		// under it; return URLs may go there too.
+		hosts = append(hosts, "."+strings.TrimPrefix(cfg.Cookie.Domain, "."))
+	}
+	rc, err := redirect.New(hosts, cfg.Cookie.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	t, err := loadTemplates()
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg:       cfg,
+		deps:      deps,
+		redirects: rc,
+		log:       cfg.Logger,
+		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
+		tmpl:      t,
+	}, nil
+}
+
+// buildCSP: no scripts at all, styles only from our own static path, and
+// forms may submit (and be redirected after submission, which Chrome checks
+// against form-action) only to this origin and the configured return hosts.
+func buildCSP(hosts []string, insecure bool) string {
+	formAction := []string{"'self'"}
+	for _, h := range hosts {
+		pat := h
+		if strings.HasPrefix(h, ".") {
+			formAction = append(formAction, "https://"+h[1:])
+			pat = "*" + h
+		}
+		formAction = append(formAction, "https://"+pat)
+		if insecure {
+			formAction = append(formAction, "http://"+pat)
+		}
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " +
+		strings.Join(formAction, " ") + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// securityHeaders are sent on every portal response.
+func (s *Service) securityHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	s.hsts(w, r)
+}
+
+// hsts adds Strict-Transport-Security on TLS responses (browsers ignore it
+// over plain http, so sending it there would only mislead).
+func (s *Service) hsts(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.HSTS != "" && r.TLS != nil {
+		w.Header().Set("Strict-Transport-Security", s.cfg.HSTS)
+	}
+}
+
+func (s *Service) setSessionCookie(w http.ResponseWriter, id *session.Identity) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.cfg.Cookie.Name,
+		Value:    id.Token,
+		Path:     "/",
+		Domain:   s.cfg.Cookie.Domain,
+		Expires:  id.Session.ExpiresAt,
+		MaxAge:   int(time.Until(id.Session.ExpiresAt).Seconds()),
+		HttpOnly: true,
+		Secure:   !s.cfg.Cookie.Insecure,
+		SameSite: s.cfg.Cookie.SameSite,
+	})
+}
+
+func (s *Service) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.cfg.Cookie.Name,
+		Value:    "",
+		Path:     "/",
+		Domain:   s.cfg.Cookie.Domain,
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   !s.cfg.Cookie.Insecure,
+		SameSite: s.cfg.Cookie.SameSite,
+	})
+}
+
+// CookieName is the effective session cookie name.
+func (s *Service) CookieName() string { return s.cfg.Cookie.Name }
+
+func remoteIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}

@@ -1,0 +1,155 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/store"
+)
+
+// SetupPurpose tags first-run setup tokens in the token store.
+const SetupPurpose = "setup"
+
+// MinPasswordLen is the minimum for a password that is the only factor
+// (NIST SP 800-63B-4: 15). Policy options come with the password issue.
+const MinPasswordLen = 15
+
+// CheckNewPassword applies the length policy to a new password.
+func CheckNewPassword(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < MinPasswordLen {
+		return errors.New("password must be at least 15 characters")
+	}
+	if len(pw) > password.MaxLength {
+		return password.ErrTooLong
+	}
+	return nil
+}
+
+// NewSetupToken creates a one-time first-run token while no user exists.
+// It returns "" (and no error) once any user exists: the setup page is gone.
+func (s *Service) NewSetupToken(ctx context.Context) (string, time.Time, error) {
+	n, err := s.deps.Users.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", time.Time{}, err
+	}
+	tok := keys.NewToken()
+	exp := s.cfg.Now().Add(s.cfg.SetupTTL)
+	err = s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: keys.HashToken(tok), Purpose: SetupPurpose, ExpiresAt: exp})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok, exp, nil
+}
+
+type setupInput struct {
+	Token    string `json:"token"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Confirm  string `json:"confirm"`
+}
+
+// setupAvailable is true while no user exists and the token is live.
+func (p *portal) setupAvailable(r *http.Request, tok string) (bool, error) {
+	ctx := r.Context()
+	n, err := p.s.deps.Users.CountUsers(ctx)
+	if err != nil || n > 0 || tok == "" {
+		return false, err
+	}
+	_, err = p.s.deps.Tokens.PeekToken(ctx, keys.HashToken(tok), SetupPurpose, p.s.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (p *portal) setupPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	ok, err := p.setupAvailable(r, tok)
+	if err != nil {
+		p.s.storeFailure(w, r, "setup", err)
+		return
+	}
+	if !ok {
+		p.s.writeError(w, r, errNotFound)
+		return
+	}
+	p.s.render(w, r, http.StatusOK, "setup.html", pageData{Title: "Create the first administrator", SetupToken: tok})
+}
+
+func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
+	var in setupInput
+	if e := decode(r, &in, map[string]*string{"token": &in.Token, "email": &in.Email, "name": &in.Name, "password": &in.Password, "confirm": &in.Confirm}); e != nil {
+		p.s.writeError(w, r, e)
+		return
+	}
+	ctx := r.Context()
+	ok, err := p.setupAvailable(r, in.Token)
+	if err != nil {
+		p.s.storeFailure(w, r, "setup", err)
+		return
+	}
+	if !ok {
+		p.s.writeError(w, r, errNotFound)
+		return
+	}
+	fail := func(msg string) {
+		e := invalidInput(msg)
+		if wantsHTML(r) {
+			p.s.render(w, r, e.Status, "setup.html", pageData{Title: "Create the first administrator", SetupToken: in.Token, Error: e, Email: in.Email, Name: in.Name})
+			return
+		}
+		writeJSON(w, e.Status, e)
+	}
+	email := NormalizeEmail(in.Email)
+	if !ValidEmail(email) {
+		fail("Enter a valid email address.")
+		return
+	}
+	if err := CheckNewPassword(in.Password); err != nil {
+		fail("The password " + err.Error()[len("password "):] + ".")
+		return
+	}
+	if in.Confirm != "" && in.Confirm != in.Password {
+		fail("The two passwords differ.")
+		return
+	}
+	hash, err := p.s.deps.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		p.s.writeError(w, r, errInternal)
+		return
+	}
+	// Consume the token only now, so a typo in the form does not burn it;
+	// the atomic consume is what makes the link single-use.
+	if _, err := p.s.deps.Tokens.ConsumeToken(ctx, keys.HashToken(in.Token), SetupPurpose, p.s.cfg.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			p.s.writeError(w, r, errNotFound)
+			return
+		}
+		p.s.storeFailure(w, r, "setup", err)
+		return
+	}
+	now := p.s.cfg.Now()
+	u := &store.User{
+		ID: keys.NewID(), Email: email, Name: limitRunes(in.Name, 200), Groups: []string{p.s.cfg.AdminGroup},
+		Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := p.s.deps.Users.CreateUser(ctx, u); err != nil {
+		p.s.storeFailure(w, r, "setup create user", err)
+		return
+	}
+	p.s.log.Info("first administrator created through the setup page", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
+	p.startSession(w, r, u, "")
+}
+
+func limitRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
