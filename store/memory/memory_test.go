@@ -1,0 +1,33 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/caddyauth/gateway/store"
+	"github.com/caddyauth/gateway/store/memory"
+	"github.com/caddyauth/gateway/store/storetest"
+)
+
+// noUser: the memory store does not check that a session's user exists.
+func noUser(*testing.T, string) {}
+
+func TestUserStore(t *testing.T) {
+	storetest.TestUserStore(t, func(*testing.T) store.UserStore { return memory.New() })
+}
+
+func TestSessionStore(t *testing.T) {
+	storetest.TestSessionStore(t, func(*testing.T) (store.SessionStore, storetest.AddUser) {
+		return memory.New(), noUser
+	})
+}
+
+func TestTokenStore(t *testing.T) {
+	storetest.TestTokenStore(t, func(*testing.T) (store.TokenStore, storetest.AddUser) {
+		return memory.New(), noUser
+	})
+}
+
+func TestDeleteUserCascades(t *testing.T) {
+	m := memory.New()
+	storetest.TestDeleteUserCascades(t, m, m, m)
+}

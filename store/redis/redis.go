@@ -1,0 +1,406 @@
+// Package redisstore keeps sessions (and one-time tokens) in Redis, so
+// several Caddy instances share them and a logout-all is felt everywhere.
+//
+// It takes a go-redis UniversalClient, so standalone, Sentinel and Cluster
+// all work. Every script touches a single key, which keeps it valid in
+// Cluster without hash tags: the session key cannot carry the user id (a
+// lookup knows only the session id), so it can never share a slot with the
+// per-user index anyway.
+//
+// Layout (prefix defaults to "caddyauth:"):
+//
+//	<prefix>session:<id>            hash, PEXPIREAT at the session's Deadline()
+//	<prefix>user-sessions:<userID>  sorted set of session ids scored by CreatedAt (ms),
+//	                                expiring with the longest-lived member
+//	<prefix>token:<hash>            hash, PEXPIREAT at ExpiresAt
+//
+// Every error other than "not found" wraps store.ErrUnavailable, so callers
+// fail closed when Redis is down.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddyauth/gateway/store"
+)
+
+// DefaultPrefix is the key prefix NewFromURL uses.
+const DefaultPrefix = "caddyauth:"
+
+// Store is a Redis-backed store.SessionStore and store.TokenStore.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ store.SessionStore = (*Store)(nil)
+	_ store.TokenStore   = (*Store)(nil)
+)
+
+// New wraps client. Keys are prefixed with prefix, so several deployments
+// (or tests) can share one Redis database. Close closes client.
+func New(client redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: client, prefix: prefix}
+}
+
+// NewFromURL connects to a standalone Redis given as redis://, rediss:// or
+// unix:// (see redis.ParseURL) and uses DefaultPrefix. For Sentinel or
+// Cluster build a redis.UniversalClient and call New.
+func NewFromURL(url string) (*Store, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	return New(redis.NewClient(opts), DefaultPrefix), nil
+}
+
+// Close closes the client; later calls return the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.rdb.Close() })
+	return s.closeErr
+}
+
+func (s *Store) sessionKey(id string) string   { return s.prefix + "session:" + id }
+func (s *Store) indexKey(userID string) string { return s.prefix + "user-sessions:" + userID }
+func (s *Store) tokenKey(hash string) string   { return s.prefix + "token:" + hash }
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func notFound(what string) error { return fmt.Errorf("redisstore: %s: %w", what, store.ErrNotFound) }
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// Times are stored as Unix milliseconds, the precision of PEXPIREAT.
+func msStr(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func parseMs(v string) (time.Time, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	return time.UnixMilli(n).UTC(), err
+}
+
+// ----- scripts (each on one key) -----
+
+// createScript: KEYS[1] key; ARGV[1] expire-at ms; ARGV[2..] field/value
+// pairs. Returns 0 if the key exists (an id collision is a conflict, never
+// an overwrite).
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1`)
+
+// indexAddScript: KEYS[1] index; ARGV score, id, expire-at ms, now ms. The
+// index lives as long as its longest-lived member could.
+var indexAddScript = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or tonumber(ARGV[4]) + ttl < tonumber(ARGV[3]) then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
+return 1`)
+
+// touchScript: KEYS[1] session; ARGV now, last seen, idle expiry (ms).
+// Updates only a session that is still live, and moves the key's expiry to
+// the new deadline.
+var touchScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'exp', 'idle')
+if not v[1] or not v[2] then return 0 end
+local now = tonumber(ARGV[1])
+if tonumber(v[1]) <= now or tonumber(v[2]) <= now then return 0 end
+redis.call('HSET', KEYS[1], 'seen', ARGV[2], 'idle', ARGV[3])
+local at = v[1]
+if tonumber(ARGV[3]) < tonumber(v[1]) then at = ARGV[3] end
+redis.call('PEXPIREAT', KEYS[1], at)
+return 1`)
+
+// deleteScript: KEYS[1] session. Deletes it and returns its user id (nil if
+// it was gone), so the caller can drop it from the index.
+var deleteScript = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], 'uid')
+if u then redis.call('DEL', KEYS[1]) end
+return u`)
+
+// takeScript: KEYS[1] token; ARGV purpose, now ms, consume ("1" or "0").
+// Returns {uid, exp} if the token matches and is live, deleting it when
+// consuming; nil otherwise. Check and delete in one script, so two consumers
+// cannot both win.
+var takeScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'purpose', 'uid', 'exp')
+if not v[1] or v[1] ~= ARGV[1] or tonumber(v[3]) <= tonumber(ARGV[2]) then return nil end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
+return {v[2], v[3]}`)
+
+// ----- sessions -----
+
+// CreateSession stores s. The session key is written before the index
+// entry: an index entry without a key is harmless (listing prunes it), while
+// a key without an index entry would survive a logout-all. If indexing
+// fails the key is removed again; if even that fails, the caller got an
+// error and never handed out the token, so nobody can present the session.
+// A session already past its deadline is not stored (Redis would drop it at
+// once anyway).
+func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	now := time.Now()
+	if !sess.Valid(now) {
+		return nil
+	}
+	key := s.sessionKey(sess.ID)
+	ok, err := createScript.Run(ctx, s.rdb, []string{key}, msStr(sess.Deadline()),
+		"uid", sess.UserID,
+		"created", msStr(sess.CreatedAt),
+		"seen", msStr(sess.LastSeenAt),
+		"exp", msStr(sess.ExpiresAt),
+		"idle", msStr(sess.IdleExpiresAt),
+		"ip", sess.IP,
+		"ua", sess.UserAgent,
+	).Int()
+	if err != nil {
+		return unavailable("create session", err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("redisstore: create session: %w", store.ErrConflict)
+	}
+	err = indexAddScript.Run(ctx, s.rdb, []string{s.indexKey(sess.UserID)},
+		sess.CreatedAt.UnixMilli(), sess.ID, msStr(sess.ExpiresAt), now.UnixMilli()).Err()
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		s.rdb.Del(cctx, key)
+		return unavailable("index session", err)
+	}
+	return nil
+}
+
+func parseSession(id string, m map[string]string) (*store.Session, error) {
+	sess := &store.Session{ID: id, UserID: m["uid"], IP: m["ip"], UserAgent: m["ua"]}
+	var err error
+	for _, f := range []struct {
+		dst   *time.Time
+		field string
+	}{
+		{&sess.CreatedAt, "created"}, {&sess.LastSeenAt, "seen"},
+		{&sess.ExpiresAt, "exp"}, {&sess.IdleExpiresAt, "idle"},
+	} {
+		if *f.dst, err = parseMs(m[f.field]); err != nil {
+			return nil, fmt.Errorf("session field %s: %w", f.field, err)
+		}
+	}
+	return sess, nil
+}
+
+// GetSession returns the session if it is live now. The deadline is checked
+// here as well as by Redis expiry, which is only millisecond-exact on the
+// Redis server's clock.
+func (s *Store) GetSession(ctx context.Context, id string) (*store.Session, error) {
+	m, err := s.rdb.HGetAll(ctx, s.sessionKey(id)).Result()
+	if err != nil {
+		return nil, unavailable("get session", err)
+	}
+	if len(m) == 0 {
+		return nil, notFound("session")
+	}
+	sess, err := parseSession(id, m)
+	if err != nil {
+		return nil, unavailable("get session", err)
+	}
+	if !sess.Valid(time.Now()) {
+		return nil, notFound("session")
+	}
+	return sess, nil
+}
+
+// TouchSession updates a live session and moves its key expiry; an expired
+// or missing session is ErrNotFound and is not revived.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time) error {
+	ok, err := touchScript.Run(ctx, s.rdb, []string{s.sessionKey(id)},
+		time.Now().UnixMilli(), msStr(lastSeen), msStr(idleExpires)).Int()
+	if err != nil {
+		return unavailable("touch session", err)
+	}
+	if ok == 0 {
+		return notFound("session")
+	}
+	return nil
+}
+
+// DeleteSession removes the session and its index entry; a missing session
+// is no error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	uid, err := deleteScript.Run(ctx, s.rdb, []string{s.sessionKey(id)}).Text()
+	if isNil(err) {
+		return nil
+	}
+	if err != nil {
+		return unavailable("delete session", err)
+	}
+	if err := s.rdb.ZRem(ctx, s.indexKey(uid), id).Err(); err != nil {
+		// The session itself is gone; a stale index entry is pruned later.
+		return unavailable("unindex session", err)
+	}
+	return nil
+}
+
+// ListUserSessions returns the user's live sessions, oldest first, and
+// prunes index entries whose session key has expired or been deleted. Ties
+// on CreatedAt are ordered by id (sorted-set order), like the SQL backend.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]*store.Session, error) {
+	idx := s.indexKey(userID)
+	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("list sessions", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.sessionKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("list sessions", err)
+	}
+	now := time.Now()
+	var (
+		out   []*store.Session
+		stale []any
+	)
+	for i, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			stale = append(stale, ids[i])
+			continue
+		}
+		sess, err := parseSession(ids[i], m)
+		if err != nil {
+			return nil, unavailable("list sessions", err)
+		}
+		if sess.UserID == userID && sess.Valid(now) {
+			out = append(out, sess)
+		}
+	}
+	if len(stale) > 0 {
+		// A key never comes back once gone (ids are unique and the key is
+		// written before the index), so pruning cannot lose a live session.
+		if err := s.rdb.ZRem(ctx, idx, stale...).Err(); err != nil {
+			return nil, unavailable("prune sessions", err)
+		}
+	}
+	return out, nil
+}
+
+// DeleteUserSessions removes every indexed session of the user and returns
+// the ids of those that still existed. Only the ids it read are removed from
+// the index, so a session created concurrently stays indexed for the next
+// logout-all.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
+	idx := s.indexKey(userID)
+	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("delete user sessions", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.IntCmd, len(ids))
+	members := make([]any, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Del(ctx, s.sessionKey(id))
+			members[i] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("delete user sessions", err)
+	}
+	if err := s.rdb.ZRem(ctx, idx, members...).Err(); err != nil {
+		return nil, unavailable("delete user sessions", err)
+	}
+	var deleted []string
+	for i, c := range cmds {
+		if c.Val() > 0 {
+			deleted = append(deleted, ids[i])
+		}
+	}
+	return deleted, nil
+}
+
+// PurgeExpired returns 0: Redis expires sessions and tokens by itself. It
+// still pings, so a janitor that logs errors notices when Redis is down.
+func (s *Store) PurgeExpired(ctx context.Context, _ time.Time) (int, error) {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return 0, unavailable("purge", err)
+	}
+	return 0, nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// ----- one-time tokens -----
+
+// CreateToken stores t until its expiry; ErrConflict if the hash is taken.
+func (s *Store) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
+	ok, err := createScript.Run(ctx, s.rdb, []string{s.tokenKey(t.Hash)}, msStr(t.ExpiresAt),
+		"purpose", t.Purpose, "uid", t.UserID, "exp", msStr(t.ExpiresAt)).Int()
+	if err != nil {
+		return unavailable("create token", err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("redisstore: create token: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+func (s *Store) takeToken(ctx context.Context, op, hash, purpose string, now time.Time, consume bool) (*store.OneTimeToken, error) {
+	del := "0"
+	if consume {
+		del = "1"
+	}
+	v, err := takeScript.Run(ctx, s.rdb, []string{s.tokenKey(hash)}, purpose, now.UnixMilli(), del).StringSlice()
+	if isNil(err) {
+		return nil, notFound("token")
+	}
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	if len(v) != 2 {
+		return nil, unavailable(op, fmt.Errorf("unexpected reply %q", v))
+	}
+	exp, err := parseMs(v[1])
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	return &store.OneTimeToken{Hash: hash, Purpose: purpose, UserID: v[0], ExpiresAt: exp}, nil
+}
+
+// ConsumeToken atomically deletes and returns a live token of that purpose.
+func (s *Store) ConsumeToken(ctx context.Context, hash, purpose string, now time.Time) (*store.OneTimeToken, error) {
+	return s.takeToken(ctx, "consume token", hash, purpose, now, true)
+}
+
+// PeekToken returns the token without consuming it.
+func (s *Store) PeekToken(ctx context.Context, hash, purpose string, now time.Time) (*store.OneTimeToken, error) {
+	return s.takeToken(ctx, "peek token", hash, purpose, now, false)
+}

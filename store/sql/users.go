@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyauth/gateway/store"
+)
+
+const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at`
+
+// normEmail lower-cases in Go rather than with SQL lower(), which in SQLite
+// only folds ASCII: the stored value and the lookup must agree exactly.
+func normEmail(e string) string { return strings.ToLower(e) }
+
+func groupsJSON(g []string) (string, error) {
+	if len(g) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(g)
+	return string(b), err
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(r scanner) (*store.User, error) {
+	var (
+		u                store.User
+		phone            sql.NullString
+		groups           string
+		created, updated int64
+	)
+	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.Phone = phone.String
+	if err := json.Unmarshal([]byte(groups), &u.Groups); err != nil {
+		return nil, fmt.Errorf("groups of user %q: %w", u.ID, err)
+	}
+	if len(u.Groups) == 0 {
+		u.Groups = nil
+	}
+	u.CreatedAt, u.UpdatedAt = fromMs(created), fromMs(updated)
+	return &u, nil
+}
+
+// CreateUser inserts u with its email lower-cased; ErrConflict if the id,
+// email or phone is taken. Zero CreatedAt or UpdatedAt are set to now.
+func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
+	if u.ID == "" {
+		return errors.New("sqlstore: create user: empty id")
+	}
+	groups, err := groupsJSON(u.Groups)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	created, updated := u.CreatedAt, u.UpdatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	if updated.IsZero() {
+		updated = created
+	}
+	_, err = d.db.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated))
+	return d.wrap("create user", err)
+}
+
+// UserByID returns the user with that id.
+func (d *DB) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := scanUser(d.db.QueryRowContext(ctx, d.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
+	return u, d.wrap("user by id", err)
+}
+
+// UserByEmail returns the user with that email, ignoring case.
+func (d *DB) UserByEmail(ctx context.Context, email string) (*store.User, error) {
+	u, err := scanUser(d.db.QueryRowContext(ctx, d.q(`SELECT `+userCols+` FROM users WHERE email = ?`), normEmail(email)))
+	return u, d.wrap("user by email", err)
+}
+
+// ListUsers returns every user, oldest first.
+func (d *DB) ListUsers(ctx context.Context) ([]*store.User, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY created_at, id`)
+	if err != nil {
+		return nil, d.wrap("list users", err)
+	}
+	defer rows.Close()
+	var out []*store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, d.wrap("list users", err)
+		}
+		out = append(out, u)
+	}
+	return out, d.wrap("list users", rows.Err())
+}
+
+// CountUsers returns the number of users.
+func (d *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, d.wrap("count users", err)
+}
+
+// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash, and
+// sets updated_at to u.UpdatedAt (now when zero). ErrNotFound if the user is
+// gone, ErrConflict if the new email or phone is taken.
+func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
+	groups, err := groupsJSON(u.Groups)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update user: %w", err)
+	}
+	updated := u.UpdatedAt
+	if updated.IsZero() {
+		updated = time.Now()
+	}
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET email = ?, phone = ?, name = ?, groups_json = ?,
+		status = ?, password_hash = ?, updated_at = ? WHERE id = ?`),
+		normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(updated), u.ID)
+	return d.wrap("update user", oneRow(res, err))
+}
+
+// DeleteUser removes the user; the foreign keys cascade to its sessions and
+// one-time tokens. ErrNotFound if there is no such user.
+func (d *DB) DeleteUser(ctx context.Context, id string) error {
+	res, err := d.db.ExecContext(ctx, d.q(`DELETE FROM users WHERE id = ?`), id)
+	return d.wrap("delete user", oneRow(res, err))
+}
+
+// oneRow turns "no row affected" into sql.ErrNoRows, which wrap maps to
+// store.ErrNotFound.
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return sql.ErrNoRows
+	}
+	return nil
+}
