@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,25 @@ func NewFromURL(url string) (*Store, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	// Fail fast when Redis is down: a protected request should get its 503
+	// in about a second, not after go-redis's default 5s dial and three
+	// retries. Values given in the URL win.
+	q := ""
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		q = url[i+1:]
+	}
+	if !strings.Contains(q, "dial_timeout=") {
+		opts.DialTimeout = time.Second
+	}
+	if !strings.Contains(q, "read_timeout=") {
+		opts.ReadTimeout = time.Second
+	}
+	if !strings.Contains(q, "write_timeout=") {
+		opts.WriteTimeout = time.Second
+	}
+	if !strings.Contains(q, "max_retries=") {
+		opts.MaxRetries = 1
 	}
 	return New(redis.NewClient(opts), DefaultPrefix), nil
 }

@@ -1,0 +1,445 @@
+// Package caddyauth is the Caddy glue of the gateway: the `caddyauth` app
+// (global option), the `protect` and `auth_portal` HTTP handlers, their
+// Caddyfile syntax, placeholders and the `caddy auth` subcommands. The flows
+// themselves live in package flows and know nothing of Caddy.
+package caddyauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
+	"github.com/caddyauth/gateway/store/memory"
+	redisstore "github.com/caddyauth/gateway/store/redis"
+	sqlstore "github.com/caddyauth/gateway/store/sql"
+)
+
+func init() {
+	caddy.RegisterModule(&App{})
+}
+
+// App is the `caddyauth` app: one per Caddy process, shared by every site's
+// `protect` and `auth_portal` handlers. It owns the stores, the session
+// manager and the keys.
+type App struct {
+	// Secret is the master secret (>= 32 bytes); placeholders such as
+	// {env.CADDYAUTH_SECRET} and {file./path} are resolved.
+	Secret string `json:"secret,omitempty"`
+	// SecretFile is read when Secret is empty; surrounding whitespace is
+	// trimmed.
+	SecretFile string `json:"secret_file,omitempty"`
+	// PreviousSecret verifies values made with the old secret during a
+	// rotation; it never signs.
+	PreviousSecret string `json:"previous_secret,omitempty"`
+	// Database holds users (and sessions by default). Default: SQLite in
+	// Caddy's data directory.
+	Database *DatabaseConfig `json:"database,omitempty"`
+	// Sessions selects the session store: "database" (default), "redis"
+	// or "memory" (development only).
+	Sessions *SessionsConfig `json:"sessions,omitempty"`
+	// Cookie shapes the session cookie and its lifetimes.
+	Cookie *CookieConfig `json:"cookie,omitempty"`
+	// MaxSessionsPerUser evicts the oldest session beyond it (default 10).
+	MaxSessionsPerUser int `json:"max_sessions_per_user,omitempty"`
+	// SessionCache is how long an instance may reuse a validated session
+	// without asking the store (default and maximum 5s; "off" disables).
+	SessionCache caddy.Duration `json:"session_cache,omitempty"`
+	// HSTS configures Strict-Transport-Security on TLS responses.
+	HSTS *HSTSConfig `json:"hsts,omitempty"`
+	// RedirectHosts are hosts a return URL may point at besides the
+	// current one and the cookie domain ("app.example.com",
+	// "*.example.com").
+	RedirectHosts []string `json:"redirect_hosts,omitempty"`
+	// HashConcurrency bounds password hashes running at once (default
+	// 2 x CPUs); each takes 19 MiB.
+	HashConcurrency int `json:"hash_concurrency,omitempty"`
+
+	service  *flows.Service
+	sessions *session.Manager
+	users    store.UserStore
+	db       *sqlstore.DB
+	sstore   store.SessionStore
+	logger   *zap.Logger
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	basesMu sync.Mutex
+	bases   map[string]bool
+}
+
+// DatabaseConfig selects the user database.
+type DatabaseConfig struct {
+	// Driver is "sqlite" or "postgres".
+	Driver string `json:"driver"`
+	// DSN is the SQLite file path or the PostgreSQL connection string.
+	DSN string `json:"dsn,omitempty"`
+}
+
+// SessionsConfig selects the session store.
+type SessionsConfig struct {
+	// Backend is "database", "redis" or "memory".
+	Backend string `json:"backend"`
+	// URL is the Redis URL (redis://, rediss://) for the redis backend.
+	URL string `json:"url,omitempty"`
+}
+
+// CookieConfig is the `cookie` block.
+type CookieConfig struct {
+	// Name is the base name; "__Host-" / "__Secure-" is prefixed unless
+	// insecure (default "caddyauth").
+	Name string `json:"name,omitempty"`
+	// Domain shares the session across subdomains (e.g. "example.com").
+	Domain string `json:"domain,omitempty"`
+	// SameSite is "lax" (default), "strict" or "none".
+	SameSite string `json:"same_site,omitempty"`
+	// Lifetime is the absolute session lifetime (default 24h).
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// Idle is the idle timeout (default 1h).
+	Idle caddy.Duration `json:"idle,omitempty"`
+	// Insecure drops the Secure flag: plain-http development only.
+	Insecure bool `json:"insecure,omitempty"`
+}
+
+// HSTSConfig is the `hsts` option.
+type HSTSConfig struct {
+	// Off disables the header.
+	Off bool `json:"off,omitempty"`
+	// MaxAge defaults to one year.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	// IncludeSubdomains defaults to true.
+	IncludeSubdomains *bool `json:"include_subdomains,omitempty"`
+	Preload           bool  `json:"preload,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "caddyauth", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision resolves the secret, opens the stores and builds the flows.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.bases = map[string]bool{}
+	secret, previous, err := a.secrets()
+	if err != nil {
+		return err
+	}
+	ring, err := keys.NewRing(secret, previous)
+	if err != nil {
+		return fmt.Errorf("caddyauth: secret: %w", err)
+	}
+	_ = ring // purpose keys are used by MFA, bearer tokens and audit (later issues)
+
+	if err := a.openStores(ctx); err != nil {
+		a.closeStores()
+		return err
+	}
+	ck := a.Cookie
+	if ck == nil {
+		ck = &CookieConfig{}
+	}
+	cache := time.Duration(a.SessionCache)
+	if cache < 0 {
+		cache = -1
+	}
+	a.sessions, err = session.New(a.sstore, a.users, session.Config{
+		Lifetime:   time.Duration(ck.Lifetime),
+		Idle:       time.Duration(ck.Idle),
+		MaxPerUser: a.MaxSessionsPerUser,
+		CacheTTL:   cache,
+	})
+	if err != nil {
+		a.closeStores()
+		return fmt.Errorf("caddyauth: %w", err)
+	}
+	sameSite, err := parseSameSite(ck.SameSite)
+	if err != nil {
+		a.closeStores()
+		return err
+	}
+	a.service, err = flows.New(flows.Config{
+		Cookie: flows.CookieConfig{
+			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
+			Domain:   ck.Domain,
+			SameSite: sameSite,
+			Insecure: ck.Insecure,
+		},
+		HSTS:          a.hstsValue(),
+		RedirectHosts: a.RedirectHosts,
+		ClientIP:      clientIP,
+		Logger:        a.logger,
+	}, flows.Deps{
+		Users:    a.users,
+		Tokens:   a.tokenStore(),
+		Sessions: a.sessions,
+		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
+	})
+	if err != nil {
+		a.closeStores()
+		return fmt.Errorf("caddyauth: %w", err)
+	}
+	if ck.Insecure {
+		a.logger.Warn("DEVELOPMENT ONLY: cookie insecure is set; session cookies are sent over plain http and lose the Secure flag and __Host- prefix")
+	}
+	if a.sessionsBackend() == "memory" {
+		a.logger.Warn("DEVELOPMENT ONLY: sessions memory is set; sessions are lost on restart and not shared between instances")
+	}
+	return nil
+}
+
+// secrets resolves the current and previous secrets.
+func (a *App) secrets() (string, string, error) {
+	repl := caddy.NewReplacer()
+	secret, err := repl.ReplaceOrErr(a.Secret, true, true)
+	if err != nil {
+		return "", "", fmt.Errorf("caddyauth: secret: %w", err)
+	}
+	if secret == "" && a.SecretFile != "" {
+		b, err := os.ReadFile(a.SecretFile)
+		if err != nil {
+			return "", "", fmt.Errorf("caddyauth: secret_file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if secret == "" {
+		return "", "", errors.New("caddyauth: no secret configured (or it resolved to empty): add `secret {env.CADDYAUTH_SECRET}` or `secret_file <path>` to the caddyauth global option; generate one with `caddy auth secret generate`")
+	}
+	previous, err := repl.ReplaceOrErr(a.PreviousSecret, false, true)
+	if err != nil {
+		return "", "", fmt.Errorf("caddyauth: previous_secret: %w", err)
+	}
+	return secret, previous, nil
+}
+
+func (a *App) sessionsBackend() string {
+	if a.Sessions == nil || a.Sessions.Backend == "" {
+		return "database"
+	}
+	return a.Sessions.Backend
+}
+
+// DefaultDatabasePath is the SQLite file used when no database is set.
+func DefaultDatabasePath() string {
+	return filepath.Join(caddy.AppDataDir(), "caddyauth", "caddyauth.db")
+}
+
+// openDatabase opens the configured user database.
+func openDatabase(ctx context.Context, cfg *DatabaseConfig) (*sqlstore.DB, error) {
+	driver, dsn := "sqlite", DefaultDatabasePath()
+	if cfg != nil {
+		driver = cfg.Driver
+		if cfg.DSN != "" {
+			dsn = cfg.DSN
+		} else if driver != "sqlite" {
+			return nil, fmt.Errorf("caddyauth: database %s needs a connection string", driver)
+		}
+	}
+	dsn, err := caddy.NewReplacer().ReplaceOrErr(dsn, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("caddyauth: database: %w", err)
+	}
+	db, err := sqlstore.Open(ctx, driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("caddyauth: database %s: %w", driver, err)
+	}
+	return db, nil
+}
+
+func (a *App) openStores(ctx context.Context) error {
+	db, err := openDatabase(ctx, a.Database)
+	if err != nil {
+		return err
+	}
+	a.db, a.users = db, db
+	switch backend := a.sessionsBackend(); backend {
+	case "database":
+		a.sstore = db
+	case "memory":
+		a.sstore = memory.New()
+	case "redis":
+		url, err := caddy.NewReplacer().ReplaceOrErr(a.Sessions.URL, true, true)
+		if err != nil {
+			return fmt.Errorf("caddyauth: sessions redis: %w", err)
+		}
+		rs, err := redisstore.NewFromURL(url)
+		if err != nil {
+			return fmt.Errorf("caddyauth: sessions redis: %w", err)
+		}
+		a.sstore = rs
+	default:
+		return fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", backend)
+	}
+	return nil
+}
+
+func (a *App) tokenStore() store.TokenStore { return a.db }
+
+func (a *App) closeStores() {
+	if a.sstore != nil && a.sstore != store.SessionStore(a.db) {
+		_ = a.sstore.Close()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+	a.sstore, a.db = nil, nil
+}
+
+func (a *App) hstsValue() string {
+	h := a.HSTS
+	if h == nil {
+		h = &HSTSConfig{}
+	}
+	if h.Off {
+		return ""
+	}
+	age := time.Duration(h.MaxAge)
+	if age == 0 {
+		age = 365 * 24 * time.Hour
+	}
+	v := fmt.Sprintf("max-age=%d", int64(age.Seconds()))
+	if h.IncludeSubdomains == nil || *h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
+}
+
+// Validate rejects configuration that cannot be right.
+func (a *App) Validate() error {
+	if a.MaxSessionsPerUser < 0 {
+		return errors.New("caddyauth: max_sessions_per_user must be positive")
+	}
+	if a.Cookie != nil && a.Cookie.SameSite == "none" && a.Cookie.Insecure {
+		return errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)")
+	}
+	return nil
+}
+
+// Start purges expired sessions on a schedule and, while no user exists,
+// logs the one-time setup link.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.sessions.RunJanitor(ctx, 10*time.Minute, func(err error) {
+			a.logger.Warn("purging expired sessions failed", zap.Error(err))
+		})
+	}()
+	a.logStartup(ctx)
+	return nil
+}
+
+func (a *App) logStartup(ctx context.Context) {
+	a.logger.Info("caddyauth ready",
+		zap.String("sessions", a.sessionsBackend()),
+		zap.String("cookie", a.service.CookieName()),
+		zap.Bool("hsts", a.hstsValue() != ""),
+		zap.Bool("csrf_protection", true),
+	)
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tok, exp, err := a.service.NewSetupToken(tctx)
+	if err != nil {
+		a.logger.Error("could not check for a first administrator", zap.Error(err))
+		return
+	}
+	if tok == "" {
+		return
+	}
+	a.basesMu.Lock()
+	bases := make([]string, 0, len(a.bases))
+	for b := range a.bases {
+		bases = append(bases, b)
+	}
+	a.basesMu.Unlock()
+	if len(bases) == 0 {
+		bases = []string{"/auth"}
+	}
+	// The link is the one token we ever log, by design: it is single-use,
+	// expires, and dies as soon as any account exists.
+	a.logger.Warn("no user exists yet: open this one-time link on your site to create the first administrator, or run `caddy auth user add`",
+		zap.String("setup_path", bases[0]+"/setup?token="+tok),
+		zap.Time("expires", exp))
+}
+
+// Stop ends background work.
+func (a *App) Stop() error {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	return nil
+}
+
+// Cleanup closes the stores.
+func (a *App) Cleanup() error {
+	a.closeStores()
+	return nil
+}
+
+func (a *App) registerBase(base string) {
+	a.basesMu.Lock()
+	a.bases[base] = true
+	a.basesMu.Unlock()
+}
+
+func parseSameSite(s string) (http.SameSite, error) {
+	switch strings.ToLower(s) {
+	case "", "lax":
+		return http.SameSiteLaxMode, nil
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	case "none":
+		return http.SameSiteNoneMode, nil
+	}
+	return 0, fmt.Errorf("caddyauth: cookie same_site %q: want lax, strict or none", s)
+}
+
+// clientIP is Caddy's client address, which honours the server's
+// trusted_proxies: X-Forwarded-For from an untrusted peer is ignored.
+func clientIP(r *http.Request) string {
+	if v, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && v != "" {
+		return v
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// appFrom loads the caddyauth app for a handler.
+func appFrom(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("caddyauth")
+	if err != nil {
+		return nil, err
+	}
+	return v.(*App), nil
+}
+
+// Interface guards.
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,77 @@
+package caddyauth
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func provision(t *testing.T, a *App) error {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if a.Database == nil {
+		a.Database = &DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "users.db")}
+	}
+	err := a.Provision(ctx)
+	if err == nil {
+		err = a.Validate()
+		t.Cleanup(func() { _ = a.Cleanup() })
+	}
+	return err
+}
+
+func TestSecretRequired(t *testing.T) {
+	t.Setenv("CADDYAUTH_TEST_SECRET", "")
+	for _, tc := range []struct {
+		app  *App
+		want string
+	}{
+		{&App{}, "no secret configured"},
+		{&App{Secret: "{env.CADDYAUTH_TEST_SECRET}"}, "{env.CADDYAUTH_TEST_SECRET} is empty"},
+		{&App{Secret: "too-short"}, "at least 32 bytes"},
+		{&App{Secret: strings.Repeat("ab", 20)}, "too little variety"},
+		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", PreviousSecret: "short"}, "previous_secret"},
+		{&App{SecretFile: "/nonexistent/secret"}, "secret_file"},
+		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", Sessions: &SessionsConfig{Backend: "mongo"}}, "unknown sessions backend"},
+		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://x"}}, "postgres"},
+	} {
+		err := provision(t, tc.app)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("case %q: got %v", tc.want, err)
+		}
+	}
+}
+
+func TestProvisionFromEnv(t *testing.T) {
+	t.Setenv("CADDYAUTH_TEST_SECRET", "0123456789abcdefghijklmnopqrstuvwxyz")
+	a := &App{Secret: "{env.CADDYAUTH_TEST_SECRET}", Sessions: &SessionsConfig{Backend: "memory"}, Cookie: &CookieConfig{Domain: "example.com"}}
+	if err := provision(t, a); err != nil {
+		t.Fatal(err)
+	}
+	if a.service.CookieName() != "__Secure-caddyauth" {
+		t.Fatalf("cookie %q", a.service.CookieName())
+	}
+	if got := a.hstsValue(); got != "max-age=31536000; includeSubDomains" {
+		t.Fatalf("hsts %q", got)
+	}
+}
+
+func TestHSTSValue(t *testing.T) {
+	no := false
+	for _, tc := range []struct {
+		h    *HSTSConfig
+		want string
+	}{
+		{nil, "max-age=31536000; includeSubDomains"},
+		{&HSTSConfig{Off: true}, ""},
+		{&HSTSConfig{MaxAge: caddy.Duration(3600e9), IncludeSubdomains: &no, Preload: true}, "max-age=3600; preload"},
+	} {
+		if got := (&App{HSTS: tc.h}).hstsValue(); got != tc.want {
+			t.Errorf("%+v: %q", tc.h, got)
+		}
+	}
+}

@@ -1,0 +1,433 @@
+package caddyauth
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/policy"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("caddyauth", parseAppOption)
+	// auth_portal takes a base path, not a matcher: registered as a plain
+	// directive so "/auth" is not read as a path matcher.
+	httpcaddyfile.RegisterDirective("auth_portal", func(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+		p, err := parsePortal(h)
+		if err != nil {
+			return nil, err
+		}
+		return h.NewRoute(nil, p), nil
+	})
+	httpcaddyfile.RegisterDirective("protect", protectDirective)
+	// The portal first, then protect, both before Caddy's own basic_auth:
+	// authentication runs before anything that reads identity.
+	httpcaddyfile.RegisterDirectiveOrder("auth_portal", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("protect", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseAppOption parses the global option:
+//
+//	caddyauth {
+//	    secret <secret>                 # or: secret_file <path>
+//	    previous_secret <secret>
+//	    database sqlite [<path>] | postgres <dsn>
+//	    sessions database | redis <url> | memory
+//	    session_cache <duration>|off    # default 5s, at most 5s
+//	    cookie {
+//	        name <name>
+//	        domain <domain>
+//	        same_site lax|strict|none
+//	        lifetime <duration>
+//	        idle <duration>
+//	        insecure
+//	    }
+//	    max_sessions_per_user <n>
+//	    hsts off | [<max-age>] [include_subdomains|no_subdomains] [preload]
+//	    redirect_hosts <host...>
+//	    hash_concurrency <n>
+//	}
+func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("caddyauth: the global option may appear only once")
+	}
+	app := new(App)
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "secret", "previous_secret", "secret_file":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			switch opt {
+			case "secret":
+				app.Secret = v
+			case "previous_secret":
+				app.PreviousSecret = v
+			default:
+				app.SecretFile = v
+			}
+		case "database":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			db := &DatabaseConfig{Driver: d.Val()}
+			switch db.Driver {
+			case "sqlite":
+				if d.NextArg() {
+					db.DSN = d.Val()
+				}
+			case "postgres":
+				if !d.NextArg() {
+					return nil, d.Err("caddyauth: database postgres needs a connection string")
+				}
+				db.DSN = d.Val()
+			default:
+				return nil, d.Errf("caddyauth: unknown database driver %q (want sqlite or postgres)", db.Driver)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.Database = db
+		case "sessions":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			s := &SessionsConfig{Backend: d.Val()}
+			switch s.Backend {
+			case "database", "memory":
+			case "redis":
+				if !d.NextArg() {
+					return nil, d.Err("caddyauth: sessions redis needs a URL such as redis://127.0.0.1:6379/0")
+				}
+				s.URL = d.Val()
+			default:
+				return nil, d.Errf("caddyauth: unknown sessions backend %q (want database, redis or memory)", s.Backend)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.Sessions = s
+		case "session_cache":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if v == "off" {
+				app.SessionCache = caddy.Duration(-1)
+				break
+			}
+			dur, err := duration(d, opt, v)
+			if err != nil {
+				return nil, err
+			}
+			if dur <= 0 || dur > 5*time.Second {
+				return nil, d.Errf("caddyauth: session_cache must be between 1ms and 5s, or off")
+			}
+			app.SessionCache = caddy.Duration(dur)
+		case "cookie":
+			c, err := parseCookie(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Cookie = c
+		case "max_sessions_per_user", "hash_concurrency":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, d.Errf("caddyauth: %s must be a positive integer, got %q", opt, v)
+			}
+			if opt == "max_sessions_per_user" {
+				app.MaxSessionsPerUser = n
+			} else {
+				app.HashConcurrency = n
+			}
+		case "hsts":
+			h, err := parseHSTS(d)
+			if err != nil {
+				return nil, err
+			}
+			app.HSTS = h
+		case "redirect_hosts":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return nil, d.ArgErr()
+			}
+			app.RedirectHosts = append(app.RedirectHosts, hosts...)
+		default:
+			return nil, d.Errf("caddyauth: unknown option %q", opt)
+		}
+	}
+	return httpcaddyfile.App{Name: "caddyauth", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseCookie(d *caddyfile.Dispenser) (*CookieConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	c := new(CookieConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "insecure":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			c.Insecure = true
+			continue
+		case "name", "domain", "same_site", "lifetime", "idle":
+		default:
+			return nil, d.Errf("caddyauth: unknown cookie option %q", opt)
+		}
+		v, err := oneArg(d)
+		if err != nil {
+			return nil, err
+		}
+		switch opt {
+		case "name":
+			if !validCookieName(v) {
+				return nil, d.Errf("caddyauth: cookie name %q has characters a cookie name cannot have", v)
+			}
+			c.Name = v
+		case "domain":
+			c.Domain = strings.TrimPrefix(strings.ToLower(v), ".")
+			if c.Domain == "" || strings.ContainsAny(c.Domain, "/:*@ ") {
+				return nil, d.Errf("caddyauth: cookie domain %q is not a domain name", v)
+			}
+		case "same_site":
+			v = strings.ToLower(v)
+			if v != "lax" && v != "strict" && v != "none" {
+				return nil, d.Errf("caddyauth: cookie same_site %q: want lax, strict or none", v)
+			}
+			c.SameSite = v
+		case "lifetime", "idle":
+			dur, err := duration(d, "cookie "+opt, v)
+			if err != nil {
+				return nil, err
+			}
+			if dur < time.Second {
+				return nil, d.Errf("caddyauth: cookie %s must be at least 1s", opt)
+			}
+			if opt == "lifetime" {
+				c.Lifetime = caddy.Duration(dur)
+			} else {
+				c.Idle = caddy.Duration(dur)
+			}
+		}
+	}
+	return c, nil
+}
+
+func parseHSTS(d *caddyfile.Dispenser) (*HSTSConfig, error) {
+	h := new(HSTSConfig)
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	for i, a := range args {
+		switch a {
+		case "off":
+			if len(args) != 1 {
+				return nil, d.Err("caddyauth: hsts off takes no other arguments")
+			}
+			h.Off = true
+		case "include_subdomains", "no_subdomains":
+			v := a == "include_subdomains"
+			h.IncludeSubdomains = &v
+		case "preload":
+			h.Preload = true
+		default:
+			if i != 0 {
+				return nil, d.Errf("caddyauth: unknown hsts argument %q", a)
+			}
+			dur, err := duration(d, "hsts", a)
+			if err != nil {
+				return nil, err
+			}
+			if dur < 0 {
+				return nil, d.Err("caddyauth: hsts max-age cannot be negative")
+			}
+			h.MaxAge = caddy.Duration(dur)
+		}
+	}
+	return h, nil
+}
+
+// protectDirective wraps parseProtect. With a matcher (`protect /admin*`),
+// the route also matches the portal base path: otherwise the login page of
+// a partly protected site would be unreachable.
+func protectDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	ms, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	mh, err := parseProtect(h)
+	if err != nil {
+		return nil, err
+	}
+	routes := h.NewRoute(ms, mh)
+	if ms != nil && len(routes) == 1 {
+		base := flows.CleanBase(mh.(*Protect).Base)
+		if base == "" {
+			base = "/auth"
+		}
+		route := routes[0].Value.(caddyhttp.Route)
+		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{
+			"path": h.JSON(caddyhttp.MatchPath{base, base + "/*"}),
+		})
+		routes[0].Value = route
+	}
+	return routes, nil
+}
+
+// parsePortal parses:
+//
+//	auth_portal [<base>]
+func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	p := new(Portal)
+	h.Next()
+	if h.NextArg() {
+		p.Base = h.Val()
+		if !strings.HasPrefix(p.Base, "/") || flows.CleanBase(p.Base) == "" {
+			return nil, h.Errf("auth_portal: base %q must be a path such as /auth", p.Base)
+		}
+	}
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	if h.NextBlock(0) {
+		return nil, h.Errf("auth_portal: unknown option %q (auth_portal takes no block)", h.Val())
+	}
+	return p, nil
+}
+
+// parseProtect parses:
+//
+//	protect [<matcher>] {
+//	    base <path>                      # portal base path, default /auth
+//	    portal <url>                     # send anonymous browsers to another host's portal
+//	    allow user|email|group|role <values...>
+//	    deny  user|email|group|role <values...>
+//	    public <paths...>                # exact, or prefix with a trailing *
+//	    header <Name> [<template>]       # no template: do not send that header
+//	}
+func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	p := new(Protect)
+	h.Next()
+	if h.NextArg() {
+		return nil, h.ArgErr()
+	}
+	for h.NextBlock(0) {
+		opt := h.Val()
+		switch opt {
+		case "base":
+			v, err := oneArg(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(v, "/") || flows.CleanBase(v) == "" {
+				return nil, h.Errf("protect: base %q must be a path such as /auth", v)
+			}
+			p.Base = v
+		case "portal":
+			v, err := oneArg(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			p.Portal = v
+			if err := p.Validate(); err != nil {
+				return nil, h.Errf("%v", err)
+			}
+		case "allow", "deny":
+			args := h.RemainingArgs()
+			if len(args) < 2 {
+				return nil, h.Errf("protect: %s needs a kind (user, email, group, role) and at least one value", opt)
+			}
+			rule := policy.Rule{Kind: args[0], Values: args[1:]}
+			if err := rule.Validate(); err != nil {
+				return nil, h.Errf("protect: %s: %v", opt, err)
+			}
+			if opt == "allow" {
+				p.Allow = append(p.Allow, rule)
+			} else {
+				p.Deny = append(p.Deny, rule)
+			}
+		case "public":
+			paths := h.RemainingArgs()
+			if len(paths) == 0 {
+				return nil, h.ArgErr()
+			}
+			for _, pth := range paths {
+				if !strings.HasPrefix(pth, "/") {
+					return nil, h.Errf("protect: public path %q must start with /", pth)
+				}
+			}
+			p.Public = append(p.Public, paths...)
+		case "header":
+			args := h.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return nil, h.ArgErr()
+			}
+			ht := flows.HeaderTemplate{Name: args[0]}
+			if len(args) == 2 {
+				ht.Template = args[1]
+			}
+			p.Headers = append(p.Headers, ht)
+		case "require", "assertion":
+			return nil, h.Errf("protect: %q is not available in this version yet", opt)
+		default:
+			return nil, h.Errf("protect: unknown option %q", opt)
+		}
+	}
+	return p, nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+func duration(d *caddyfile.Dispenser, opt, v string) (time.Duration, error) {
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return 0, d.Errf("caddyauth: %s: bad duration %q (use e.g. 30m, 12h, 14d)", opt, v)
+	}
+	return dur, nil
+}
+
+func validCookieName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

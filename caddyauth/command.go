@@ -1,0 +1,352 @@
+package caddyauth
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/store"
+	redisstore "github.com/caddyauth/gateway/store/redis"
+	sqlstore "github.com/caddyauth/gateway/store/sql"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "auth",
+		Usage: "user|sessions|secret ...",
+		Short: "Manage caddyauth users, sessions and secrets",
+		Long: `Manage caddyauth from the command line. The commands read the same
+config as the server (--config, --adapter), so they open the same database.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.AddCommand(userCommand(), sessionsCommand(), secretCommand())
+		},
+	})
+}
+
+func configFlags(c *cobra.Command) {
+	c.Flags().StringP("config", "c", "", "Caddy config file (the server's)")
+	c.Flags().StringP("adapter", "a", "", "Config adapter (default: caddyfile for files named Caddyfile*)")
+}
+
+// cliEnv is what a command needs: the app config and its stores.
+type cliEnv struct {
+	app *App
+	db  *sqlstore.DB
+}
+
+func (e *cliEnv) Close() {
+	if e.db != nil {
+		_ = e.db.Close()
+	}
+}
+
+// loadEnv reads the config like `caddy run` would and opens the database.
+func loadEnv(c *cobra.Command) (*cliEnv, error) {
+	cfgFile, _ := c.Flags().GetString("config")
+	adapter, _ := c.Flags().GetString("adapter")
+	app := new(App)
+	if cfgFile != "" || adapter != "" {
+		raw, _, _, err := caddycmd.LoadConfig(cfgFile, adapter)
+		if err != nil {
+			return nil, err
+		}
+		var full struct {
+			Apps map[string]json.RawMessage `json:"apps"`
+		}
+		if err := json.Unmarshal(raw, &full); err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		if a, ok := full.Apps["caddyauth"]; ok {
+			if err := json.Unmarshal(a, app); err != nil {
+				return nil, fmt.Errorf("reading caddyauth config: %w", err)
+			}
+		}
+	} else if _, err := os.Stat("Caddyfile"); err == nil {
+		raw, _, _, err := caddycmd.LoadConfig("Caddyfile", "caddyfile")
+		if err != nil {
+			return nil, err
+		}
+		var full struct {
+			Apps map[string]json.RawMessage `json:"apps"`
+		}
+		if err := json.Unmarshal(raw, &full); err == nil {
+			if a, ok := full.Apps["caddyauth"]; ok {
+				_ = json.Unmarshal(a, app)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := openDatabase(ctx, app.Database)
+	if err != nil {
+		return nil, err
+	}
+	return &cliEnv{app: app, db: db}, nil
+}
+
+func userCommand() *cobra.Command {
+	user := &cobra.Command{Use: "user", Short: "Add, list, disable users and set passwords"}
+
+	add := &cobra.Command{
+		Use:   "add --email <email> [--name <name>] [--group <group>]... --password-stdin",
+		Short: "Create a user (reads the password from standard input)",
+		RunE: func(c *cobra.Command, _ []string) error {
+			email, _ := c.Flags().GetString("email")
+			name, _ := c.Flags().GetString("name")
+			groups, _ := c.Flags().GetStringArray("group")
+			stdin, _ := c.Flags().GetBool("password-stdin")
+			email = flows.NormalizeEmail(email)
+			if !flows.ValidEmail(email) {
+				return fmt.Errorf("--email: %q is not an email address", email)
+			}
+			if err := checkGroups(groups); err != nil {
+				return err
+			}
+			if !stdin {
+				return errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
+			}
+			pw, err := readPassword(c.InOrStdin())
+			if err != nil {
+				return err
+			}
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			hash, err := password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+			if err := env.db.CreateUser(c.Context(), u); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return fmt.Errorf("a user with email %s already exists", email)
+				}
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "created user %s (%s)\n", u.Email, u.ID)
+			return nil
+		},
+	}
+	configFlags(add)
+	add.Flags().String("email", "", "Email address (login name)")
+	add.Flags().String("name", "", "Display name")
+	add.Flags().StringArray("group", nil, "Group (repeatable)")
+	add.Flags().Bool("password-stdin", false, "Read the password from standard input")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		RunE: func(c *cobra.Command, _ []string) error {
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			users, err := env.db.ListUsers(c.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EMAIL\tNAME\tGROUPS\tSTATUS\tID")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Email, u.Name, strings.Join(u.Groups, ","), u.Status, u.ID)
+			}
+			return tw.Flush()
+		},
+	}
+	configFlags(list)
+
+	setStatus := func(use, status, short string) *cobra.Command {
+		cmd := &cobra.Command{
+			Use:   use + " <email>",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				env, err := loadEnv(c)
+				if err != nil {
+					return err
+				}
+				defer env.Close()
+				u, err := env.lookup(c.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				u.Status, u.UpdatedAt = status, time.Now()
+				if err := env.db.UpdateUser(c.Context(), u); err != nil {
+					return err
+				}
+				msg := fmt.Sprintf("user %s is now %s", u.Email, status)
+				if status == store.StatusDisabled {
+					n, err := env.revokeSessions(c.Context(), u.ID)
+					if err != nil {
+						return fmt.Errorf("%s, but revoking sessions failed: %w", msg, err)
+					}
+					msg += fmt.Sprintf("; %d session(s) revoked", n)
+				}
+				fmt.Fprintln(c.OutOrStdout(), msg)
+				return nil
+			},
+		}
+		configFlags(cmd)
+		return cmd
+	}
+
+	passwd := &cobra.Command{
+		Use:   "passwd <email> --password-stdin",
+		Short: "Set a user's password (reads it from standard input) and end their sessions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if stdin, _ := c.Flags().GetBool("password-stdin"); !stdin {
+				return errors.New("--password-stdin is required")
+			}
+			pw, err := readPassword(c.InOrStdin())
+			if err != nil {
+				return err
+			}
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			u, err := env.lookup(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			hash, err := password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
+			if err != nil {
+				return err
+			}
+			u.PasswordHash, u.UpdatedAt = hash, time.Now()
+			if err := env.db.UpdateUser(c.Context(), u); err != nil {
+				return err
+			}
+			n, err := env.revokeSessions(c.Context(), u.ID)
+			if err != nil {
+				return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked\n", u.Email, n)
+			return nil
+		},
+	}
+	configFlags(passwd)
+	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
+
+	user.AddCommand(add, list,
+		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
+		setStatus("enable", store.StatusActive, "Enable a disabled user"),
+		passwd)
+	return user
+}
+
+func sessionsCommand() *cobra.Command {
+	s := &cobra.Command{Use: "sessions", Short: "Revoke sessions"}
+	revoke := &cobra.Command{
+		Use:   "revoke --user <email>",
+		Short: "End every session of a user, on every instance",
+		RunE: func(c *cobra.Command, _ []string) error {
+			email, _ := c.Flags().GetString("user")
+			if email == "" {
+				return errors.New("--user is required")
+			}
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			u, err := env.lookup(c.Context(), email)
+			if err != nil {
+				return err
+			}
+			n, err := env.revokeSessions(c.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
+			return nil
+		},
+	}
+	configFlags(revoke)
+	revoke.Flags().String("user", "", "Email of the user")
+	s.AddCommand(revoke)
+	return s
+}
+
+func secretCommand() *cobra.Command {
+	s := &cobra.Command{Use: "secret", Short: "Secrets"}
+	gen := &cobra.Command{
+		Use:   "generate",
+		Short: "Print a new random master secret (256 bits, base64url)",
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintln(c.OutOrStdout(), keys.NewToken())
+			return nil
+		},
+	}
+	s.AddCommand(gen)
+	return s
+}
+
+func (e *cliEnv) lookup(ctx context.Context, email string) (*store.User, error) {
+	u, err := e.db.UserByEmail(ctx, flows.NormalizeEmail(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no user with email %s", email)
+	}
+	return u, err
+}
+
+// revokeSessions deletes a user's sessions in the configured session store.
+// Running instances stop honouring them within the session cache TTL.
+func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error) {
+	var ss store.SessionStore = e.db
+	switch e.app.sessionsBackend() {
+	case "redis":
+		rs, err := redisstore.NewFromURL(e.app.Sessions.URL)
+		if err != nil {
+			return 0, err
+		}
+		defer rs.Close()
+		ss = rs
+	case "memory":
+		return 0, errors.New("sessions are kept in the server's memory (sessions memory): restart it to end them")
+	}
+	ids, err := ss.DeleteUserSessions(ctx, userID)
+	return len(ids), err
+}
+
+// readPassword reads the whole of r and drops one trailing newline; the
+// password is otherwise taken exactly as given (no trimming).
+func readPassword(r io.Reader) (string, error) {
+	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, password.MaxLength+2)))
+	if err != nil {
+		return "", err
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if err := flows.CheckNewPassword(pw); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+func checkGroups(groups []string) error {
+	for _, g := range groups {
+		if g == "" || strings.ContainsAny(g, ", \t\r\n") {
+			return fmt.Errorf("--group %q: group names cannot be empty or contain commas or spaces", g)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package caddyauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/policy"
+)
+
+func init() {
+	caddy.RegisterModule(&Protect{})
+}
+
+// Protect requires a valid session for every request it handles and serves
+// the portal under its base path. On success it sets the identity headers
+// and the {http.auth.user.*} placeholders and calls the next handler.
+type Protect struct {
+	// Base is the portal base path served by this handler (default /auth).
+	Base string `json:"base,omitempty"`
+	// Portal is an external portal URL anonymous browsers are sent to
+	// (e.g. https://auth.example.com/auth).
+	Portal string `json:"portal,omitempty"`
+	// Allow and Deny restrict which signed-in users pass.
+	Allow []policy.Rule `json:"allow,omitempty"`
+	Deny  []policy.Rule `json:"deny,omitempty"`
+	// Public paths need no session ("/health", "/static/*").
+	Public []string `json:"public,omitempty"`
+	// Headers override or add identity headers sent upstream.
+	Headers []flows.HeaderTemplate `json:"headers,omitempty"`
+
+	guard *flows.Guard
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Protect) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.protect", New: func() caddy.Module { return new(Protect) }}
+}
+
+// Provision compiles the guard against the shared app.
+func (p *Protect) Provision(ctx caddy.Context) error {
+	app, err := appFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Base == "" {
+		p.Base = "/auth"
+	}
+	g, err := app.service.NewGuard(flows.GuardConfig{
+		Base:      p.Base,
+		PortalURL: p.Portal,
+		Policy:    policy.Policy{Allow: p.Allow, Deny: p.Deny},
+		Public:    p.Public,
+		Headers:   p.Headers,
+	})
+	if err != nil {
+		return err
+	}
+	p.guard = g
+	app.registerBase(flows.CleanBase(p.Base))
+	return nil
+}
+
+// Validate checks the portal URL shape.
+func (p *Protect) Validate() error {
+	if p.Portal != "" && !strings.HasPrefix(p.Portal, "https://") && !strings.HasPrefix(p.Portal, "http://") {
+		return errPortalURL
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	id, outcome := p.guard.Check(w, r)
+	switch outcome {
+	case flows.Authenticated:
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			repl.Set("http.auth.user.id", id.User.ID)
+			repl.Set("http.auth.user.email", id.User.Email)
+			repl.Set("http.auth.user.name", id.User.Name)
+			repl.Set("http.auth.user.groups", flows.IdentityField(id, "groups"))
+			repl.Set("http.auth.user.mfa", "false")
+		}
+		return next.ServeHTTP(w, r)
+	case flows.Public:
+		return next.ServeHTTP(w, r)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Protect)(nil)
+	_ caddy.Validator             = (*Protect)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Protect)(nil)
+)
