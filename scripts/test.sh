@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of caddyauth: formatting, vet, and `go test -race` over all
+# packages, including the end-to-end tests that build the binary and drive
+# it against a real Redis. Installs what the tests need when it is missing
+# (Debian packages, as root or through sudo) and starts a Redis for the
+# store tests when none answers on 127.0.0.1:6379.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_install() {
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	log "installing: $*"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt_install "${missing[@]}"
+fi
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# The store conformance suite talks to CADDYAUTH_TEST_REDIS (host:port).
+# The e2e tests start (and kill) private redis-server processes of their own.
+if [ -z "${CADDYAUTH_TEST_REDIS:-}" ]; then
+	if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+		export CADDYAUTH_TEST_REDIS=127.0.0.1:6379
+	else
+		port=$((20000 + RANDOM % 20000))
+		log "starting a private redis-server on 127.0.0.1:$port"
+		redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize no >/dev/null &
+		pids+=($!)
+		for _ in $(seq 50); do
+			redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		export CADDYAUTH_TEST_REDIS=127.0.0.1:$port
+	fi
+fi
+
+log "gofmt"
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+	printf 'not gofmt-formatted:\n%s\n' "$unformatted" >&2
+	exit 1
+fi
+log "go vet"
+go vet ./...
+log "go test -race (Redis at $CADDYAUTH_TEST_REDIS)"
+go test -race -count=1 -timeout 20m "$@" ./...
