@@ -268,9 +268,10 @@ func parseHSTS(d *caddyfile.Dispenser) (*HSTSConfig, error) {
 	return h, nil
 }
 
-// protectDirective wraps parseProtect. With a matcher (`protect /admin*`),
-// the route also matches the portal base path: otherwise the login page of
-// a partly protected site would be unreachable.
+// protectDirective wraps parseProtect. A matcher (`protect /admin*`) is
+// handed to the handler instead of the route, so the handler still sees
+// every request: it strips identity headers everywhere and serves the
+// portal base path even when the matcher would not cover it.
 func protectDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	if !h.Next() {
 		return nil, h.ArgErr()
@@ -283,19 +284,10 @@ func protectDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, erro
 	if err != nil {
 		return nil, err
 	}
-	routes := h.NewRoute(ms, mh)
-	if ms != nil && len(routes) == 1 {
-		base := flows.CleanBase(mh.(*Protect).Base)
-		if base == "" {
-			base = "/auth"
-		}
-		route := routes[0].Value.(caddyhttp.Route)
-		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{
-			"path": h.JSON(caddyhttp.MatchPath{base, base + "/*"}),
-		})
-		routes[0].Value = route
+	if ms != nil {
+		mh.(*Protect).MatchRaw = caddyhttp.RawMatcherSets{ms}
 	}
-	return routes, nil
+	return h.NewRoute(nil, mh), nil
 }
 
 // parsePortal parses:

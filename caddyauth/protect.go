@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -31,8 +32,15 @@ type Protect struct {
 	Public []string `json:"public,omitempty"`
 	// Headers override or add identity headers sent upstream.
 	Headers []flows.HeaderTemplate `json:"headers,omitempty"`
+	// MatchRaw limits protection to matching requests (`protect /admin*`).
+	// It is evaluated inside the handler, not as a route matcher, so that
+	// identity headers are stripped from every request, protected or not:
+	// a spoofed Remote-User on an unprotected path must not reach the app.
+	MatchRaw caddyhttp.RawMatcherSets `json:"match,omitempty" caddy:"namespace=http.matchers"`
 
-	guard *flows.Guard
+	guard    *flows.Guard
+	base     string
+	matchers caddyhttp.MatcherSets
 }
 
 // CaddyModule returns the Caddy module information.
@@ -60,7 +68,17 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 		return err
 	}
 	p.guard = g
-	app.registerBase(flows.CleanBase(p.Base))
+	p.base = flows.CleanBase(p.Base)
+	app.registerBase(p.base)
+	if p.MatchRaw != nil {
+		mods, err := ctx.LoadModule(p, "MatchRaw")
+		if err != nil {
+			return fmt.Errorf("protect: loading matchers: %w", err)
+		}
+		if err := p.matchers.FromInterface(mods); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -74,6 +92,16 @@ func (p *Protect) Validate() error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if p.matchers != nil && !flows.InBase(p.base, r.URL.Path) {
+		match, err := p.matchers.AnyMatchWithError(r)
+		if err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, err)
+		}
+		if !match {
+			p.guard.StripIdentityHeaders(r.Header)
+			return next.ServeHTTP(w, r)
+		}
+	}
 	id, outcome := p.guard.Check(w, r)
 	switch outcome {
 	case flows.Authenticated:

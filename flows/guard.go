@@ -134,7 +134,7 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 // Check runs the guard for one request. It always strips client-sent
 // identity headers first.
 func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity, Outcome) {
-	g.stripIdentityHeaders(r.Header)
+	g.StripIdentityHeaders(r.Header)
 	if InBase(g.cfg.Base, r.URL.Path) {
 		g.portal.ServeHTTP(w, r)
 		return nil, Handled
@@ -204,10 +204,10 @@ func (g *Guard) isPublic(p string) bool {
 	return false
 }
 
-// stripIdentityHeaders deletes every configured identity header in any
+// StripIdentityHeaders deletes every configured identity header in any
 // case and with "_" for "-": CGI and PHP turn Remote_User into
 // REMOTE_USER, the same variable as Remote-User (GHSA-f59h-q822-g45g).
-func (g *Guard) stripIdentityHeaders(h http.Header) {
+func (g *Guard) StripIdentityHeaders(h http.Header) {
 	for name := range h {
 		for _, s := range g.strip {
 			if sameHeader(name, s) {
