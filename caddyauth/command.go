@@ -107,7 +107,6 @@ func userCommand() *cobra.Command {
 			email, _ := c.Flags().GetString("email")
 			name, _ := c.Flags().GetString("name")
 			groups, _ := c.Flags().GetStringArray("group")
-			stdin, _ := c.Flags().GetBool("password-stdin")
 			email = flows.NormalizeEmail(email)
 			if !flows.ValidEmail(email) {
 				return fmt.Errorf("--email: %q is not an email address", email)
@@ -115,10 +114,7 @@ func userCommand() *cobra.Command {
 			if err := checkGroups(groups); err != nil {
 				return err
 			}
-			if !stdin {
-				return errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
-			}
-			pw, err := readPassword(c.InOrStdin())
+			hash, err := hashFromStdin(c)
 			if err != nil {
 				return err
 			}
@@ -127,10 +123,6 @@ func userCommand() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			hash, err := password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
-			if err != nil {
-				return err
-			}
 			now := time.Now()
 			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 			if err := env.db.CreateUser(c.Context(), u); err != nil {
@@ -212,10 +204,7 @@ func userCommand() *cobra.Command {
 		Short: "Set a user's password (reads it from standard input) and end their sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if stdin, _ := c.Flags().GetBool("password-stdin"); !stdin {
-				return errors.New("--password-stdin is required")
-			}
-			pw, err := readPassword(c.InOrStdin())
+			hash, err := hashFromStdin(c)
 			if err != nil {
 				return err
 			}
@@ -225,10 +214,6 @@ func userCommand() *cobra.Command {
 			}
 			defer env.Close()
 			u, err := env.lookup(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			hash, err := password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
 			if err != nil {
 				return err
 			}
@@ -326,6 +311,20 @@ func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error)
 	}
 	ids, err := ss.DeleteUserSessions(ctx, userID)
 	return len(ids), err
+}
+
+// hashFromStdin requires --password-stdin, reads the password and hashes
+// it; passwords never travel as arguments (they would show in ps and shell
+// history).
+func hashFromStdin(c *cobra.Command) (string, error) {
+	if stdin, _ := c.Flags().GetBool("password-stdin"); !stdin {
+		return "", errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
+	}
+	pw, err := readPassword(c.InOrStdin())
+	if err != nil {
+		return "", err
+	}
+	return password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
 }
 
 // readPassword reads the whole of r and drops one trailing newline; the

@@ -73,15 +73,24 @@ type sessionView struct {
 	UserAgent  string `json:"user_agent"`
 }
 
-// whoami: GET /auth/session.
-func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
+// requireSession returns the caller's identity, or answers 401 (or 503)
+// and returns nil.
+func (p *portal) requireSession(w http.ResponseWriter, r *http.Request, op string) *session.Identity {
 	id, saw, err := p.s.identify(r)
 	if err != nil {
-		p.s.storeFailure(w, r, "session", err)
-		return
+		p.s.storeFailure(w, r, op, err)
+		return nil
 	}
 	if id == nil {
 		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+	}
+	return id
+}
+
+// whoami: GET /auth/session.
+func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
+	id := p.requireSession(w, r, "session")
+	if id == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -97,13 +106,8 @@ func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
 
 // listSessions: GET /auth/sessions, the user's own sessions.
 func (p *portal) listSessions(w http.ResponseWriter, r *http.Request) {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "sessions", err)
-		return
-	}
+	id := p.requireSession(w, r, "sessions")
 	if id == nil {
-		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
 		return
 	}
 	list, err := p.s.deps.Sessions.List(r.Context(), id.User.ID)
@@ -128,13 +132,8 @@ func (p *portal) listSessions(w http.ResponseWriter, r *http.Request) {
 
 // deleteSession: DELETE /auth/sessions/{id}, one of the user's own.
 func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "delete session", err)
-		return
-	}
+	id := p.requireSession(w, r, "delete session")
 	if id == nil {
-		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
 		return
 	}
 	want := r.PathValue("id")

@@ -68,15 +68,22 @@ func (p *portal) setupAvailable(r *http.Request, tok string) (bool, error) {
 	return err == nil, err
 }
 
-func (p *portal) setupPage(w http.ResponseWriter, r *http.Request) {
-	tok := r.URL.Query().Get("token")
+// requireSetup answers 404 (or 503) unless the setup page is available.
+func (p *portal) requireSetup(w http.ResponseWriter, r *http.Request, tok string) bool {
 	ok, err := p.setupAvailable(r, tok)
 	if err != nil {
 		p.s.storeFailure(w, r, "setup", err)
-		return
+		return false
 	}
 	if !ok {
 		p.s.writeError(w, r, errNotFound)
+	}
+	return ok
+}
+
+func (p *portal) setupPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	if !p.requireSetup(w, r, tok) {
 		return
 	}
 	p.s.render(w, r, http.StatusOK, "setup.html", pageData{Title: "Create the first administrator", SetupToken: tok})
@@ -89,13 +96,7 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ok, err := p.setupAvailable(r, in.Token)
-	if err != nil {
-		p.s.storeFailure(w, r, "setup", err)
-		return
-	}
-	if !ok {
-		p.s.writeError(w, r, errNotFound)
+	if !p.requireSetup(w, r, in.Token) {
 		return
 	}
 	fail := func(msg string) {
