@@ -111,6 +111,9 @@ func userCommand() *cobra.Command {
 			if !flows.ValidEmail(email) {
 				return fmt.Errorf("--email: %q is not an email address", email)
 			}
+			if strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 || len(name) > 200 {
+				return errors.New("--name: control characters are not allowed and at most 200 bytes")
+			}
 			if err := checkGroups(groups); err != nil {
 				return err
 			}

@@ -335,6 +335,32 @@ func TestGuardFlow(t *testing.T) {
 	}
 }
 
+func TestSessionCookieNotForwarded(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{Public: []string{"/pub"}})
+	c := e.login(alicePW)
+	for _, p := range []string{"/app", "/pub"} {
+		r := httptest.NewRequest("GET", p, nil)
+		r.Header.Add("Cookie", "theme=dark; "+c.Name+"="+c.Value+"; lang=en")
+		r.Header.Add("Cookie", c.Name+"="+c.Value)
+		res := e.do(r)
+		var got map[string][]string
+		_ = json.NewDecoder(res.Body).Decode(&got)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d", p, res.StatusCode)
+		}
+		if cookies := got["Cookie"]; len(cookies) != 1 || cookies[0] != "theme=dark; lang=en" {
+			t.Fatalf("%s: upstream got Cookie %q", p, cookies)
+		}
+	}
+	r := httptest.NewRequest("GET", "/app", nil)
+	r.AddCookie(c)
+	var got map[string][]string
+	_ = json.NewDecoder(e.do(r).Body).Decode(&got)
+	if _, ok := got["Cookie"]; ok {
+		t.Fatalf("empty Cookie header forwarded: %q", got["Cookie"])
+	}
+}
+
 func TestSpoofedHeadersStrippedOnPublicAndAnonymous(t *testing.T) {
 	e := newEnv(t, Config{}, GuardConfig{Public: []string{"/health", "/static/*"}})
 	for _, p := range []string{"/health", "/static/app.css"} {

@@ -141,6 +141,7 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 	}
 	g.s.hsts(w, r)
 	if g.isPublic(r.URL.Path) {
+		g.dropSessionCookie(r.Header)
 		return nil, Public
 	}
 	id, saw, err := g.s.identify(r)
@@ -159,7 +160,48 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 		return nil, Handled
 	}
 	g.setIdentityHeaders(r.Header, id)
+	g.dropSessionCookie(r.Header)
 	return id, Authenticated
+}
+
+// dropSessionCookie removes the gateway's session cookie from the request
+// before it goes upstream: the app learns who the user is from the identity
+// headers and has no use for the token, and an app (or its logs) that never
+// sees it cannot replay it. Other cookies pass untouched.
+func (g *Guard) dropSessionCookie(h http.Header) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	name := g.s.cfg.Cookie.Name
+	found := false
+	for _, l := range lines {
+		if strings.Contains(l, name) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, l := range lines {
+		for part := range strings.SplitSeq(l, ";") {
+			p := strings.TrimSpace(part)
+			if p == "" {
+				continue
+			}
+			if n, _, _ := strings.Cut(p, "="); n == name {
+				continue
+			}
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
 }
 
 func (g *Guard) withBase(r *http.Request) *http.Request {

@@ -6,6 +6,7 @@ package flows
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -187,7 +188,7 @@ func (s *Service) setSessionCookie(w http.ResponseWriter, id *session.Identity) 
 		Path:     "/",
 		Domain:   s.cfg.Cookie.Domain,
 		Expires:  id.Session.ExpiresAt,
-		MaxAge:   int(time.Until(id.Session.ExpiresAt).Seconds()),
+		MaxAge:   int(math.Ceil(time.Until(id.Session.ExpiresAt).Seconds())),
 		HttpOnly: true,
 		Secure:   !s.cfg.Cookie.Insecure,
 		SameSite: s.cfg.Cookie.SameSite,
