@@ -167,6 +167,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return fmt.Errorf("caddyauth: %w", err)
 	}
+	if rs, ok := a.sstore.(*redisstore.Store); ok {
+		a.sessions.SetBroadcaster(rs)
+	}
 	sameSite, err := parseSameSite(ck.SameSite)
 	if err != nil {
 		a.closeStores()
@@ -344,6 +347,15 @@ func (a *App) Start() error {
 			a.logger.Warn("purging expired sessions failed", zap.Error(err))
 		})
 	}()
+	if rs, ok := a.sstore.(*redisstore.Store); ok {
+		// Revocations from other instances and the CLI reach this cache
+		// at once; the cache TTL stays the bound when messages are lost.
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			rs.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
+		}()
+	}
 	a.logStartup(ctx)
 	return nil
 }

@@ -313,6 +313,10 @@ func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error)
 		return 0, errors.New("sessions are kept in the server's memory (sessions memory): restart it to end them")
 	}
 	ids, err := ss.DeleteUserSessions(ctx, userID)
+	if rs, ok := ss.(*redisstore.Store); ok && err == nil {
+		// Running instances drop them from their caches now.
+		_ = rs.PublishRevoked(ctx, ids)
+	}
 	return len(ids), err
 }
 

@@ -53,3 +53,9 @@ func (c *cache) len() int {
 	defer c.mu.RUnlock()
 	return len(c.m)
 }
+
+func (c *cache) clear() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}

@@ -48,12 +48,43 @@ type Identity struct {
 	Token string
 }
 
+// Broadcaster tells other instances about revoked sessions (Redis pub/sub),
+// so their caches drop them at once rather than at the cache TTL.
+type Broadcaster interface {
+	PublishRevoked(ctx context.Context, ids []string) error
+}
+
 // Manager is safe for concurrent use.
 type Manager struct {
 	sessions store.SessionStore
 	users    store.UserStore
 	cfg      Config
 	cache    *cache
+	bcast    Broadcaster
+}
+
+// SetBroadcaster makes revocations known to other instances. Call before
+// serving.
+func (m *Manager) SetBroadcaster(b Broadcaster) { m.bcast = b }
+
+// Forget drops a session id from this instance's cache (a revocation heard
+// from another instance).
+func (m *Manager) Forget(id string) { m.forgetID(id) }
+
+// FlushCache empties this instance's cache, e.g. after missing revocation
+// messages while disconnected.
+func (m *Manager) FlushCache() {
+	if m.cache != nil {
+		m.cache.clear()
+	}
+}
+
+func (m *Manager) broadcast(ctx context.Context, ids []string) {
+	if m.bcast != nil && len(ids) > 0 {
+		// Best effort: the store is already updated, and instances that
+		// miss the message drop the session when their cache entry expires.
+		_ = m.bcast.PublishRevoked(ctx, ids)
+	}
 }
 
 // New returns a Manager over the given stores.
@@ -216,6 +247,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) (int, error) {
 	for _, id := range ids {
 		m.forgetID(id)
 	}
+	m.broadcast(ctx, ids)
 	return len(ids), err
 }
 
@@ -248,7 +280,11 @@ func (m *Manager) RunJanitor(ctx context.Context, interval time.Duration, onErr 
 
 func (m *Manager) deleteID(ctx context.Context, id string) error {
 	m.forgetID(id)
-	return m.sessions.DeleteSession(ctx, id)
+	if err := m.sessions.DeleteSession(ctx, id); err != nil {
+		return err
+	}
+	m.broadcast(ctx, []string{id})
+	return nil
 }
 
 func (m *Manager) forget(key [32]byte) {

@@ -352,3 +352,74 @@ func BenchmarkValidateCached(b *testing.B) {
 		}
 	})
 }
+
+type recorder struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *recorder) PublishRevoked(_ context.Context, ids []string) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+	return nil
+}
+
+// TestBroadcastRevocations: every way a session ends is announced, and an
+// instance that hears the id drops its cached copy before the TTL.
+func TestBroadcastRevocations(t *testing.T) {
+	m1, mem, _, clk, u := setup(t, Config{MaxPerUser: 2})
+	m2, _ := New(mem, mem, Config{Now: clk.Now})
+	rec := &recorder{}
+	m1.SetBroadcaster(rec)
+	m2.SetBroadcaster(recorderFunc(func(ids []string) {
+		for _, id := range ids {
+			m1.Forget(id)
+		}
+	}))
+	ctx := context.Background()
+	a, _ := m1.Create(ctx, u, "", "")
+	b, _ := m1.Create(ctx, u, "", "")
+	if _, err := m1.Validate(ctx, a.Token); err != nil {
+		t.Fatal(err)
+	}
+	// m2 revokes; m1 hears it and must not serve its cached copy.
+	if err := m2.Revoke(ctx, a.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m1.Validate(ctx, a.Token); !errors.Is(err, ErrNoSession) {
+		t.Fatal("cached session served after a broadcast revocation")
+	}
+	c, _ := m1.Create(ctx, u, "", "")
+	_, _ = m1.Create(ctx, u, "", "") // evicts b (max 2)
+	if _, err := m1.RevokeUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := map[string]bool{b.Session.ID: true, c.Session.ID: true}
+	for _, id := range rec.ids {
+		delete(want, id)
+	}
+	if len(want) != 0 {
+		t.Fatalf("not broadcast: %v (got %v)", want, rec.ids)
+	}
+	m1.FlushCache()
+	if m1.cache.len() != 0 {
+		t.Fatal("flush left entries")
+	}
+}
+
+type recorderFunc func([]string)
+
+func (f recorderFunc) PublishRevoked(_ context.Context, ids []string) error { f(ids); return nil }
+
+func TestCacheBounded(t *testing.T) {
+	c := newCache(2)
+	for i := 0; i < 5; i++ {
+		c.put([32]byte{byte(i)}, &Identity{}, time.Now())
+	}
+	if c.len() != 2 {
+		t.Fatalf("cache holds %d entries, bound 2", c.len())
+	}
+}

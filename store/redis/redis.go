@@ -424,3 +424,52 @@ func (s *Store) ConsumeToken(ctx context.Context, hash, purpose string, now time
 func (s *Store) PeekToken(ctx context.Context, hash, purpose string, now time.Time) (*store.OneTimeToken, error) {
 	return s.takeToken(ctx, "peek token", hash, purpose, now, false)
 }
+
+// revokedChannel carries the ids of deleted sessions, so every instance can
+// drop them from its in-process cache at once instead of at the cache TTL.
+func (s *Store) revokedChannel() string { return s.prefix + "revoked" }
+
+// PublishRevoked tells every subscribed instance that the sessions ids are
+// gone. Best effort: an instance that misses it still stops honouring them
+// when its cache entry expires.
+func (s *Store) PublishRevoked(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.rdb.Publish(ctx, s.revokedChannel(), strings.Join(ids, ",")).Err(); err != nil {
+		return unavailable("publish revoked", err)
+	}
+	return nil
+}
+
+// SubscribeRevoked calls onRevoke for every session id another instance (or
+// the CLI) revokes, until ctx ends. onResync runs at every (re)subscription:
+// revocations published while the connection was down are lost, so the
+// caller should drop its whole cache then.
+func (s *Store) SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync func()) {
+	ps := s.rdb.Subscribe(ctx, s.revokedChannel())
+	defer ps.Close()
+	// The channel form pings the connection, reconnects and resubscribes by
+	// itself, and reports each (re)subscription.
+	ch := ps.ChannelWithSubscriptions()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				onResync()
+			case *redis.Message:
+				for _, id := range strings.Split(m.Payload, ",") {
+					if id != "" {
+						onRevoke(id)
+					}
+				}
+			}
+		}
+	}
+}

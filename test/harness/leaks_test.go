@@ -1,0 +1,30 @@
+package harness
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestFindLeaks(t *testing.T) {
+	pw := "a leak-scan self test " + RandomSecret()[:10]
+	Sensitive(pw)
+	tok := RandomSecret()
+	sensitiveKind("cookie", tok)
+	for _, text := range []string{
+		"before " + pw + " after",
+		`{"password":"` + pw + `"}`,
+		"password=" + url.QueryEscape(pw),
+		"Cookie: __Host-caddyauth=" + tok,
+	} {
+		if FindLeaks(text) == "" {
+			t.Errorf("leak not found in %q", text)
+		}
+	}
+	if r := FindLeaks("nothing to see " + strings.ToUpper(tok[:20])); r != "" {
+		t.Errorf("false positive: %s", r)
+	}
+	if got := FindLeaks(pw); strings.Contains(got, pw) {
+		t.Errorf("the report repeats the secret: %s", got)
+	}
+}
