@@ -523,7 +523,7 @@ func TestPortalSecurityHeaders(t *testing.T) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
 	}
-	if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Strict-Transport-Security") != "max-age=31536000; includeSubDomains" || h.Get("Referrer-Policy") != "no-referrer" {
+	if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Strict-Transport-Security") != "max-age=31536000; includeSubDomains" || h.Get("Referrer-Policy") != "same-origin" {
 		t.Fatalf("headers %v", h)
 	}
 	body, _ := io.ReadAll(res.Body)

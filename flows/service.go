@@ -167,7 +167,10 @@ func (s *Service) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer browsers send
+	// "Origin: null" on our own form posts, and the CSRF check could then
+	// only rely on Sec-Fetch-Site. Other origins still get no referrer.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	s.hsts(w, r)

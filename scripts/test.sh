@@ -20,6 +20,9 @@ apt_install() {
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+# The browser tests drive Debian's chromium; pages render in DejaVu Sans.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi
@@ -56,5 +59,14 @@ if [ -n "$unformatted" ]; then
 fi
 log "go vet"
 go vet ./...
+# The e2e and browser packages drive the real binary; build it once here
+# rather than once per package.
+if [ -z "${CADDYAUTH_E2E_BINARY:-}" ]; then
+	bindir="$(mktemp -d)"
+	trap 'cleanup; rm -rf "$bindir"' EXIT
+	log "building the gateway binary"
+	go build -o "$bindir/caddy" ./cmd/xcaddy-build
+	export CADDYAUTH_E2E_BINARY="$bindir/caddy"
+fi
 log "go test -race (Redis at $CADDYAUTH_TEST_REDIS)"
 go test -race -count=1 -timeout 20m "$@" ./...
