@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	sqlstore "github.com/caddyauth/gateway/store/sql"
 	"github.com/caddyauth/gateway/test/harness"
 )
 
@@ -159,7 +162,14 @@ func TestCustomIdentityHeaders(t *testing.T) {
 	pw := newPassword()
 	g.addUser("alice@example.test", "Alice", pw)
 	malloryPW := newPassword()
-	g.addUser("mallory@example.test", "Mallory\r\nX-Injected: yes", malloryPW)
+	// The CLI refuses a name with a line break...
+	if _, _, code := g.cli(malloryPW, "auth", "user", "add", "--config", g.cfgPath, "--email", "mallory@example.test", "--name", "Mallory\r\nX-Injected: yes", "--password-stdin"); code == 0 {
+		t.Fatal("auth user add accepted a name with CR/LF")
+	}
+	// ...but names will also come from identity providers, so put one in
+	// the database directly and check the header path neutralises it.
+	g.addUser("mallory@example.test", "Mallory", malloryPW)
+	setUserName(t, "mallory@example.test", "Mallory\r\nX-Injected: yes")
 	g.start()
 
 	spoof := append([]string{"X-Auth-Email", "spoofed@evil.test", "x_auth_email", "spoofed@evil.test", "X_AUTH_EMAIL", "spoofed@evil.test"}, spoofed...)
@@ -194,5 +204,25 @@ func TestCustomIdentityHeaders(t *testing.T) {
 	}
 	if got := e.Values("Remote-User")["Remote-User"]; len(got) != 1 || got[0] != "user:mallory@example.test" {
 		t.Errorf("Remote-User = %v", got)
+	}
+}
+
+// setUserName rewrites a user's name in the test's default SQLite database,
+// bypassing the CLI's checks.
+func setUserName(t *testing.T, email, name string) {
+	t.Helper()
+	path := filepath.Join(harness.Home(t), ".local", "share", "caddy", "caddyauth", "caddyauth.db")
+	db, err := sqlstore.Open(context.Background(), "sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Name = name
+	if err := db.UpdateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -96,13 +96,17 @@ func TestAnonymousAndLogin(t *testing.T) {
 		}
 		checkHSTS(t, r)
 		// Caddy's access log names the user ({http.auth.user.id}).
-		found := false
-		for _, e := range g.caddy.LogEntries() {
-			req, _ := e["request"].(map[string]any)
-			if e["msg"] == "handled request" && req["uri"] == "/app/page?x=1" && e["user_id"] == aliceID {
-				found = true
+		// The access log line is written after the response is sent:
+		// poll for it.
+		found, _ := harness.Eventually(3*time.Second, 25*time.Millisecond, func() bool {
+			for _, e := range g.caddy.LogEntries() {
+				req, _ := e["request"].(map[string]any)
+				if e["msg"] == "handled request" && req["uri"] == "/app/page?x=1" && e["user_id"] == aliceID {
+					return true
+				}
 			}
-		}
+			return false
+		})
 		if !found {
 			t.Errorf("no access log entry for /app/page?x=1 with user_id %s", aliceID)
 		}
