@@ -106,11 +106,21 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch outcome {
 	case flows.Authenticated:
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			repl.Set("http.auth.user.id", id.User.ID)
-			repl.Set("http.auth.user.email", id.User.Email)
-			repl.Set("http.auth.user.name", id.User.Name)
-			repl.Set("http.auth.user.groups", flows.IdentityField(id, "groups"))
-			repl.Set("http.auth.user.mfa", "false")
+			// One lazy provider instead of five eager Sets: most
+			// requests never read a placeholder.
+			repl.Map(func(key string) (any, bool) {
+				field, ok := strings.CutPrefix(key, "http.auth.user.")
+				if !ok {
+					return nil, false
+				}
+				switch field {
+				case "id", "email", "name", "groups":
+					return flows.IdentityField(id, field), true
+				case "mfa":
+					return "false", true
+				}
+				return nil, false
+			})
 		}
 		return next.ServeHTTP(w, r)
 	case flows.Public:

@@ -184,24 +184,32 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 	if !found {
 		return
 	}
-	var kept []string
+	// Rebuild into one buffer sized for the common single Cookie line.
+	n := 0
 	for _, l := range lines {
-		for part := range strings.SplitSeq(l, ";") {
-			p := strings.TrimSpace(part)
-			if p == "" {
+		n += len(l) + 2
+	}
+	var buf strings.Builder
+	buf.Grow(n)
+	for _, l := range lines {
+		for len(l) > 0 {
+			var part string
+			part, l, _ = strings.Cut(l, ";")
+			part = strings.TrimSpace(part)
+			if part == "" || len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
 				continue
 			}
-			if n, _, _ := strings.Cut(p, "="); n == name {
-				continue
+			if buf.Len() > 0 {
+				buf.WriteString("; ")
 			}
-			kept = append(kept, p)
+			buf.WriteString(part)
 		}
 	}
-	if len(kept) == 0 {
+	if buf.Len() == 0 {
 		delete(h, "Cookie")
 		return
 	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
+	h["Cookie"] = []string{buf.String()}
 }
 
 func (g *Guard) withBase(r *http.Request) *http.Request {
@@ -261,16 +269,24 @@ func (g *Guard) StripIdentityHeaders(h http.Header) {
 }
 
 func (g *Guard) setIdentityHeaders(h http.Header, id *session.Identity) {
-	for _, ch := range g.headers {
-		var b strings.Builder
-		for _, p := range ch.parts {
-			if p.field == "" {
-				b.WriteString(p.lit)
-				continue
+	// One backing array for every header's value slice: this runs on every
+	// protected request, so allocations count.
+	vals := make([]string, len(g.headers))
+	for i, ch := range g.headers {
+		if len(ch.parts) == 1 && ch.parts[0].field != "" {
+			vals[i] = sanitizeHeaderValue(IdentityField(id, ch.parts[0].field))
+		} else {
+			var b strings.Builder
+			for _, p := range ch.parts {
+				if p.field == "" {
+					b.WriteString(p.lit)
+					continue
+				}
+				b.WriteString(sanitizeHeaderValue(IdentityField(id, p.field)))
 			}
-			b.WriteString(sanitizeHeaderValue(IdentityField(id, p.field)))
+			vals[i] = b.String()
 		}
-		h[ch.name] = []string{b.String()}
+		h[ch.name] = vals[i : i+1 : i+1]
 	}
 }
 
@@ -284,7 +300,7 @@ func IdentityField(id *session.Identity, field string) string {
 	case "name":
 		return id.User.Name
 	case "groups":
-		return strings.Join(id.User.Groups, ",")
+		return id.Groups()
 	}
 	return ""
 }

@@ -25,13 +25,13 @@ import (
 	"github.com/caddyauth/gateway/store/memory"
 )
 
-// countingSessions counts store reads, to prove the cache serves the loop.
-type countingSessions struct {
+// benchSessions counts store reads, to prove the cache serves the loop.
+type benchSessions struct {
 	store.SessionStore
 	gets atomic.Int64
 }
 
-func (c *countingSessions) GetSession(ctx context.Context, id string) (*store.Session, error) {
+func (c *benchSessions) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	c.gets.Add(1)
 	return c.SessionStore.GetSession(ctx, id)
 }
@@ -39,7 +39,7 @@ func (c *countingSessions) GetSession(ctx context.Context, id string) (*store.Se
 type guardBench struct {
 	svc   *Service
 	guard *Guard
-	ss    *countingSessions
+	ss    *benchSessions
 	user  *store.User
 	token string
 }
@@ -49,7 +49,7 @@ type guardBench struct {
 func newGuardBench(b *testing.B, cacheTTL int) *guardBench {
 	b.Helper()
 	mem := memory.New()
-	ss := &countingSessions{SessionStore: mem}
+	ss := &benchSessions{SessionStore: mem}
 	var scfg session.Config
 	if cacheTTL < 0 {
 		scfg.CacheTTL = -1
@@ -95,26 +95,26 @@ func (gb *guardBench) cookieLine() []string {
 	return []string{"theme=dark; " + gb.svc.CookieName() + "=" + gb.token + "; _ga=GA1.2.3"}
 }
 
-// discardWriter is a ResponseWriter that keeps one header map and drops the
+// benchWriter is a ResponseWriter that keeps one header map and drops the
 // body, so the benchmark measures the guard and not a recorder.
-type discardWriter struct {
+type benchWriter struct {
 	h    http.Header
 	code int
 }
 
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
 
-var identityHeaders = []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"}
+var benchIdentityHeaders = []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"}
 
-// reset undoes what Check changed, so every iteration starts from the
+// benchReset undoes what Check changed, so every iteration starts from the
 // request as the client sent it: it deletes the identity headers Check set
 // and puts back the Cookie line Check rewrote without the session cookie
 // (Check replaces the slice, so sharing cookie between iterations is safe).
 // BenchmarkGuardHarness measures this overhead alone.
-func reset(h http.Header, cookie []string) {
-	for _, n := range identityHeaders {
+func benchReset(h http.Header, cookie []string) {
+	for _, n := range benchIdentityHeaders {
 		delete(h, n)
 	}
 	if cookie != nil {
@@ -154,18 +154,18 @@ func (gb *guardBench) checkCacheServed(b *testing.B) {
 // session (cache hit), policy, set the four identity headers.
 func BenchmarkGuardCheckCached(b *testing.B) {
 	gb := newGuardBench(b, 0)
-	w := &discardWriter{h: http.Header{}}
+	w := &benchWriter{h: http.Header{}}
 	r := gb.request(true)
 	cookie := gb.cookieLine()
 	gb.mustAuthenticate(b, w, r) // fills the cache
-	reset(r.Header, cookie)
+	benchReset(r.Header, cookie)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, out := gb.guard.Check(w, r); out != Authenticated {
 			b.Fatal(out)
 		}
-		reset(r.Header, cookie)
+		benchReset(r.Header, cookie)
 	}
 	b.StopTimer()
 	gb.checkCacheServed(b)
@@ -176,7 +176,7 @@ func BenchmarkGuardCheckCached(b *testing.B) {
 // guard deletes the Cookie header instead of rewriting it.
 func BenchmarkGuardCheckCachedOnlySessionCookie(b *testing.B) {
 	gb := newGuardBench(b, 0)
-	w := &discardWriter{h: http.Header{}}
+	w := &benchWriter{h: http.Header{}}
 	r := gb.request(false)
 	cookie := []string{gb.svc.CookieName() + "=" + gb.token}
 	r.Header["Cookie"] = cookie
@@ -186,14 +186,14 @@ func BenchmarkGuardCheckCachedOnlySessionCookie(b *testing.B) {
 	if _, ok := r.Header["Cookie"]; ok {
 		b.Fatalf("Cookie sent upstream: %q", r.Header["Cookie"])
 	}
-	reset(r.Header, cookie)
+	benchReset(r.Header, cookie)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, out := gb.guard.Check(w, r); out != Authenticated {
 			b.Fatal(out)
 		}
-		reset(r.Header, cookie)
+		benchReset(r.Header, cookie)
 	}
 	b.StopTimer()
 	gb.checkCacheServed(b)
@@ -204,7 +204,7 @@ func BenchmarkGuardCheckCachedOnlySessionCookie(b *testing.B) {
 // '_' variants) and the guard removes them before setting its own.
 func BenchmarkGuardCheckCachedSpoofed(b *testing.B) {
 	gb := newGuardBench(b, 0)
-	w := &discardWriter{h: http.Header{}}
+	w := &benchWriter{h: http.Header{}}
 	r := gb.request(true)
 	spoof := []string{"admin"}
 	spoofed := map[string][]string{
@@ -244,11 +244,11 @@ func BenchmarkGuardCheckCachedSpoofed(b *testing.B) {
 // (the cache is behind a sync.RWMutex).
 func BenchmarkGuardCheckCachedParallel(b *testing.B) {
 	gb := newGuardBench(b, 0)
-	gb.mustAuthenticate(b, &discardWriter{h: http.Header{}}, gb.request(true))
+	gb.mustAuthenticate(b, &benchWriter{h: http.Header{}}, gb.request(true))
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		w := &discardWriter{h: http.Header{}}
+		w := &benchWriter{h: http.Header{}}
 		r := gb.request(true)
 		cookie := gb.cookieLine()
 		for pb.Next() {
@@ -256,7 +256,7 @@ func BenchmarkGuardCheckCachedParallel(b *testing.B) {
 				b.Error(out)
 				return
 			}
-			reset(r.Header, cookie)
+			benchReset(r.Header, cookie)
 		}
 	})
 	b.StopTimer()
@@ -268,18 +268,18 @@ func BenchmarkGuardCheckCachedParallel(b *testing.B) {
 // or Redis round trip for the session and one for the user).
 func BenchmarkGuardCheckUncached(b *testing.B) {
 	gb := newGuardBench(b, -1)
-	w := &discardWriter{h: http.Header{}}
+	w := &benchWriter{h: http.Header{}}
 	r := gb.request(true)
 	cookie := gb.cookieLine()
 	gb.mustAuthenticate(b, w, r)
-	reset(r.Header, cookie)
+	benchReset(r.Header, cookie)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, out := gb.guard.Check(w, r); out != Authenticated {
 			b.Fatal(out)
 		}
-		reset(r.Header, cookie)
+		benchReset(r.Header, cookie)
 	}
 }
 
@@ -288,7 +288,7 @@ func BenchmarkGuardCheckUncached(b *testing.B) {
 // hits).
 func BenchmarkGuardCheckAnonymousAPI(b *testing.B) {
 	gb := newGuardBench(b, 0)
-	w := &discardWriter{h: http.Header{}}
+	w := &benchWriter{h: http.Header{}}
 	r := gb.request(false)
 	if _, out := gb.guard.Check(w, r); out != Handled || w.code != http.StatusUnauthorized {
 		b.Fatalf("outcome %v, status %d", out, w.code)
@@ -312,9 +312,9 @@ func BenchmarkGuardHarness(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		for _, n := range identityHeaders {
+		for _, n := range benchIdentityHeaders {
 			r.Header[n] = v
 		}
-		reset(r.Header, cookie)
+		benchReset(r.Header, cookie)
 	}
 }

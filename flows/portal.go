@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/caddyauth/gateway/internal/session"
-	"github.com/caddyauth/gateway/store"
 )
 
 // Portal returns the handler for the portal pages and JSON API under base
@@ -108,10 +107,11 @@ func (s *Service) identify(r *http.Request) (id *session.Identity, sawCookie boo
 // storeFailure logs a store error (never a secret: store errors carry no
 // credentials) and answers 503 so nothing passes unauthenticated.
 func (s *Service) storeFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, r.Context().Err()) {
-		s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
+	if r.Context().Err() != nil {
+		// The client left mid-request; that is not a store outage.
+		s.log.Debug("request canceled by the client", zapOp(op))
 	} else {
-		s.log.Error("unexpected store error", zapOp(op), zapErr(err))
+		s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
 	}
 	s.writeError(w, r, errStoreUnavailable)
 }

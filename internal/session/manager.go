@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
@@ -46,6 +47,17 @@ type Identity struct {
 	// Token is the cookie value this identity was validated from (empty in
 	// the cached copy; set only on values returned by Create).
 	Token string
+	// groupsCSV is User.Groups joined once when the identity is loaded,
+	// not on every request that sends it upstream.
+	groupsCSV string
+}
+
+// Groups returns the user's groups comma-separated (the Remote-Groups form).
+func (id *Identity) Groups() string {
+	if id.groupsCSV == "" && len(id.User.Groups) > 0 {
+		return strings.Join(id.User.Groups, ",")
+	}
+	return id.groupsCSV
 }
 
 // Broadcaster tells other instances about revoked sessions (Redis pub/sub),
@@ -222,7 +234,7 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Ident
 		}
 		s.LastSeenAt, s.IdleExpiresAt = now, idle
 	}
-	id := &Identity{Session: *s, User: *u}
+	id := &Identity{Session: *s, User: *u, groupsCSV: strings.Join(u.Groups, ",")}
 	if m.cache != nil {
 		m.cache.put(key, id, now)
 	}

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Load test of the protected hot path: one Caddy process with three sites on
+# 127.0.0.1,
+#
+#   upstream   respond "ok" 200                    (the tiny app)
+#   bare       reverse_proxy upstream              (the baseline)
+#   protected  protect + reverse_proxy upstream    (caddyauth in front)
+#
+# one user signed in once, then the same load (same connections, same
+# duration, same cookie and headers) against bare and protected alternately,
+# ROUNDS times (the order flips every round so drift hits both alike). It
+# prints requests/s, p50/p99 latency, Caddy's CPU time per request and its
+# heap allocations per request (exact, from Go memstats) for each run, the
+# protected/bare ratios per round and overall, and exits 1 if either site
+# answers anything but 200 (or a socket error happens).
+#
+#   scripts/bench.sh                      # 3 rounds x 10 s, 32 connections
+#   ROUNDS=5 DURATION=20 CONNS=64 scripts/bench.sh
+#   PROFILE=/tmp/prof scripts/bench.sh    # + an uncounted CPU profile run of each site
+#
+# Load generator: wrk (installed with apt-get if missing), else the Go one in
+# test/loadtest (LOADGEN=go forces it). Loopback only; everything started
+# here is stopped on exit. Sessions use the default database backend
+# (SQLite in a temp XDG_DATA_HOME), so no Redis is needed.
+#
+# The load generator runs on the same machine and competes with Caddy for
+# CPU: the absolute numbers say little; read the protected/bare ratios, and
+# on a machine shared with other work prefer the allocation counts and the
+# PROFILE share, which other processes do not disturb. See docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}   # seconds per run
+WARMUP=${WARMUP:-3}        # seconds per site, not counted
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-1}      # wrk threads (the machine has 2 cores; Caddy needs them)
+LOADGEN=${LOADGEN:-auto}   # auto | wrk | go
+PROFILE=${PROFILE:-}
+PATH_=/api/items?page=2
+
+for v in ROUNDS DURATION WARMUP CONNS THREADS; do
+	if ! [[ ${!v} =~ ^[0-9]+$ ]]; then echo "bench: $v must be a number" >&2; exit 2; fi
+done
+if ((ROUNDS < 1 || ROUNDS > 20 || DURATION < 1 || DURATION > 120 || CONNS < 1 || CONNS > 1024 || THREADS < 1 || THREADS > 16 || WARMUP > 60)); then
+	echo "bench: ROUNDS 1..20, DURATION 1..120, CONNS 1..1024, THREADS 1..16, WARMUP <= 60" >&2
+	exit 2
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/caddyauth-bench.XXXXXX")
+CADDY_PID=""
+LOAD_PID=""
+PROF_PID=""
+cleanup() {
+	local rc=$?
+	for p in $LOAD_PID $PROF_PID; do
+		if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; fi
+	done
+	if [ -n "$CADDY_PID" ] && kill -0 "$CADDY_PID" 2>/dev/null; then
+		kill "$CADDY_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$CADDY_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$CADDY_PID" 2>/dev/null || true
+		wait "$CADDY_PID" 2>/dev/null || true
+	fi
+	if [ "$rc" -ne 0 ] && [ -s "$WORK/caddy.log" ]; then
+		echo "--- caddy log (last 20 lines) ---" >&2
+		tail -n 20 "$WORK/caddy.log" >&2 || true
+	fi
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+
+# free_port prints a loopback TCP port nobody listens on (and that this
+# script has not handed out yet).
+USED_PORTS=" "
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		[[ $USED_PORTS == *" $p "* ]] && continue
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			USED_PORTS+="$p "
+			echo "$p"
+			return
+		fi
+	done
+	log "no free port found"
+	exit 1
+}
+
+# --- load generator ---------------------------------------------------------
+if [ "$LOADGEN" = auto ] || [ "$LOADGEN" = wrk ]; then
+	if ! command -v wrk >/dev/null 2>&1; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+			log "installing wrk"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 ||
+				{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1; } || true
+		fi
+	fi
+	if command -v wrk >/dev/null 2>&1; then
+		LOADGEN=wrk
+	elif [ "$LOADGEN" = wrk ]; then
+		log "wrk is not installed and could not be installed"
+		exit 1
+	else
+		LOADGEN=go
+	fi
+fi
+case "$LOADGEN" in
+wrk)
+	# Counts every status other than 200 (wrk's own "Non-2xx or 3xx" misses
+	# redirects) and prints one machine-readable line.
+	cat >"$WORK/status.lua" <<'EOF'
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) non200 = 0 end
+function response(status, headers, body)
+  if status ~= 200 then non200 = non200 + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("non200") end
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f non200=%d errors=%d\n",
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, n,
+    e.connect + e.read + e.write + e.timeout))
+end
+EOF
+	;;
+go)
+	log "building the Go load generator (test/loadtest)"
+	go build -o "$WORK/loadtest" ./test/loadtest
+	;;
+*)
+	log "LOADGEN must be auto, wrk or go"
+	exit 2
+	;;
+esac
+
+# --- Caddy --------------------------------------------------------------------
+log "building Caddy with caddyauth (go build ./cmd/xcaddy-build)"
+go build -o "$WORK/caddy" ./cmd/xcaddy-build
+
+ADMIN=$(free_port)
+UP=$(free_port)
+BARE=$(free_port)
+PROT=$(free_port)
+# Caddy's data (the SQLite database) and config go to the temp dir; the Go
+# caches stay where they are (go tool pprof runs later with this HOME).
+GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE) GOPATH=$(go env GOPATH)
+export GOCACHE GOMODCACHE GOPATH
+export HOME="$WORK/home" XDG_DATA_HOME="$WORK/data" XDG_CONFIG_HOME="$WORK/config"
+mkdir -p "$HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
+CADDYAUTH_SECRET=$("$WORK/caddy" auth secret generate)
+export CADDYAUTH_SECRET
+
+cat >"$WORK/Caddyfile" <<EOF
+{
+	admin 127.0.0.1:$ADMIN
+	auto_https off
+	persist_config off
+	log {
+		level ERROR
+	}
+	caddyauth {
+		secret {env.CADDYAUTH_SECRET}
+		cookie {
+			insecure
+		}
+	}
+}
+
+# The tiny upstream both sites proxy to.
+http://:$UP {
+	bind 127.0.0.1
+	respond "ok" 200
+}
+
+# Baseline: plain reverse_proxy.
+http://:$BARE {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$UP
+}
+
+# The same, behind caddyauth.
+http://:$PROT {
+	bind 127.0.0.1
+	protect
+	reverse_proxy 127.0.0.1:$UP
+}
+EOF
+
+EMAIL=bench@example.test
+PASSWORD="bench-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+if ! printf '%s' "$PASSWORD" | "$WORK/caddy" auth user add --config "$WORK/Caddyfile" --adapter caddyfile \
+	--email "$EMAIL" --password-stdin >"$WORK/useradd.log" 2>&1; then
+	log "caddy auth user add failed:"
+	cat "$WORK/useradd.log" >&2
+	exit 1
+fi
+
+"$WORK/caddy" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
+CADDY_PID=$!
+for i in $(seq 150); do
+	if curl -fsS -o /dev/null "http://127.0.0.1:$BARE/" 2>/dev/null; then break; fi
+	if ! kill -0 "$CADDY_PID" 2>/dev/null; then log "caddy exited"; CADDY_PID=""; exit 1; fi
+	if [ "$i" = 150 ]; then log "caddy did not come up in 30 s"; exit 1; fi
+	sleep 0.2
+done
+
+# Log in once.
+LOGIN_BODY=$(printf '{"email":"%s","password":"%s"}' "$EMAIL" "$PASSWORD")
+status=$(curl -sS -o "$WORK/login.json" -D "$WORK/login.hdr" -w '%{http_code}' \
+	-H 'Content-Type: application/json' -H 'Accept: application/json' \
+	--data-binary "$LOGIN_BODY" "http://127.0.0.1:$PROT/auth/login")
+if [ "$status" != 200 ]; then
+	log "login answered $status: $(cat "$WORK/login.json")"
+	exit 1
+fi
+COOKIE=$(grep -i '^set-cookie:' "$WORK/login.hdr" | head -n1 | sed -E 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *([^;]+).*/\1/' | tr -d '\r')
+if [ -z "$COOKIE" ]; then log "login set no cookie"; exit 1; fi
+
+HDR_COOKIE="Cookie: theme=dark; $COOKIE"
+HDR_ACCEPT="Accept: application/json"
+
+# Sanity: the cookie passes, no cookie does not, and the upstream answers.
+check_status() { # url want [cookie]
+	local got
+	if [ -n "${3:-}" ]; then
+		got=$(curl -sS -o /dev/null -w '%{http_code}' -H "$HDR_ACCEPT" -H "$3" "$1")
+	else
+		got=$(curl -sS -o /dev/null -w '%{http_code}' -H "$HDR_ACCEPT" "$1")
+	fi
+	if [ "$got" != "$2" ]; then log "$1 answered $got, want $2"; exit 1; fi
+}
+check_status "http://127.0.0.1:$PROT$PATH_" 200 "$HDR_COOKIE"
+check_status "http://127.0.0.1:$PROT$PATH_" 401
+check_status "http://127.0.0.1:$BARE$PATH_" 200 "$HDR_COOKIE"
+
+# caddy_cpu_ticks prints Caddy's user+system CPU time in clock ticks.
+caddy_cpu_ticks() { awk '{print $14 + $15}' "/proc/$CADDY_PID/stat"; }
+# caddy_mallocs prints Caddy's cumulative heap allocation count and bytes
+# (Go memstats from the admin endpoint's expvar): exact, unlike CPU time
+# on a shared machine.
+caddy_mallocs() {
+	curl -sS --max-time 5 "http://127.0.0.1:$ADMIN/debug/vars" |
+		tr ',{}' '\n\n\n' | awk -F: '/"Mallocs"/ && !m { m = $2 } /"TotalAlloc"/ && !b { b = $2 } END { print m + 0, b + 0 }'
+}
+TCK=$(getconf CLK_TCK)
+
+# run_load site port seconds: sets LINE to
+# "requests=.. duration_s=.. rps=.. p50_ms=.. p99_ms=.. non200=.. errors=.. cpu_us=.. allocs=.. alloc_kb=.."
+# (not run in a subshell, so the trap knows LOAD_PID).
+LINE=""
+run_load() {
+	local site=$1 port=$2 secs=$3 out="$WORK/run.out" t0 t1
+	local url="http://127.0.0.1:$port$PATH_"
+	local m0 b0 m1 b1
+	read -r m0 b0 < <(caddy_mallocs)
+	t0=$(caddy_cpu_ticks)
+	if [ "$LOADGEN" = wrk ]; then
+		timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s -s "$WORK/status.lua" \
+			-H "$HDR_COOKIE" -H "$HDR_ACCEPT" "$url" >"$out" 2>&1 &
+	else
+		timeout $((secs + 30)) "$WORK/loadtest" -c "$CONNS" -d "${secs}s" \
+			-H "$HDR_COOKIE" -H "$HDR_ACCEPT" "$url" >"$out" 2>&1 &
+	fi
+	LOAD_PID=$!
+	if ! wait "$LOAD_PID"; then LOAD_PID=""; log "load generator failed on $site:"; cat "$out" >&2; exit 1; fi
+	LOAD_PID=""
+	t1=$(caddy_cpu_ticks)
+	read -r m1 b1 < <(caddy_mallocs)
+	local line
+	line=$(grep -m1 'rps=' "$out" | sed 's/^RESULT //')
+	if [ -z "$line" ]; then log "no result from the load generator on $site:"; cat "$out" >&2; exit 1; fi
+	local req
+	req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+	local cpu_us
+	cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$TCK" -v n="$req" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0 }')
+	local allocs
+	allocs=$(awk -v m=$((m1 - m0)) -v b=$((b1 - b0)) -v n="$req" 'BEGIN { if (n > 0) printf "allocs=%.1f alloc_kb=%.2f", m / n, b / n / 1024; else print "allocs=0 alloc_kb=0" }')
+	LINE="$line cpu_us=$cpu_us $allocs"
+}
+
+field() { sed -E "s/.*(^| )$1=([^ ]+).*/\\2/" <<<"$2"; }
+
+FAIL=0
+check_run() { # site line
+	local n e
+	n=$(field non200 "$2")
+	e=$(field errors "$2")
+	if [ "$n" != 0 ] || [ "$e" != 0 ]; then
+		log "$1: $n responses other than 200 and $e socket errors"
+		FAIL=1
+	fi
+}
+
+log "loadgen=$LOADGEN conns=$CONNS threads=$THREADS rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
+if ((WARMUP > 0)); then
+	for s in bare:$BARE protected:$PROT; do
+		run_load "${s%%:*}" "${s##*:}" "$WARMUP"
+		check_run "${s%%:*} (warm-up)" "$LINE"
+	done
+	if [ "$FAIL" != 0 ]; then exit 1; fi
+fi
+
+echo
+echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream)"
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), loadgen $LOADGEN, $CONNS connections, ${DURATION}s per run"
+echo
+printf '%-6s %-10s %10s %9s %9s %12s %13s %7s %7s\n' round site req/s p50_ms p99_ms caddy_cpu_us allocs/KB_req non200 errors
+declare -A SUM_RPS=() SUM_CPU=() SUM_ALLOC=() SUM_KB=()
+RATIOS=()
+for r in $(seq "$ROUNDS"); do
+	if ((r % 2 == 1)); then order="bare:$BARE protected:$PROT"; else order="protected:$PROT bare:$BARE"; fi
+	declare -A RPS=() CPU=()
+	for s in $order; do
+		site=${s%%:*}
+		run_load "$site" "${s##*:}" "$DURATION"
+		line=$LINE
+		check_run "$site" "$line"
+		RPS[$site]=$(field rps "$line")
+		CPU[$site]=$(field cpu_us "$line")
+		printf '%-6s %-10s %10.0f %9s %9s %12s %13s %7s %7s\n' "$r" "$site" "${RPS[$site]}" "$(field p50_ms "$line")" \
+			"$(field p99_ms "$line")" "${CPU[$site]}" "$(field allocs "$line")/$(field alloc_kb "$line")" \
+			"$(field non200 "$line")" "$(field errors "$line")"
+		SUM_RPS[$site]=$(awk -v a="${SUM_RPS[$site]:-0}" -v b="${RPS[$site]}" 'BEGIN { print a + b }')
+		SUM_CPU[$site]=$(awk -v a="${SUM_CPU[$site]:-0}" -v b="${CPU[$site]}" 'BEGIN { print a + b }')
+		SUM_ALLOC[$site]=$(awk -v a="${SUM_ALLOC[$site]:-0}" -v b="$(field allocs "$line")" 'BEGIN { print a + b }')
+		SUM_KB[$site]=$(awk -v a="${SUM_KB[$site]:-0}" -v b="$(field alloc_kb "$line")" 'BEGIN { print a + b }')
+		if [ "$FAIL" != 0 ]; then exit 1; fi
+	done
+	ratio=$(awk -v p="${RPS[protected]}" -v b="${RPS[bare]}" 'BEGIN { printf "%.3f", p / b }')
+	RATIOS+=("$ratio")
+	printf '%-6s %-10s %10s   (protected/bare req/s; Caddy CPU per request %s us)\n' "$r" ratio "$ratio" \
+		"$(awk -v p="${CPU[protected]}" -v b="${CPU[bare]}" 'BEGIN { printf "%+.1f", p - b }')"
+	unset RPS CPU
+done
+
+echo
+awk -v pr="${SUM_RPS[protected]}" -v br="${SUM_RPS[bare]}" -v pc="${SUM_CPU[protected]}" -v bc="${SUM_CPU[bare]}" \
+	-v n="$ROUNDS" -v ratios="${RATIOS[*]}" 'BEGIN {
+	k = split(ratios, a, " ")
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	med = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	printf "overall   bare %.0f req/s, protected %.0f req/s (means of %d runs)\n", br / n, pr / n, n
+	printf "ratio     %.3f of mean req/s (median per-round ratio %.3f, min %.3f, max %.3f); target >= 0.90: %s\n",
+		pr / br, med, a[1], a[k], (pr / br >= 0.90) ? "met" : "NOT met"
+	printf "caddy CPU per request: bare %.1f us, protected %.1f us (%+.1f us, %+.0f%%)\n",
+		bc / n, pc / n, (pc - bc) / n, (pc - bc) / bc * 100
+}'
+awk -v pa="${SUM_ALLOC[protected]}" -v ba="${SUM_ALLOC[bare]}" -v pk="${SUM_KB[protected]}" -v bk="${SUM_KB[bare]}" -v n="$ROUNDS" 'BEGIN {
+	printf "caddy heap allocations per request: bare %.1f (%.1f KB), protected %.1f (%.1f KB): %+.1f allocs, %+.2f KB\n",
+		ba / n, bk / n, pa / n, pk / n, (pa - ba) / n, (pk - bk) / n
+}'
+
+if [ -n "$PROFILE" ]; then
+	mkdir -p "$PROFILE"
+	secs=$((DURATION < 10 ? 10 : DURATION))
+	for s in bare:$BARE protected:$PROT; do
+		site=${s%%:*}
+		curl -sS -o "$PROFILE/$site.pprof" "http://127.0.0.1:$ADMIN/debug/pprof/profile?seconds=$secs" &
+		PROF_PID=$!
+		run_load "$site" "${s##*:}" "$secs"
+		line=$LINE
+		wait "$PROF_PID" || log "profile of $site failed"
+		PROF_PID=""
+		check_run "$site (profile run)" "$line"
+		log "CPU profile of $site under load: $PROFILE/$site.pprof ($(field rps "$line") req/s, profiler on)"
+	done
+	cp "$WORK/caddy" "$PROFILE/caddy"
+	# protect's own CPU: samples under Protect.ServeHTTP that are not in the
+	# reverse proxy it calls next.
+	share=$(go tool pprof -top -focus='caddyauth\.\(\*Protect\)\.ServeHTTP' -ignore='reverseproxy' \
+		"$PROFILE/caddy" "$PROFILE/protected.pprof" 2>/dev/null |
+		awk '/caddyauth\.\(\*Protect\)\.ServeHTTP$/ { print $5 " (" $4 " of CPU time)"; exit }')
+	echo "protect's own share of Caddy CPU under load (profile, reverse_proxy excluded): ${share:-n/a}"
+	log "read with: go tool pprof -top $PROFILE/caddy $PROFILE/protected.pprof"
+fi
+
+if [ "$FAIL" != 0 ]; then exit 1; fi
