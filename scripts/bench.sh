@@ -6,6 +6,11 @@
 #   bare       reverse_proxy upstream              (the baseline)
 #   protected  protect + reverse_proxy upstream    (caddyauth in front)
 #
+# UPSTREAM=inline (the default) keeps the upstream inside the measured
+# Caddy, so every identity header is parsed twice by the process under
+# test. UPSTREAM=separate runs it in its own Caddy process, as an app is
+# deployed; on 2 cores that third busy process adds its own contention.
+#
 # one user signed in once, then the same load (same connections, same
 # duration, same cookie and headers) against bare and protected alternately,
 # ROUNDS times (the order flips every round so drift hits both alike). It
@@ -37,6 +42,8 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}      # wrk threads (the machine has 2 cores; Caddy needs them)
 LOADGEN=${LOADGEN:-auto}   # auto | wrk | go
 PROFILE=${PROFILE:-}
+UPSTREAM=${UPSTREAM:-inline} # inline | separate
+case "$UPSTREAM" in separate | inline) ;; *) echo "bench: UPSTREAM must be separate or inline" >&2; exit 2 ;; esac
 PATH_=/api/items?page=2
 
 for v in ROUNDS DURATION WARMUP CONNS THREADS; do
@@ -49,11 +56,12 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/caddyauth-bench.XXXXXX")
 CADDY_PID=""
+UP_PID=""
 LOAD_PID=""
 PROF_PID=""
 cleanup() {
 	local rc=$?
-	for p in $LOAD_PID $PROF_PID; do
+	for p in $LOAD_PID $PROF_PID $UP_PID; do
 		if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; fi
 	done
 	if [ -n "$CADDY_PID" ] && kill -0 "$CADDY_PID" 2>/dev/null; then
@@ -175,11 +183,7 @@ cat >"$WORK/Caddyfile" <<EOF
 	}
 }
 
-# The tiny upstream both sites proxy to.
-http://:$UP {
-	bind 127.0.0.1
-	respond "ok" 200
-}
+$(if [ "$UPSTREAM" = inline ]; then printf 'http://:%s {\n\tbind 127.0.0.1\n\trespond "ok" 200\n}\n' "$UP"; fi)
 
 # Baseline: plain reverse_proxy.
 http://:$BARE {
@@ -204,6 +208,25 @@ if ! printf '%s' "$PASSWORD" | "$WORK/caddy" auth user add --config "$WORK/Caddy
 	exit 1
 fi
 
+if [ "$UPSTREAM" = separate ]; then
+	# The tiny upstream both sites proxy to, in its own process.
+	cat >"$WORK/Upstream.caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		level ERROR
+	}
+}
+http://:$UP {
+	bind 127.0.0.1
+	respond "ok" 200
+}
+EOF
+	"$WORK/caddy" run --config "$WORK/Upstream.caddyfile" --adapter caddyfile >"$WORK/upstream.log" 2>&1 &
+	UP_PID=$!
+fi
 "$WORK/caddy" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
 CADDY_PID=$!
 for i in $(seq 150); do
