@@ -54,9 +54,15 @@ func (e *cliEnv) Close() {
 }
 
 // loadEnv reads the config like `caddy run` would and opens the database.
+// Without --config it uses ./Caddyfile when there is one, else the defaults.
 func loadEnv(c *cobra.Command) (*cliEnv, error) {
 	cfgFile, _ := c.Flags().GetString("config")
 	adapter, _ := c.Flags().GetString("adapter")
+	if cfgFile == "" && adapter == "" {
+		if _, err := os.Stat("Caddyfile"); err == nil {
+			cfgFile, adapter = "Caddyfile", "caddyfile"
+		}
+	}
 	app := new(App)
 	if cfgFile != "" || adapter != "" {
 		raw, _, _, err := caddycmd.LoadConfig(cfgFile, adapter)
@@ -74,19 +80,6 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 				return nil, fmt.Errorf("reading caddyauth config: %w", err)
 			}
 		}
-	} else if _, err := os.Stat("Caddyfile"); err == nil {
-		raw, _, _, err := caddycmd.LoadConfig("Caddyfile", "caddyfile")
-		if err != nil {
-			return nil, err
-		}
-		var full struct {
-			Apps map[string]json.RawMessage `json:"apps"`
-		}
-		if err := json.Unmarshal(raw, &full); err == nil {
-			if a, ok := full.Apps["caddyauth"]; ok {
-				_ = json.Unmarshal(a, app)
-			}
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -95,6 +88,20 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 		return nil, err
 	}
 	return &cliEnv{app: app, db: db}, nil
+}
+
+// withUser opens the environment, finds the user by email and runs fn.
+func withUser(c *cobra.Command, email string, fn func(env *cliEnv, u *store.User) error) error {
+	env, err := loadEnv(c)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	u, err := env.lookup(c.Context(), email)
+	if err != nil {
+		return err
+	}
+	return fn(env, u)
 }
 
 func userCommand() *cobra.Command {
@@ -173,29 +180,22 @@ func userCommand() *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				env, err := loadEnv(c)
-				if err != nil {
-					return err
-				}
-				defer env.Close()
-				u, err := env.lookup(c.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				u.Status, u.UpdatedAt = status, time.Now()
-				if err := env.db.UpdateUser(c.Context(), u); err != nil {
-					return err
-				}
-				msg := fmt.Sprintf("user %s is now %s", u.Email, status)
-				if status == store.StatusDisabled {
-					n, err := env.revokeSessions(c.Context(), u.ID)
-					if err != nil {
-						return fmt.Errorf("%s, but revoking sessions failed: %w", msg, err)
+				return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
+					u.Status, u.UpdatedAt = status, time.Now()
+					if err := env.db.UpdateUser(c.Context(), u); err != nil {
+						return err
 					}
-					msg += fmt.Sprintf("; %d session(s) revoked", n)
-				}
-				fmt.Fprintln(c.OutOrStdout(), msg)
-				return nil
+					msg := fmt.Sprintf("user %s is now %s", u.Email, status)
+					if status == store.StatusDisabled {
+						n, err := env.revokeSessions(c.Context(), u.ID)
+						if err != nil {
+							return fmt.Errorf("%s, but revoking sessions failed: %w", msg, err)
+						}
+						msg += fmt.Sprintf("; %d session(s) revoked", n)
+					}
+					fmt.Fprintln(c.OutOrStdout(), msg)
+					return nil
+				})
 			},
 		}
 		configFlags(cmd)
@@ -211,25 +211,18 @@ func userCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := loadEnv(c)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			u, err := env.lookup(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			u.PasswordHash, u.UpdatedAt = hash, time.Now()
-			if err := env.db.UpdateUser(c.Context(), u); err != nil {
-				return err
-			}
-			n, err := env.revokeSessions(c.Context(), u.ID)
-			if err != nil {
-				return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
-			}
-			fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked\n", u.Email, n)
-			return nil
+			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
+				u.PasswordHash, u.UpdatedAt = hash, time.Now()
+				if err := env.db.UpdateUser(c.Context(), u); err != nil {
+					return err
+				}
+				n, err := env.revokeSessions(c.Context(), u.ID)
+				if err != nil {
+					return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked\n", u.Email, n)
+				return nil
+			})
 		},
 	}
 	configFlags(passwd)
@@ -252,21 +245,14 @@ func sessionsCommand() *cobra.Command {
 			if email == "" {
 				return errors.New("--user is required")
 			}
-			env, err := loadEnv(c)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			u, err := env.lookup(c.Context(), email)
-			if err != nil {
-				return err
-			}
-			n, err := env.revokeSessions(c.Context(), u.ID)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
-			return nil
+			return withUser(c, email, func(env *cliEnv, u *store.User) error {
+				n, err := env.revokeSessions(c.Context(), u.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
+				return nil
+			})
 		},
 	}
 	configFlags(revoke)
