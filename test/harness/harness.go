@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -104,9 +103,11 @@ func BuildBinary(t testing.TB) string {
 	root := ModuleRoot(t)
 	dir := suiteTemp(t)
 	buildOnce.Do(func() {
+		// `go test` puts its own toolchain's bin first on PATH.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			buildErr = fmt.Errorf("go not on PATH: %v", err)
+			return
 		}
 		out := filepath.Join(dir, "caddy")
 		cmd := exec.Command(goBin, "build", "-o", out, "./cmd/xcaddy-build")
