@@ -22,6 +22,7 @@ import (
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 	"github.com/caddyauth/gateway/store/memory"
@@ -68,6 +69,12 @@ type App struct {
 	// HashConcurrency bounds password hashes running at once (default
 	// 2 x CPUs); each takes 19 MiB.
 	HashConcurrency int `json:"hash_concurrency,omitempty"`
+	// RateLimit tunes the login rate limits (default 20/1m per client IP,
+	// 5/1m per identifier).
+	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+	// Lockout tunes the per-(identifier, IP) lockout (default 10 failures
+	// in 15m lock for 15m).
+	Lockout *LockoutConfig `json:"lockout,omitempty"`
 
 	service  *flows.Service
 	sessions *session.Manager
@@ -113,6 +120,57 @@ type CookieConfig struct {
 	Idle caddy.Duration `json:"idle,omitempty"`
 	// Insecure drops the Secure flag: plain-http development only.
 	Insecure bool `json:"insecure,omitempty"`
+}
+
+// RateLimitConfig is the `rate_limit` option. Rates read "<n>/<duration>"
+// or "off".
+type RateLimitConfig struct {
+	// Off disables every rate limit (tests and trusted networks only).
+	Off             bool   `json:"off,omitempty"`
+	LoginIP         string `json:"login_ip,omitempty"`
+	LoginIdentifier string `json:"login_identifier,omitempty"`
+}
+
+// LockoutConfig is the `lockout` option.
+type LockoutConfig struct {
+	Off      bool           `json:"off,omitempty"`
+	Max      int            `json:"max,omitempty"`
+	Window   caddy.Duration `json:"window,omitempty"`
+	Duration caddy.Duration `json:"duration,omitempty"`
+}
+
+// limits turns the options into flows.Limits over the defaults.
+func (a *App) limits() (flows.Limits, error) {
+	l := flows.DefaultLimits()
+	if rl := a.RateLimit; rl != nil {
+		if rl.Off {
+			l.LoginIP, l.LoginIdentifier = ratelimit.Rate{}, ratelimit.Rate{}
+		}
+		for _, f := range []struct {
+			v   string
+			dst *ratelimit.Rate
+		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}} {
+			if f.v == "" {
+				continue
+			}
+			r, err := ratelimit.ParseRate(f.v)
+			if err != nil {
+				return l, fmt.Errorf("caddyauth: rate_limit: %w", err)
+			}
+			*f.dst = r
+		}
+	}
+	if lo := a.Lockout; lo != nil {
+		if lo.Off {
+			l.LockoutMax = 0
+		} else {
+			if lo.Max < 1 || lo.Window <= 0 || lo.Duration <= 0 {
+				return l, errors.New("caddyauth: lockout needs a positive count, window and duration")
+			}
+			l.LockoutMax, l.LockoutWindow, l.LockoutDuration = lo.Max, time.Duration(lo.Window), time.Duration(lo.Duration)
+		}
+	}
+	return l, nil
 }
 
 // HSTSConfig is the `hsts` option.
@@ -175,6 +233,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
+	limits, err := a.limits()
+	if err != nil {
+		a.closeStores()
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -186,6 +249,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		RedirectHosts: a.RedirectHosts,
 		ClientIP:      clientIP,
 		Logger:        a.logger,
+		Limits:        &limits,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
@@ -366,6 +430,9 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("cookie", a.service.CookieName()),
 		zap.Bool("hsts", a.hstsValue() != ""),
 		zap.Bool("csrf_protection", true),
+		zap.String("login_rate_ip", a.limitsOrDefault().LoginIP.String()),
+		zap.String("login_rate_identifier", a.limitsOrDefault().LoginIdentifier.String()),
+		zap.Int("lockout_after", a.limitsOrDefault().LockoutMax),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -391,6 +458,14 @@ func (a *App) logStartup(ctx context.Context) {
 	a.logger.Warn("no user exists yet: open this one-time link on your site to create the first administrator, or run `caddy auth user add`",
 		zap.String("setup_path", bases[0]+"/setup?token="+tok),
 		zap.Time("expires", exp))
+}
+
+func (a *App) limitsOrDefault() flows.Limits {
+	l, err := a.limits()
+	if err != nil {
+		return flows.DefaultLimits()
+	}
+	return l
 }
 
 // Stop ends background work.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/policy"
+	"github.com/caddyauth/gateway/internal/ratelimit"
 )
 
 func init() {
@@ -53,6 +54,11 @@ func init() {
 //	    hsts off | [<max-age>] [include_subdomains|no_subdomains] [preload]
 //	    redirect_hosts <host...>
 //	    hash_concurrency <n>
+//	    rate_limit off | {
+//	        login_ip <n>/<duration>|off
+//	        login_identifier <n>/<duration>|off
+//	    }
+//	    lockout off | <failures> <window> <duration>
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -163,6 +169,18 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.HSTS = h
+		case "rate_limit":
+			rl, err := parseRateLimit(d)
+			if err != nil {
+				return nil, err
+			}
+			app.RateLimit = rl
+		case "lockout":
+			lo, err := parseLockout(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Lockout = lo
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {
@@ -231,6 +249,64 @@ func parseCookie(d *caddyfile.Dispenser) (*CookieConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
+	rl := new(RateLimitConfig)
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return nil, d.Err("caddyauth: rate_limit takes `off` or a block")
+		}
+		rl.Off = true
+		return rl, nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "login_ip", "login_identifier":
+		default:
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip or login_identifier)", opt)
+		}
+		v, err := oneArg(d)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ratelimit.ParseRate(v); err != nil {
+			return nil, d.Errf("caddyauth: rate_limit %s: %v", opt, err)
+		}
+		if opt == "login_ip" {
+			rl.LoginIP = v
+		} else {
+			rl.LoginIdentifier = v
+		}
+	}
+	return rl, nil
+}
+
+func parseLockout(d *caddyfile.Dispenser) (*LockoutConfig, error) {
+	args := d.RemainingArgs()
+	if len(args) == 1 && args[0] == "off" {
+		return &LockoutConfig{Off: true}, nil
+	}
+	if len(args) != 3 {
+		return nil, d.Err("caddyauth: lockout takes `off` or <failures> <window> <duration>, e.g. lockout 10 15m 15m")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 || n > 100 {
+		return nil, d.Errf("caddyauth: lockout failures must be 1..100 (NIST SP 800-63B caps consecutive failures at 100), got %q", args[0])
+	}
+	window, err := duration(d, "lockout window", args[1])
+	if err != nil {
+		return nil, err
+	}
+	dur, err := duration(d, "lockout duration", args[2])
+	if err != nil {
+		return nil, err
+	}
+	if window <= 0 || dur <= 0 {
+		return nil, d.Err("caddyauth: lockout window and duration must be positive")
+	}
+	return &LockoutConfig{Max: n, Window: caddy.Duration(window), Duration: caddy.Duration(dur)}, nil
 }
 
 func parseHSTS(d *caddyfile.Dispenser) (*HSTSConfig, error) {

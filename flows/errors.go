@@ -20,6 +20,8 @@ const (
 	CodeUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
 	CodeRequestTooLarge    = "REQUEST_TOO_LARGE"
 	CodeConflict           = "CONFLICT"
+	CodeRateLimited        = "RATE_LIMITED"
+	CodeAccountLocked      = "ACCOUNT_LOCKED"
 )
 
 // APIError is the JSON error body: {"code","message","status"}.

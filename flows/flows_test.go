@@ -68,6 +68,9 @@ func newEnv(t *testing.T, cfg Config, gcfg GuardConfig) *env {
 		t.Fatal(err)
 	}
 	h := password.New(fastHash, 4)
+	if cfg.Limits == nil {
+		cfg.Limits = &Limits{} // most tests log in many times; limits have their own tests
+	}
 	svc, err := New(cfg, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h})
 	if err != nil {
 		t.Fatal(err)

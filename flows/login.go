@@ -99,6 +99,23 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
 	}
+	// Limits come before any store read or hash: a flood costs nothing.
+	// They apply alike to known and unknown identifiers.
+	now := p.s.cfg.Now()
+	ip := p.s.cfg.ClientIP(r)
+	if ok, wait := p.s.limits.loginIP.Allow(ip, now); !ok {
+		p.limited(w, r, in, errRateLimited, wait)
+		return
+	}
+	if ok, wait := p.s.limits.loginID.Allow(email, now); !ok {
+		p.limited(w, r, in, errRateLimited, wait)
+		return
+	}
+	pair := lockoutKey(email, ip)
+	if locked, wait := p.s.limits.lockout.Locked(pair, now); locked {
+		p.limited(w, r, in, errLockedOut, wait)
+		return
+	}
 	ctx := r.Context()
 	u, err := p.s.deps.Users.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -119,10 +136,14 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 			p.s.log.Error("password verification failed", zapErr(verr))
 		}
-		p.s.log.Info("login failed", zapIP(p.s.cfg.ClientIP(r)))
+		p.s.log.Info("login failed", zapIP(ip))
+		if p.s.limits.lockout.Fail(pair, now) {
+			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
+		}
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
 	}
+	p.s.limits.lockout.Succeed(pair)
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
 			u.PasswordHash = h
@@ -166,6 +187,12 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 		target = p.base + "/login"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, wait time.Duration) {
+	p.s.log.Info("login refused by rate limit", zap.String("code", e.Code), zapIP(p.s.cfg.ClientIP(r)))
+	retryAfter(w, wait)
+	p.loginFailed(w, r, in, e)
 }
 
 func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError) {

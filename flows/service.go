@@ -62,6 +62,8 @@ type Config struct {
 	SetupTTL time.Duration
 	// AdminGroup is given to the first account (default "admin").
 	AdminGroup string
+	// Limits for the login endpoint; nil means DefaultLimits().
+	Limits *Limits
 }
 
 // Deps are the stores and primitives the flows use.
@@ -80,6 +82,7 @@ type Service struct {
 	log       *zap.Logger
 	csp       string
 	tmpl      templates
+	limits    limiters
 }
 
 // New validates cfg and builds the service.
@@ -131,6 +134,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	lim := DefaultLimits()
+	if cfg.Limits != nil {
+		lim = *cfg.Limits
+	}
 	return &Service{
 		cfg:       cfg,
 		deps:      deps,
@@ -138,6 +145,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       cfg.Logger,
 		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
 		tmpl:      t,
+		limits:    newLimiters(lim),
 	}, nil
 }
 

@@ -244,6 +244,10 @@ type GatewayConfig struct {
 	Debug bool
 	// SiteExtra are extra lines inside the site block.
 	SiteExtra []string
+	// Limits keeps the login rate limits and lockout on. Off by default:
+	// most tests log in many times from one address; the limits have
+	// their own tests.
+	Limits bool
 }
 
 // Caddyfile renders the configuration, filling in free ports.
@@ -278,6 +282,9 @@ func (g *GatewayConfig) Caddyfile(t testing.TB) string {
 	}
 	if g.Plain {
 		b.WriteString("\t\tcookie {\n\t\t\tinsecure\n\t\t}\n")
+	}
+	if !g.Limits {
+		b.WriteString("\t\trate_limit off\n\t\tlockout off\n")
 	}
 	for _, l := range g.AppOptions {
 		fmt.Fprintf(&b, "\t\t%s\n", l)
