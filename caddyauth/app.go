@@ -75,6 +75,9 @@ type App struct {
 	// Lockout tunes the per-(identifier, IP) lockout (default 10 failures
 	// in 15m lock for 15m).
 	Lockout *LockoutConfig `json:"lockout,omitempty"`
+	// CORS lists browser origins that may call the portal API with
+	// credentials.
+	CORS *CORSConfig `json:"cors,omitempty"`
 
 	service  *flows.Service
 	sessions *session.Manager
@@ -129,6 +132,19 @@ type RateLimitConfig struct {
 	Off             bool   `json:"off,omitempty"`
 	LoginIP         string `json:"login_ip,omitempty"`
 	LoginIdentifier string `json:"login_identifier,omitempty"`
+}
+
+// CORSConfig is the `cors` option.
+type CORSConfig struct {
+	// Origins are exact origins ("https://app.example.com"); "*" is refused.
+	Origins []string `json:"origins,omitempty"`
+}
+
+func (a *App) corsOrigins() []string {
+	if a.CORS == nil {
+		return nil
+	}
+	return a.CORS.Origins
 }
 
 // LockoutConfig is the `lockout` option.
@@ -250,6 +266,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ClientIP:      clientIP,
 		Logger:        a.logger,
 		Limits:        &limits,
+		CORSOrigins:   a.corsOrigins(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
@@ -433,6 +450,7 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("login_rate_ip", a.limitsOrDefault().LoginIP.String()),
 		zap.String("login_rate_identifier", a.limitsOrDefault().LoginIdentifier.String()),
 		zap.Int("lockout_after", a.limitsOrDefault().LockoutMax),
+		zap.Strings("cors_origins", a.corsOrigins()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -59,6 +59,9 @@ func init() {
 //	        login_identifier <n>/<duration>|off
 //	    }
 //	    lockout off | <failures> <window> <duration>
+//	    cors {
+//	        origins <origin...>
+//	    }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -181,6 +184,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Lockout = lo
+		case "cors":
+			c, err := parseCORS(d)
+			if err != nil {
+				return nil, err
+			}
+			app.CORS = c
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {
@@ -281,6 +290,31 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 		}
 	}
 	return rl, nil
+}
+
+func parseCORS(d *caddyfile.Dispenser) (*CORSConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	c := new(CORSConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "origins":
+			origins := d.RemainingArgs()
+			if len(origins) == 0 {
+				return nil, d.ArgErr()
+			}
+			for _, o := range origins {
+				if strings.Contains(o, "*") {
+					return nil, d.Errf("caddyauth: cors origin %q: a wildcard with credentials would let any site act as the user; list each origin", o)
+				}
+			}
+			c.Origins = append(c.Origins, origins...)
+		default:
+			return nil, d.Errf("caddyauth: unknown cors option %q", opt)
+		}
+	}
+	return c, nil
 }
 
 func parseLockout(d *caddyfile.Dispenser) (*LockoutConfig, error) {

@@ -29,6 +29,10 @@ func (s *Service) Portal(base string) http.Handler {
 	mux.HandleFunc(base, p.notFound)
 
 	csrf := http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		// Validated in New; an allowed origin may post with credentials.
+		_ = csrf.AddTrustedOrigin(o)
+	}
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errCrossOrigin)
 	}))
@@ -36,6 +40,9 @@ func (s *Service) Portal(base string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
 		s.securityHeaders(w, r)
+		if s.cors(w, r) {
+			return
+		}
 		// A known path with the wrong method falls through to the
 		// catch-all; answer 405 in our error format, not 404.
 		if _, pattern := mux.Handler(r); (pattern == base+"/" || pattern == base) && knownPath(base, r.URL.Path) {

@@ -64,6 +64,9 @@ type Config struct {
 	AdminGroup string
 	// Limits for the login endpoint; nil means DefaultLimits().
 	Limits *Limits
+	// CORSOrigins may call the portal API from the browser with
+	// credentials (exact origins; "*" is refused).
+	CORSOrigins []string
 }
 
 // Deps are the stores and primitives the flows use.
@@ -83,6 +86,8 @@ type Service struct {
 	csp       string
 	tmpl      templates
 	limits    limiters
+
+	corsOrigins map[string]bool
 }
 
 // New validates cfg and builds the service.
@@ -134,6 +139,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	corsOrigins, err := checkCORSOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
 	lim := DefaultLimits()
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
@@ -146,6 +155,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
 		tmpl:      t,
 		limits:    newLimiters(lim),
+
+		corsOrigins: corsOrigins,
 	}, nil
 }
 
