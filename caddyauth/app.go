@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
@@ -254,6 +255,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
+	obs, err := metrics.New(ctx.GetMetricsRegistry())
+	if err != nil {
+		a.closeStores()
+		return fmt.Errorf("caddyauth: metrics: %w", err)
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -267,6 +273,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Logger:        a.logger,
 		Limits:        &limits,
 		CORSOrigins:   a.corsOrigins(),
+		Observer:      obs,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),

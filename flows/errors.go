@@ -64,6 +64,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError answers JSON to API clients and an error page to browsers.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, e *APIError) {
+	s.obs.Error(e.Code)
 	if e.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
 		w.Header().Set("Allow", "POST")
 	}

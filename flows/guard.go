@@ -142,12 +142,14 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 	g.s.hsts(w, r)
 	if g.isPublic(r.URL.Path) {
 		g.dropSessionCookie(r.Header)
+		g.s.obs.Decision("public")
 		return nil, Public
 	}
 	id, saw, err := g.s.identify(r)
 	if err != nil {
 		// Fail closed, and never redirect to login: the login would
 		// fail the same way and the browser would loop.
+		g.s.obs.Decision("error")
 		g.s.storeFailure(w, g.withBase(r), "protect", err)
 		return nil, Handled
 	}
@@ -156,11 +158,13 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 		return nil, Handled
 	}
 	if !g.cfg.Policy.Allowed(&id.User) {
+		g.s.obs.Decision("forbidden")
 		g.s.writeError(w, g.withBase(r), errForbidden)
 		return nil, Handled
 	}
 	g.setIdentityHeaders(r.Header, id)
 	g.dropSessionCookie(r.Header)
+	g.s.obs.Decision("allow")
 	return id, Authenticated
 }
 
@@ -227,10 +231,14 @@ func (g *Guard) anonymous(w http.ResponseWriter, r *http.Request, sawCookie bool
 			target = loginURL(g.cfg.Base, r.URL.RequestURI())
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		g.s.obs.Decision("redirect")
 		http.Redirect(w, r, target, http.StatusFound)
 		return
 	}
-	writeJSON(w, http.StatusUnauthorized, unauthenticated(sawCookie))
+	e := unauthenticated(sawCookie)
+	g.s.obs.Decision("unauthenticated")
+	g.s.obs.Error(e.Code)
+	writeJSON(w, http.StatusUnauthorized, e)
 }
 
 // isPublic matches the cleaned path only; a path that cleaning changes

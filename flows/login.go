@@ -81,8 +81,12 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *portal) login(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	result := "store_error"
+	defer func() { p.s.obs.Login("password", result, time.Since(start)) }()
 	var in loginInput
 	if e := decode(r, &in, map[string]*string{"email": &in.Email, "username": &in.Username, "password": &in.Password, "rd": &in.RD}); e != nil {
+		result = "invalid_input"
 		p.loginFailed(w, r, in, e)
 		return
 	}
@@ -91,11 +95,13 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		email = NormalizeEmail(in.Username)
 	}
 	if email == "" || in.Password == "" {
+		result = "invalid_input"
 		p.loginFailed(w, r, in, invalidInput("Enter your email and password."))
 		return
 	}
 	if len(email) > 254 || len(in.Password) > password.MaxLength {
 		// Same answer as a wrong password: nobody has such a long one.
+		result = "invalid_credentials"
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
 	}
@@ -104,16 +110,19 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	now := p.s.cfg.Now()
 	ip := p.s.cfg.ClientIP(r)
 	if ok, wait := p.s.limits.loginIP.Allow(ip, now); !ok {
-		p.limited(w, r, in, errRateLimited, wait)
+		result = "rate_limited"
+		p.limited(w, r, in, errRateLimited, "login_ip", wait)
 		return
 	}
 	if ok, wait := p.s.limits.loginID.Allow(email, now); !ok {
-		p.limited(w, r, in, errRateLimited, wait)
+		result = "rate_limited"
+		p.limited(w, r, in, errRateLimited, "login_identifier", wait)
 		return
 	}
 	pair := lockoutKey(email, ip)
 	if locked, wait := p.s.limits.lockout.Locked(pair, now); locked {
-		p.limited(w, r, in, errLockedOut, wait)
+		result = "locked"
+		p.limited(w, r, in, errLockedOut, "lockout", wait)
 		return
 	}
 	ctx := r.Context()
@@ -136,6 +145,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 			p.s.log.Error("password verification failed", zapErr(verr))
 		}
+		result = "invalid_credentials"
 		p.s.log.Info("login failed", zapIP(ip))
 		if p.s.limits.lockout.Fail(pair, now) {
 			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
@@ -144,6 +154,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.limits.lockout.Succeed(pair)
+	result = "success"
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
 			u.PasswordHash = h
@@ -189,13 +200,15 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, wait time.Duration) {
+func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, kind string, wait time.Duration) {
+	p.s.obs.Limited(kind)
 	p.s.log.Info("login refused by rate limit", zap.String("code", e.Code), zapIP(p.s.cfg.ClientIP(r)))
 	retryAfter(w, wait)
 	p.loginFailed(w, r, in, e)
 }
 
 func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError) {
+	p.s.obs.Error(e.Code)
 	if !wantsHTML(r) {
 		writeJSON(w, e.Status, e)
 		return

@@ -119,6 +119,7 @@ func (s *Service) storeFailure(w http.ResponseWriter, r *http.Request, op string
 		s.log.Debug("request canceled by the client", zapOp(op))
 	} else {
 		s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
+		s.obs.StoreError(op)
 	}
 	s.writeError(w, r, errStoreUnavailable)
 }

@@ -67,6 +67,8 @@ type Config struct {
 	// CORSOrigins may call the portal API from the browser with
 	// credentials (exact origins; "*" is refused).
 	CORSOrigins []string
+	// Observer receives metrics events (default: none).
+	Observer Observer
 }
 
 // Deps are the stores and primitives the flows use.
@@ -88,6 +90,7 @@ type Service struct {
 	limits    limiters
 
 	corsOrigins map[string]bool
+	obs         Observer
 }
 
 // New validates cfg and builds the service.
@@ -121,6 +124,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.SetupTTL == 0 {
 		cfg.SetupTTL = time.Hour
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if cfg.AdminGroup == "" {
 		cfg.AdminGroup = "admin"
@@ -157,6 +163,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		limits:    newLimiters(lim),
 
 		corsOrigins: corsOrigins,
+		obs:         cfg.Observer,
 	}, nil
 }
 
