@@ -274,6 +274,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Limits:        &limits,
 		CORSOrigins:   a.corsOrigins(),
 		Observer:      obs,
+		NewLimiter:    a.limiterFactory(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
@@ -454,6 +455,7 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("cookie", a.service.CookieName()),
 		zap.Bool("hsts", a.hstsValue() != ""),
 		zap.Bool("csrf_protection", true),
+		zap.Bool("rate_limits_shared", a.limiterFactory() != nil),
 		zap.String("login_rate_ip", a.limitsOrDefault().LoginIP.String()),
 		zap.String("login_rate_identifier", a.limitsOrDefault().LoginIdentifier.String()),
 		zap.Int("lockout_after", a.limitsOrDefault().LockoutMax),
@@ -483,6 +485,18 @@ func (a *App) logStartup(ctx context.Context) {
 	a.logger.Warn("no user exists yet: open this one-time link on your site to create the first administrator, or run `caddy auth user add`",
 		zap.String("setup_path", bases[0]+"/setup?token="+tok),
 		zap.Time("expires", exp))
+}
+
+// limiterFactory shares rate-limit budgets through Redis when sessions are
+// there (several instances, one budget); otherwise buckets are in-process.
+func (a *App) limiterFactory() flows.NewLimiter {
+	rs, ok := a.sstore.(*redisstore.Store)
+	if !ok {
+		return nil
+	}
+	return func(bucket string, r ratelimit.Rate) ratelimit.Limiter {
+		return ratelimit.NewRedis(rs.Client(), rs.Prefix()+"ratelimit:"+bucket+":", r)
+	}
 }
 
 func (a *App) limitsOrDefault() flows.Limits {

@@ -37,14 +37,24 @@ func DefaultLimits() Limits {
 }
 
 type limiters struct {
-	loginIP, loginID *ratelimit.Local
+	loginIP, loginID ratelimit.Limiter
 	lockout          *ratelimit.Lockout
 }
 
-func newLimiters(l Limits) limiters {
+// NewLimiter builds the limiter of one bucket ("login_ip",
+// "login_identifier"): in-process by default, or shared through Redis so
+// that several instances spend one budget.
+type NewLimiter func(bucket string, r ratelimit.Rate) ratelimit.Limiter
+
+func localLimiter(_ string, r ratelimit.Rate) ratelimit.Limiter { return ratelimit.NewLocal(r, 0) }
+
+func newLimiters(l Limits, mk NewLimiter) limiters {
+	if mk == nil {
+		mk = localLimiter
+	}
 	return limiters{
-		loginIP: ratelimit.NewLocal(l.LoginIP, 0),
-		loginID: ratelimit.NewLocal(l.LoginIdentifier, 0),
+		loginIP: mk("login_ip", l.LoginIP),
+		loginID: mk("login_identifier", l.LoginIdentifier),
 		lockout: ratelimit.NewLockout(l.LockoutMax, l.LockoutWindow, l.LockoutDuration, 0),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -109,15 +110,21 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// They apply alike to known and unknown identifiers.
 	now := p.s.cfg.Now()
 	ip := p.s.cfg.ClientIP(r)
-	if ok, wait := p.s.limits.loginIP.Allow(ip, now); !ok {
-		result = "rate_limited"
-		p.limited(w, r, in, errRateLimited, "login_ip", wait)
-		return
-	}
-	if ok, wait := p.s.limits.loginID.Allow(email, now); !ok {
-		result = "rate_limited"
-		p.limited(w, r, in, errRateLimited, "login_identifier", wait)
-		return
+	for _, b := range []struct {
+		lim  ratelimit.Limiter
+		key  string
+		kind string
+	}{{p.s.limits.loginIP, ip, "login_ip"}, {p.s.limits.loginID, email, "login_identifier"}} {
+		ok, wait, err := b.lim.Allow(r.Context(), b.key, now)
+		if err != nil {
+			p.s.storeFailure(w, r, "rate limit", err)
+			return
+		}
+		if !ok {
+			result = "rate_limited"
+			p.limited(w, r, in, errRateLimited, b.kind, wait)
+			return
+		}
 	}
 	pair := lockoutKey(email, ip)
 	if locked, wait := p.s.limits.lockout.Locked(pair, now); locked {

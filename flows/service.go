@@ -69,6 +69,8 @@ type Config struct {
 	CORSOrigins []string
 	// Observer receives metrics events (default: none).
 	Observer Observer
+	// NewLimiter builds rate-limit buckets (default: in-process).
+	NewLimiter NewLimiter
 }
 
 // Deps are the stores and primitives the flows use.
@@ -160,7 +162,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       cfg.Logger,
 		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
 		tmpl:      t,
-		limits:    newLimiters(lim),
+		limits:    newLimiters(lim, cfg.NewLimiter),
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,

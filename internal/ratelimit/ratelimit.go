@@ -8,6 +8,7 @@
 package ratelimit
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -56,8 +57,9 @@ func (r Rate) String() string {
 // Limiter answers whether one more event for key is allowed now.
 type Limiter interface {
 	// Allow consumes one token for key. When refused it returns how long
-	// until a token is available.
-	Allow(key string, now time.Time) (bool, time.Duration)
+	// until a token is available. An error means the limiter could not
+	// decide (shared store down); callers fail closed.
+	Allow(ctx context.Context, key string, now time.Time) (bool, time.Duration, error)
 }
 
 // Local is a Limiter of token buckets keyed by string, bounded to max keys.
@@ -83,8 +85,14 @@ func NewLocal(r Rate, max int) *Local {
 	return l
 }
 
-// Allow implements Limiter.
-func (l *Local) Allow(key string, now time.Time) (bool, time.Duration) {
+// Allow implements Limiter; a local limiter never fails.
+func (l *Local) Allow(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
+	ok, wait := l.Take(key, now)
+	return ok, wait, nil
+}
+
+// Take consumes one token for key.
+func (l *Local) Take(key string, now time.Time) (bool, time.Duration) {
 	if l.burst == 0 {
 		return true, 0
 	}

@@ -33,20 +33,20 @@ func TestLocalBurstThenRefill(t *testing.T) {
 	l := NewLocal(Rate{5, time.Minute}, 0)
 	now := time.Now()
 	for i := 0; i < 5; i++ {
-		if ok, _ := l.Allow("k", now); !ok {
+		if ok, _ := l.Take("k", now); !ok {
 			t.Fatalf("event %d refused", i)
 		}
 	}
-	ok, wait := l.Allow("k", now)
+	ok, wait := l.Take("k", now)
 	if ok || wait <= 0 || wait > 12*time.Second {
 		t.Fatalf("6th: ok=%v wait=%v (want refused, ~12s)", ok, wait)
 	}
 	// Refusals do not consume: after the wait one more passes.
-	if ok, _ := l.Allow("k", now.Add(wait)); !ok {
+	if ok, _ := l.Take("k", now.Add(wait)); !ok {
 		t.Fatal("not refilled after the advertised wait")
 	}
 	// Other keys are independent.
-	if ok, _ := l.Allow("other", now); !ok {
+	if ok, _ := l.Take("other", now); !ok {
 		t.Fatal("keys share a bucket")
 	}
 }
@@ -54,7 +54,7 @@ func TestLocalBurstThenRefill(t *testing.T) {
 func TestLocalOff(t *testing.T) {
 	l := NewLocal(Rate{}, 0)
 	for i := 0; i < 1000; i++ {
-		if ok, _ := l.Allow("k", time.Now()); !ok {
+		if ok, _ := l.Take("k", time.Now()); !ok {
 			t.Fatal("off limiter refused")
 		}
 	}
@@ -64,7 +64,7 @@ func TestLocalBounded(t *testing.T) {
 	l := NewLocal(Rate{1, time.Hour}, 100)
 	now := time.Now()
 	for i := 0; i < 10000; i++ {
-		l.Allow(fmt.Sprint(i), now)
+		l.Take(fmt.Sprint(i), now)
 	}
 	if l.Len() > 100 {
 		t.Fatalf("%d keys held, bound 100", l.Len())
@@ -81,7 +81,7 @@ func TestLocalConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				if ok, _ := l.Allow("k", time.Now()); ok {
+				if ok, _ := l.Take("k", time.Now()); ok {
 					mu.Lock()
 					allowed++
 					mu.Unlock()

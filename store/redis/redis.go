@@ -473,3 +473,10 @@ func (s *Store) SubscribeRevoked(ctx context.Context, onRevoke func(id string), 
 		}
 	}
 }
+
+// Client is the underlying connection, for features that share the
+// session Redis (rate-limit buckets).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix is the key prefix of this store.
+func (s *Store) Prefix() string { return s.prefix }
