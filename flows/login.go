@@ -148,6 +148,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	if verr != nil || u == nil || !u.Active() {
 		if verr != nil && !errors.Is(verr, password.ErrMismatch) && !errors.Is(verr, password.ErrTooLong) {
 			if ctx.Err() != nil {
+				result = "canceled"
 				return // client went away while waiting for a hashing slot
 			}
 			p.s.log.Error("password verification failed", zapErr(verr))
@@ -161,7 +162,6 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.limits.lockout.Succeed(pair)
-	result = "success"
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
 			u.PasswordHash = h
@@ -170,24 +170,27 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	p.startSession(w, r, u, in.RD)
+	if p.startSession(w, r, u, in.RD) {
+		result = "success"
+	}
 }
 
 // startSession ends any session the browser already had (a login always
-// gets a fresh token: no fixation), creates a new one and answers.
-func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, rd string) {
+// gets a fresh token: no fixation), creates a new one and answers. It
+// reports whether a session was created (false: a store failure answered).
+func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, rd string) bool {
 	ctx := r.Context()
 	var buf [4]string
 	for _, old := range sessionCookies(r, p.s.cfg.Cookie.Name, buf[:0]) {
 		if err := p.s.deps.Sessions.Revoke(ctx, old); err != nil {
 			p.s.storeFailure(w, r, "login rotate", err)
-			return
+			return false
 		}
 	}
 	id, err := p.s.deps.Sessions.Create(ctx, u, p.s.cfg.ClientIP(r), r.UserAgent())
 	if err != nil {
 		p.s.storeFailure(w, r, "login create session", err)
-		return
+		return false
 	}
 	p.s.log.Info("login succeeded", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
 	p.s.setSessionCookie(w, id)
@@ -199,12 +202,13 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 			"expires_at":    id.Session.ExpiresAt.UTC().Format(time.RFC3339),
 			"redirect":      target,
 		})
-		return
+		return true
 	}
 	if target == "" {
 		target = p.base + "/login"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+	return true
 }
 
 func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, kind string, wait time.Duration) {

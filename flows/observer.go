@@ -6,7 +6,7 @@ import "time"
 // Prometheus collectors (internal/metrics); the default does nothing.
 type Observer interface {
 	// Login: method "password"; result success, invalid_credentials,
-	// invalid_input, rate_limited, locked, store_error.
+	// invalid_input, rate_limited, locked, store_error, canceled.
 	Login(method, result string, took time.Duration)
 	// Decision of the protect handler: allow, public, redirect,
 	// unauthenticated, forbidden, error.
