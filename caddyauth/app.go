@@ -89,6 +89,8 @@ type App struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
+	effectiveLimits flows.Limits
+
 	basesMu sync.Mutex
 	bases   map[string]bool
 }
@@ -250,7 +252,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
-	limits, err := a.limits()
+	a.effectiveLimits, err = a.limits()
 	if err != nil {
 		a.closeStores()
 		return err
@@ -271,7 +273,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		RedirectHosts: a.RedirectHosts,
 		ClientIP:      clientIP,
 		Logger:        a.logger,
-		Limits:        &limits,
+		Limits:        &a.effectiveLimits,
 		CORSOrigins:   a.corsOrigins(),
 		Observer:      obs,
 		NewLimiter:    a.limiterFactory(),
@@ -456,9 +458,9 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.Bool("hsts", a.hstsValue() != ""),
 		zap.Bool("csrf_protection", true),
 		zap.Bool("rate_limits_shared", a.limiterFactory() != nil),
-		zap.String("login_rate_ip", a.limitsOrDefault().LoginIP.String()),
-		zap.String("login_rate_identifier", a.limitsOrDefault().LoginIdentifier.String()),
-		zap.Int("lockout_after", a.limitsOrDefault().LockoutMax),
+		zap.String("login_rate_ip", a.effectiveLimits.LoginIP.String()),
+		zap.String("login_rate_identifier", a.effectiveLimits.LoginIdentifier.String()),
+		zap.Int("lockout_after", a.effectiveLimits.LockoutMax),
 		zap.Strings("cors_origins", a.corsOrigins()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -497,14 +499,6 @@ func (a *App) limiterFactory() flows.NewLimiter {
 	return func(bucket string, r ratelimit.Rate) ratelimit.Limiter {
 		return ratelimit.NewRedis(rs.Client(), rs.Prefix()+"ratelimit:"+bucket+":", r)
 	}
-}
-
-func (a *App) limitsOrDefault() flows.Limits {
-	l, err := a.limits()
-	if err != nil {
-		return flows.DefaultLimits()
-	}
-	return l
 }
 
 // Stop ends background work.
@@ -546,11 +540,7 @@ func clientIP(r *http.Request) string {
 	if v, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && v != "" {
 		return v
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
+	return flows.RemoteIP(r)
 }
 
 // appFrom loads the caddyauth app for a handler.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
+	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -181,7 +182,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, rd string) bool {
 	ctx := r.Context()
 	var buf [4]string
-	for _, old := range sessionCookies(r, p.s.cfg.Cookie.Name, buf[:0]) {
+	for _, old := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
 		if err := p.s.deps.Sessions.Revoke(ctx, old); err != nil {
 			p.s.storeFailure(w, r, "login rotate", err)
 			return false

@@ -7,15 +7,11 @@ import (
 	"github.com/caddyauth/gateway/internal/session"
 )
 
-func sessionCookies(r *http.Request, name string, dst []string) []string {
-	return session.CookieValues(r.Header, name, dst)
-}
-
 // logout ends this browser's session. It succeeds without a session too, so
 // a stale tab can always sign out.
 func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
 	var buf [4]string
-	for _, tok := range sessionCookies(r, p.s.cfg.Cookie.Name, buf[:0]) {
+	for _, tok := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
 		if err := p.s.deps.Sessions.Revoke(r.Context(), tok); err != nil {
 			p.s.storeFailure(w, r, "logout", err)
 			return
@@ -158,9 +154,9 @@ func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
 	p.s.writeError(w, r, errNotFound)
 }
 
-// publicSessionID is the handle shown to users: a prefix of the store id
-// (itself a hash of the token). It names the session without being usable
-// as a lookup key by anyone who reads the store.
+// publicSessionID is the handle shown to users: the first 64 bits of the
+// store id (itself a hash of the token), unique enough within one user's
+// sessions and shorter to show.
 func publicSessionID(storeID string) string {
 	if len(storeID) > 16 {
 		return storeID[:16]

@@ -58,7 +58,10 @@ func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
 		return nil
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+	if mt == "multipart/form-data" {
+		return invalidInput("Send the form urlencoded.")
+	}
+	if mt != "application/x-www-form-urlencoded" {
 		return apiErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Send application/json or a form.")
 	}
 	body, err := io.ReadAll(r.Body)
@@ -68,9 +71,6 @@ func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
 			return apiErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "Request body too large.")
 		}
 		return invalidInput("Unreadable body.")
-	}
-	if mt == "multipart/form-data" {
-		return invalidInput("Send the form urlencoded.")
 	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {

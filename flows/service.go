@@ -116,7 +116,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("cookie name %q: the __Secure- prefix requires a secure cookie", cfg.Cookie.Name)
 	}
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteIP
+		cfg.ClientIP = RemoteIP
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -242,7 +242,9 @@ func (s *Service) clearSessionCookie(w http.ResponseWriter) {
 // CookieName is the effective session cookie name.
 func (s *Service) CookieName() string { return s.cfg.Cookie.Name }
 
-func remoteIP(r *http.Request) string {
+// RemoteIP is the host part of r.RemoteAddr: the client address when no
+// proxy-aware value is available.
+func RemoteIP(r *http.Request) string {
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
