@@ -88,15 +88,37 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	d := &DB{db: sdb, d: sqliteDialect}
-	if err := d.Ping(ctx); err != nil {
+	if err := pingFresh(ctx, sdb); err != nil {
 		sdb.Close()
-		return nil, err
+		return nil, d.wrap("ping", err)
 	}
 	if err := d.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// pingFresh opens the first connection, retrying while SQLite says busy.
+// Switching a new file to WAL needs an exclusive lock and SQLite does not run
+// the busy handler for it, so a CLI command and a server (or two instances)
+// opening the same fresh file at once would otherwise fail at random.
+func pingFresh(ctx context.Context, sdb *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		err := sdb.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // sqliteDSN prepares path (parent directory 0700, file 0600, because the
