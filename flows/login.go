@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,8 +157,17 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 		result = "invalid_credentials"
 		p.s.log.Info("login failed", zapIP(ip))
+		ev := audit.Event{Type: audit.LoginFailed, Email: email, Reason: "invalid_credentials", Detail: map[string]string{"method": "password"}}
+		if u != nil {
+			ev.UserID = u.ID
+			if verr == nil && !u.Active() {
+				ev.Reason = "disabled"
+			}
+		}
+		p.s.audit(r, ev)
 		if p.s.limits.lockout.Fail(pair, now) {
 			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
+			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: ev.UserID, Email: email})
 		}
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
@@ -171,7 +181,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if p.startSession(w, r, u, in.RD) {
+	if p.completeLogin(w, r, u, firstFactor{Method: "password"}, in.RD) {
 		result = "success"
 	}
 }
@@ -179,7 +189,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 // startSession ends any session the browser already had (a login always
 // gets a fresh token: no fixation), creates a new one and answers. It
 // reports whether a session was created (false: a store failure answered).
-func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, rd string) bool {
+func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, rd string) bool {
 	ctx := r.Context()
 	var buf [4]string
 	for _, old := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
@@ -188,12 +198,13 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 			return false
 		}
 	}
-	id, err := p.s.deps.Sessions.Create(ctx, u, p.s.cfg.ClientIP(r), r.UserAgent())
+	id, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(), AuthMethod: f.Method})
 	if err != nil {
 		p.s.storeFailure(w, r, "login create session", err)
 		return false
 	}
 	p.s.log.Info("login succeeded", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
+	p.s.audit(r, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID, Email: u.Email, Detail: loginDetail(id.Session)})
 	p.s.setSessionCookie(w, id)
 	target := p.returnTo(r, rd)
 	if wantsJSON(r) {
@@ -212,8 +223,26 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 	return true
 }
 
+// loginDetail names the factors of a session for the audit trail.
+func loginDetail(s store.Session) map[string]string {
+	d := map[string]string{"method": s.AuthMethod, "session": publicSessionID(s.ID)}
+	if s.MFAMethod != "" {
+		d["mfa"] = s.MFAMethod
+	}
+	return d
+}
+
 func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, kind string, wait time.Duration) {
 	p.s.obs.Limited(kind)
+	email := NormalizeEmail(in.Email)
+	if email == "" {
+		email = NormalizeEmail(in.Username)
+	}
+	typ := audit.RateLimited
+	if e == errLockedOut {
+		typ = audit.LockedOut
+	}
+	p.s.audit(r, audit.Event{Type: typ, Email: email, Reason: kind})
 	p.s.log.Info("login refused by rate limit", zap.String("code", e.Code), zapIP(p.s.cfg.ClientIP(r)))
 	retryAfter(w, wait)
 	p.loginFailed(w, r, in, e)

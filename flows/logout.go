@@ -1,7 +1,9 @@
 package flows
 
 import (
+	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/session"
@@ -12,9 +14,16 @@ import (
 func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
 	var buf [4]string
 	for _, tok := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
+		// Who is leaving, for the audit trail; an unknown token is not
+		// an error (a stale tab may always sign out).
+		id, verr := p.s.deps.Sessions.Validate(r.Context(), tok)
 		if err := p.s.deps.Sessions.Revoke(r.Context(), tok); err != nil {
 			p.s.storeFailure(w, r, "logout", err)
 			return
+		}
+		if verr == nil {
+			p.s.audit(r, audit.Event{Type: audit.Logout, UserID: id.User.ID, Email: id.User.Email,
+				Detail: map[string]string{"session": publicSessionID(id.Session.ID)}})
 		}
 	}
 	p.s.clearSessionCookie(w)
@@ -40,6 +49,8 @@ func (p *portal) logoutAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.log.Info("logout-all", zapUser(id.User.ID))
+	p.s.audit(r, audit.Event{Type: audit.LogoutAll, UserID: id.User.ID, Email: id.User.Email,
+		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
 	p.s.clearSessionCookie(w)
 	p.signedOut(w, r, n)
 }
@@ -147,6 +158,8 @@ func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
 			if s.ID == id.Session.ID {
 				p.s.clearSessionCookie(w)
 			}
+			p.s.audit(r, audit.Event{Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
+				Detail: map[string]string{"session": want}})
 			writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
 			return
 		}

@@ -25,6 +25,10 @@ func (s *Service) Portal(base string) http.Handler {
 	mux.HandleFunc("GET "+base+"/setup", p.setupPage)
 	mux.HandleFunc("POST "+base+"/setup", p.setup)
 	mux.HandleFunc("GET "+base+"/static/style.css", p.css)
+	// Each feature registers its own routes from its own file.
+	p.mfaRoutes(mux)
+	p.oauthRoutes(mux)
+	p.adminRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)
 
@@ -45,7 +49,7 @@ func (s *Service) Portal(base string) http.Handler {
 		}
 		// A known path with the wrong method falls through to the
 		// catch-all; answer 405 in our error format, not 404.
-		if _, pattern := mux.Handler(r); (pattern == base+"/" || pattern == base) && knownPath(base, r.URL.Path) {
+		if _, pattern := mux.Handler(r); (pattern == base+"/" || pattern == base) && knownPath(mux, r, base) {
 			s.writeError(w, r, errMethodNotAllowed)
 			return
 		}
@@ -53,19 +57,18 @@ func (s *Service) Portal(base string) http.Handler {
 	})
 }
 
-var portalPaths = []string{"/login", "/logout", "/logout-all", "/session", "/sessions", "/setup", "/static/style.css"}
-
-func knownPath(base, p string) bool {
-	rest, ok := strings.CutPrefix(p, base)
-	if !ok {
-		return false
-	}
-	for _, k := range portalPaths {
-		if rest == k {
+// knownPath reports whether some other method is routed for r's path.
+func knownPath(mux *http.ServeMux, r *http.Request, base string) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPut, http.MethodPatch} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != base+"/" && pattern != base {
 			return true
 		}
 	}
-	return strings.HasPrefix(rest, "/sessions/")
+	return false
 }
 
 // CleanBase normalises a portal base path: leading slash, no trailing one.
@@ -102,6 +105,11 @@ func (s *Service) identify(r *http.Request) (id *session.Identity, sawCookie boo
 		}
 		id, err := s.deps.Sessions.Validate(r.Context(), v)
 		if err == nil {
+			if !id.Session.Full() {
+				// A challenge-stage session is not signed in; only
+				// the MFA pages (identifyPending) accept it.
+				continue
+			}
 			return id, true, nil
 		}
 		if !errors.Is(err, session.ErrNoSession) {

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/redirect"
 	"github.com/caddyauth/gateway/internal/session"
@@ -79,6 +81,13 @@ type Deps struct {
 	Tokens   store.TokenStore
 	Sessions *session.Manager
 	Hasher   *password.Hasher
+	// Audit records security events (default: discarded).
+	Audit audit.Recorder
+	// Outbox queues email and SMS (default: refuses, so flows that need
+	// it report the method as unavailable).
+	Outbox notify.Queue
+	// Methods switches auth methods at runtime (default: all enabled).
+	Methods MethodSwitch
 }
 
 // Service holds the shared state of every portal and guard.
@@ -99,6 +108,15 @@ type Service struct {
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Users == nil || deps.Tokens == nil || deps.Sessions == nil || deps.Hasher == nil {
 		return nil, fmt.Errorf("flows: missing dependency")
+	}
+	if deps.Audit == nil {
+		deps.Audit = audit.Nop{}
+	}
+	if deps.Outbox == nil {
+		deps.Outbox = noOutbox{}
+	}
+	if deps.Methods == nil {
+		deps.Methods = allMethods{}
 	}
 	if cfg.Cookie.Name == "" {
 		cfg.Cookie.Name = CookieName("", cfg.Cookie.Domain, cfg.Cookie.Insecure)

@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -145,7 +146,8 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.log.Info("first administrator created through the setup page", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
-	p.startSession(w, r, u, "")
+	p.s.audit(r, audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "setup"}})
+	p.completeLogin(w, r, u, firstFactor{Method: "password"}, "")
 }
 
 func limitRunes(s string, n int) string {

@@ -70,7 +70,26 @@ type Session struct {
 	IdleExpiresAt time.Time // LastSeenAt + idle timeout
 	IP            string
 	UserAgent     string
+	// AuthMethod is the first factor that opened the session: "password",
+	// "setup", "oauth:<provider>", "passwordless".
+	AuthMethod string
+	// MFAMethod is the second factor that was passed ("totp", "recovery",
+	// "email", "sms", "trusted_device", "idp"); empty for single factor.
+	MFAMethod string
+	// Pending is non-empty while the session is not yet a full login:
+	// PendingMFA (second factor to pass) or PendingEnrol (MFA required but
+	// not yet set up). Such a session never reaches an upstream.
+	Pending string
 }
+
+// Pending stages of a session.
+const (
+	PendingMFA   = "mfa"
+	PendingEnrol = "enrol"
+)
+
+// Full reports whether the session is a complete login.
+func (s *Session) Full() bool { return s.Pending == "" }
 
 // Deadline is when the session stops being valid if nobody touches it.
 func (s *Session) Deadline() time.Time {

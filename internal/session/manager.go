@@ -141,10 +141,31 @@ func New(sessions store.SessionStore, users store.UserStore, cfg Config) (*Manag
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
 
-// Create starts a session for u and returns it with its token. Beyond
-// MaxPerUser the oldest sessions are evicted.
+// Create starts a full password session for u and returns it with its
+// token. Beyond MaxPerUser the oldest sessions are evicted.
 func (m *Manager) Create(ctx context.Context, u *store.User, ip, userAgent string) (*Identity, error) {
+	return m.CreateWith(ctx, u, Options{IP: ip, UserAgent: userAgent, AuthMethod: "password"})
+}
+
+// Options describe a new session.
+type Options struct {
+	IP, UserAgent string
+	AuthMethod    string // first factor (store.Session.AuthMethod)
+	MFAMethod     string // second factor passed, if any
+	Pending       string // store.PendingMFA / PendingEnrol, or "" for a full login
+	// Lifetime caps the absolute lifetime (challenge stages are short);
+	// 0 or more than the configured lifetime means the configured one.
+	Lifetime time.Duration
+}
+
+// CreateWith starts a session described by o.
+func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Identity, error) {
 	now := m.cfg.Now()
+	life := m.cfg.Lifetime
+	if o.Lifetime > 0 && o.Lifetime < life {
+		life = o.Lifetime
+	}
+	ip, userAgent := o.IP, o.UserAgent
 	existing, err := m.sessions.ListUserSessions(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -160,10 +181,13 @@ func (m *Manager) Create(ctx context.Context, u *store.User, ip, userAgent strin
 		UserID:        u.ID,
 		CreatedAt:     now,
 		LastSeenAt:    now,
-		ExpiresAt:     now.Add(m.cfg.Lifetime),
-		IdleExpiresAt: now.Add(m.cfg.Idle),
+		ExpiresAt:     now.Add(life),
+		IdleExpiresAt: now.Add(min(m.cfg.Idle, life)),
 		IP:            ip,
 		UserAgent:     truncate(userAgent, 512),
+		AuthMethod:    o.AuthMethod,
+		MFAMethod:     o.MFAMethod,
+		Pending:       o.Pending,
 	}
 	if err := m.sessions.CreateSession(ctx, &s); err != nil {
 		return nil, err

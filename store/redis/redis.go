@@ -186,6 +186,9 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 		"idle", msStr(sess.IdleExpiresAt),
 		"ip", sess.IP,
 		"ua", sess.UserAgent,
+		"am", sess.AuthMethod,
+		"mfa", sess.MFAMethod,
+		"pend", sess.Pending,
 	).Int()
 	if err != nil {
 		return unavailable("create session", err)
@@ -205,7 +208,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 }
 
 func parseSession(id string, m map[string]string) (*store.Session, error) {
-	sess := &store.Session{ID: id, UserID: m["uid"], IP: m["ip"], UserAgent: m["ua"]}
+	sess := &store.Session{ID: id, UserID: m["uid"], IP: m["ip"], UserAgent: m["ua"],
+		AuthMethod: m["am"], MFAMethod: m["mfa"], Pending: m["pend"]}
 	var err error
 	for _, f := range []struct {
 		dst   *time.Time

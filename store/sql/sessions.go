@@ -7,7 +7,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, idle_expires_at, ip, user_agent`
+const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, idle_expires_at, ip, user_agent, auth_method, mfa_method, pending`
 
 // liveAt is the SQL form of Session.Valid: both deadlines after now.
 const liveAt = `expires_at > ? AND idle_expires_at > ?`
@@ -17,7 +17,7 @@ func scanSession(r scanner) (*store.Session, error) {
 		s                          store.Session
 		created, seen, exp, idleAt int64
 	)
-	if err := r.Scan(&s.ID, &s.UserID, &created, &seen, &exp, &idleAt, &s.IP, &s.UserAgent); err != nil {
+	if err := r.Scan(&s.ID, &s.UserID, &created, &seen, &exp, &idleAt, &s.IP, &s.UserAgent, &s.AuthMethod, &s.MFAMethod, &s.Pending); err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.LastSeenAt = fromMs(created), fromMs(seen)
@@ -28,8 +28,9 @@ func scanSession(r scanner) (*store.Session, error) {
 // CreateSession inserts s. ErrNotFound if its user does not exist,
 // ErrConflict if the id is taken.
 func (d *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		s.ID, s.UserID, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), ms(s.IdleExpiresAt), s.IP, s.UserAgent)
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		s.ID, s.UserID, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), ms(s.IdleExpiresAt), s.IP, s.UserAgent,
+		s.AuthMethod, s.MFAMethod, s.Pending)
 	return d.wrap("create session", err)
 }
 

@@ -81,12 +81,16 @@ func session(user string, c time.Time) *store.Session {
 		IdleExpiresAt: now.Add(time.Hour),
 		IP:            "203.0.113.7",
 		UserAgent:     "Mozilla/5.0 (storetest)",
+		AuthMethod:    "password",
+		MFAMethod:     "totp",
+		Pending:       store.PendingMFA,
 	}
 }
 
 func checkSession(t *testing.T, got, want *store.Session) {
 	t.Helper()
-	if got.ID != want.ID || got.UserID != want.UserID || got.IP != want.IP || got.UserAgent != want.UserAgent {
+	if got.ID != want.ID || got.UserID != want.UserID || got.IP != want.IP || got.UserAgent != want.UserAgent ||
+		got.AuthMethod != want.AuthMethod || got.MFAMethod != want.MFAMethod || got.Pending != want.Pending {
 		t.Errorf("session = %+v, want %+v", got, want)
 	}
 	checkTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)

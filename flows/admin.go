@@ -1,0 +1,6 @@
+package flows
+
+import "net/http"
+
+// adminRoutes registers the admin API.
+func (p *portal) adminRoutes(mux *http.ServeMux) {}

@@ -1,0 +1,6 @@
+package flows
+
+import "net/http"
+
+// mfaRoutes registers the MFA endpoints.
+func (p *portal) mfaRoutes(mux *http.ServeMux) {}

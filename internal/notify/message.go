@@ -1,0 +1,43 @@
+// Package notify delivers email and SMS through a durable outbox. This file
+// is the seam the flows write to: a flow enqueues and returns; a worker
+// delivers with retries.
+package notify
+
+import "context"
+
+// Message kinds (one text and one HTML template each).
+const (
+	KindVerifyEmail      = "verify_email"
+	KindVerifyPhone      = "verify_phone"
+	KindPasswordless     = "passwordless"
+	KindPasswordReset    = "password_reset"
+	KindMFACode          = "mfa_code"
+	KindInvitation       = "invitation"
+	KindEmailVerified    = "email_verified"
+	KindPasswordChanged  = "password_changed"
+	KindNewSignIn        = "new_sign_in"
+	KindRecoveryCodeUsed = "recovery_code_used"
+	KindAccountLocked    = "account_locked"
+)
+
+// Channels.
+const (
+	Email = "email"
+	SMS   = "sms"
+)
+
+// Message is one notification to deliver. Data feeds the template; it may
+// hold a code or link, so it is encrypted at rest and never logged.
+type Message struct {
+	Kind    string
+	Channel string // Email or SMS
+	To      string // address or E.164 number
+	UserID  string
+	Data    map[string]string
+}
+
+// Queue accepts messages for later delivery. Enqueue must be durable when it
+// returns nil.
+type Queue interface {
+	Enqueue(ctx context.Context, m Message) error
+}

@@ -1,0 +1,2 @@
+-- 0004: reserved for audit (filled in by its change).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- 0006: reserved for settings (filled in by its change).
+SELECT 1;
