@@ -81,6 +81,7 @@ type App struct {
 	CORS *CORSConfig `json:"cors,omitempty"`
 
 	service  *flows.Service
+	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
 	sessions *session.Manager
 	users    store.UserStore
 	db       *sqlstore.DB
@@ -220,7 +221,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("caddyauth: secret: %w", err)
 	}
-	_ = ring // purpose keys are used by MFA, bearer tokens and audit (later issues)
+	a.ring = ring
 
 	if err := a.openStores(ctx); err != nil {
 		a.closeStores()
