@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,6 +83,7 @@ type App struct {
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
+	audit    audit.Recorder
 	sessions *session.Manager
 	users    store.UserStore
 	db       *sqlstore.DB
@@ -222,6 +224,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("caddyauth: secret: %w", err)
 	}
 	a.ring = ring
+	a.audit = audit.Nop{}
 
 	if err := a.openStores(ctx); err != nil {
 		a.closeStores()
@@ -283,6 +286,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tokens:   a.tokenStore(),
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
+		Audit:    a.audit,
 	})
 	if err != nil {
 		a.closeStores()

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/store"
@@ -45,6 +46,22 @@ func configFlags(c *cobra.Command) {
 type cliEnv struct {
 	app *App
 	db  *sqlstore.DB
+	// audit records what the command did (actor "cli").
+	audit audit.Recorder
+}
+
+// record writes an audit event for a CLI action. A failure is reported on
+// stderr but does not undo the action, which has already happened.
+func (e *cliEnv) record(ctx context.Context, ev audit.Event) {
+	if ev.Actor == "" {
+		ev.Actor = "cli"
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if err := e.audit.Record(ctx, ev); err != nil {
+		fmt.Fprintf(os.Stderr, "warning: audit record not written: %v\n", err)
+	}
 }
 
 func (e *cliEnv) Close() {
@@ -87,7 +104,7 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cliEnv{app: app, db: db}, nil
+	return &cliEnv{app: app, db: db, audit: audit.Nop{}}, nil
 }
 
 // withUser opens the environment, finds the user by email and runs fn.
