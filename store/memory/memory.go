@@ -28,6 +28,7 @@ type Store struct {
 	byPhone  map[string]string      // phone -> id (empty phones are not indexed)
 	sessions map[string]*store.Session
 	tokens   map[string]*store.OneTimeToken
+	mfa      mfaData
 }
 
 var (
@@ -196,6 +197,7 @@ func (m *Store) DeleteUser(_ context.Context, id string) error {
 		return fmt.Errorf("memory: user: %w", store.ErrNotFound)
 	}
 	delete(m.users, id)
+	m.mfa.dropUser(id)
 	delete(m.byEmail, u.Email)
 	if u.Phone != "" {
 		delete(m.byPhone, u.Phone)

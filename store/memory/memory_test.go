@@ -31,3 +31,7 @@ func TestDeleteUserCascades(t *testing.T) {
 	m := memory.New()
 	storetest.TestDeleteUserCascades(t, m, m, m)
 }
+
+func TestMFAStore(t *testing.T) {
+	storetest.TestMFAStore(t, func(*testing.T) storetest.MFAStores { return memory.New() })
+}

@@ -235,6 +235,10 @@ func TestConcurrentOpen(t *testing.T) {
 	wg.Wait()
 }
 
+func TestMFAStore(t *testing.T) {
+	storetest.TestMFAStore(t, func(t *testing.T) storetest.MFAStores { return openTemp(t) })
+}
+
 func TestDrivers(t *testing.T) {
 	ctx := context.Background()
 	if _, err := Open(ctx, "postgres", "postgres://localhost/x"); err == nil || !strings.Contains(err.Error(), "postgres support is not built yet") {
