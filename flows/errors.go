@@ -22,6 +22,11 @@ const (
 	CodeConflict           = "CONFLICT"
 	CodeRateLimited        = "RATE_LIMITED"
 	CodeAccountLocked      = "ACCOUNT_LOCKED"
+
+	CodeMFARequired           = "MFA_REQUIRED"
+	CodeMFACodeInvalid        = "MFA_CODE_INVALID"
+	CodeMFACodeExpired        = "MFA_CODE_EXPIRED"
+	CodeMFAMethodNotAvailable = "MFA_METHOD_NOT_AVAILABLE"
 )
 
 // APIError is the JSON error body: {"code","message","status"}.

@@ -61,6 +61,12 @@ func (f *flakySessions) CreateSession(ctx context.Context, s *store.Session) err
 
 func newEnv(t *testing.T, cfg Config, gcfg GuardConfig) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, gcfg, nil)
+}
+
+// newEnvWith lets a test adjust the dependencies (e.g. an outbox).
+func newEnvWith(t *testing.T, cfg Config, gcfg GuardConfig, adjust func(*Deps)) *env {
+	t.Helper()
 	mem := memory.New()
 	ss := &flakySessions{SessionStore: mem}
 	mgr, err := session.New(ss, mem, session.Config{CacheTTL: -1})
@@ -71,7 +77,11 @@ func newEnv(t *testing.T, cfg Config, gcfg GuardConfig) *env {
 	if cfg.Limits == nil {
 		cfg.Limits = &Limits{} // most tests log in many times; limits have their own tests
 	}
-	svc, err := New(cfg, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h})
+	deps := Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	svc, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

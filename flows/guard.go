@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"path"
 	"strings"
 
@@ -40,6 +41,9 @@ type GuardConfig struct {
 	Public []string
 	// Headers override or extend DefaultHeaders by name.
 	Headers []HeaderTemplate
+	// RequireMFA refuses sessions that did not pass a second factor and
+	// sends browsers to step up.
+	RequireMFA bool
 }
 
 // Outcome of Guard.Check.
@@ -162,6 +166,10 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 		g.s.writeError(w, g.withBase(r), errForbidden)
 		return nil, Handled
 	}
+	if g.cfg.RequireMFA && id.Session.MFAMethod == "" {
+		g.stepUp(w, r)
+		return nil, Handled
+	}
 	g.setIdentityHeaders(r.Header, id)
 	g.dropSessionCookie(r.Header)
 	g.s.obs.Decision("allow")
@@ -239,6 +247,27 @@ func (g *Guard) anonymous(w http.ResponseWriter, r *http.Request, sawCookie bool
 	g.s.obs.Decision("unauthenticated")
 	g.s.obs.Error(e.Code)
 	writeJSON(w, http.StatusUnauthorized, e)
+}
+
+// stepUp answers a password-only session on a `require mfa` site: browsers
+// go to the challenge (or enrolment) page and come back; others get 403
+// MFA_REQUIRED.
+func (g *Guard) stepUp(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
+		var target string
+		if g.cfg.PortalURL != "" {
+			target = g.cfg.PortalURL + "/mfa/challenge?rd=" + url.QueryEscape(requestScheme(r)+"://"+r.Host+r.URL.RequestURI())
+		} else {
+			target = g.cfg.Base + "/mfa/challenge?rd=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		g.s.obs.Decision("step_up")
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	g.s.obs.Decision("step_up")
+	g.s.obs.Error(CodeMFARequired)
+	g.s.writeError(w, g.withBase(r), errMFAStepUp)
 }
 
 // isPublic matches the cleaned path only; a path that cleaning changes

@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
-	"github.com/caddyauth/gateway/store"
 )
 
 // MethodSwitch tells whether an auth method ("password", "oauth:<name>",
@@ -73,10 +72,4 @@ type firstFactor struct {
 	// IdPMFA: the identity provider asserted a multi-factor login (amr/acr)
 	// and the operator trusts it to satisfy the MFA policy.
 	IdPMFA bool
-}
-
-// completeLogin is where every first factor ends: it applies the MFA policy
-// (a challenge stage or a full session) and answers the client.
-func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, rd string) bool {
-	return p.startSession(w, r, u, f, rd)
 }

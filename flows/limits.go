@@ -20,6 +20,11 @@ type Limits struct {
 	LockoutMax      int // 0: no lockout
 	LockoutWindow   time.Duration
 	LockoutDuration time.Duration
+	// MFA bounds second-factor codes per user (challenge and enrolment);
+	// each challenge stage also dies after 5 codes.
+	MFA ratelimit.Rate
+	// MFASend bounds emailed / texted codes per user.
+	MFASend ratelimit.Rate
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -33,12 +38,16 @@ func DefaultLimits() Limits {
 		LockoutMax:      10,
 		LockoutWindow:   15 * time.Minute,
 		LockoutDuration: 15 * time.Minute,
+		MFA:             ratelimit.Rate{N: 5, Per: time.Minute},
+		MFASend:         ratelimit.Rate{N: 3, Per: time.Minute},
 	}
 }
 
 type limiters struct {
 	loginIP, loginID ratelimit.Limiter
 	lockout          *ratelimit.Lockout
+
+	mfaUser, mfaAttempts, mfaSend ratelimit.Limiter
 }
 
 // NewLimiter builds the limiter of one bucket ("login_ip",
@@ -52,11 +61,13 @@ func newLimiters(l Limits, mk NewLimiter) limiters {
 	if mk == nil {
 		mk = localLimiter
 	}
-	return limiters{
+	lim := limiters{
 		loginIP: mk("login_ip", l.LoginIP),
 		loginID: mk("login_identifier", l.LoginIdentifier),
 		lockout: ratelimit.NewLockout(l.LockoutMax, l.LockoutWindow, l.LockoutDuration, 0),
 	}
+	lim.mfaUser, lim.mfaAttempts, lim.mfaSend = mfaLimiters(l, mk)
+	return lim
 }
 
 var (

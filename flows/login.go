@@ -190,15 +190,18 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 // gets a fresh token: no fixation), creates a new one and answers. It
 // reports whether a session was created (false: a store failure answered).
 func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, rd string) bool {
+	return p.startSessionWith(w, r, u, session.Options{AuthMethod: f.Method}, rd)
+}
+
+// startSessionWith is startSession for a session described by o (a second
+// factor already satisfied, e.g. a trusted device).
+func (p *portal) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, o session.Options, rd string) bool {
 	ctx := r.Context()
-	var buf [4]string
-	for _, old := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
-		if err := p.s.deps.Sessions.Revoke(ctx, old); err != nil {
-			p.s.storeFailure(w, r, "login rotate", err)
-			return false
-		}
+	if !p.revokeCurrent(w, r) {
+		return false
 	}
-	id, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(), AuthMethod: f.Method})
+	o.IP, o.UserAgent = p.s.cfg.ClientIP(r), r.UserAgent()
+	id, err := p.s.deps.Sessions.CreateWith(ctx, u, o)
 	if err != nil {
 		p.s.storeFailure(w, r, "login create session", err)
 		return false

@@ -19,7 +19,7 @@ type templates map[string]*template.Template
 
 func loadTemplates() (templates, error) {
 	t := templates{}
-	for _, page := range []string{"login.html", "error.html", "setup.html"} {
+	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html"} {
 		tp, err := template.New(page).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
 		if err != nil {
 			return nil, err
@@ -39,6 +39,7 @@ type pageData struct {
 	Name       string
 	User       *store.User
 	SetupToken string
+	MFA        *mfaPage
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/redirect"
@@ -73,6 +74,11 @@ type Config struct {
 	Observer Observer
 	// NewLimiter builds rate-limit buckets (default: in-process).
 	NewLimiter NewLimiter
+	// MFA is the second-factor policy.
+	MFA MFAConfig
+	// Keys seals TOTP secrets and keys the hashes of one-time codes
+	// (default: a random ring, for tests; production passes the app's).
+	Keys *keys.Ring
 }
 
 // Deps are the stores and primitives the flows use.
@@ -88,6 +94,8 @@ type Deps struct {
 	Outbox notify.Queue
 	// Methods switches auth methods at runtime (default: all enabled).
 	Methods MethodSwitch
+	// MFA keeps second factors (default: Users, when it implements it).
+	MFA store.MFAStore
 }
 
 // Service holds the shared state of every portal and guard.
@@ -102,6 +110,7 @@ type Service struct {
 
 	corsOrigins map[string]bool
 	obs         Observer
+	keys        *keys.Ring
 }
 
 // New validates cfg and builds the service.
@@ -117,6 +126,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Methods == nil {
 		deps.Methods = allMethods{}
+	}
+	if deps.MFA == nil {
+		m, ok := deps.Users.(store.MFAStore)
+		if !ok {
+			return nil, fmt.Errorf("flows: missing MFA store")
+		}
+		deps.MFA = m
+	}
+	if cfg.Keys == nil {
+		r, err := keys.NewRing(keys.NewToken()+keys.NewToken(), "")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keys = r
 	}
 	if cfg.Cookie.Name == "" {
 		cfg.Cookie.Name = CookieName("", cfg.Cookie.Domain, cfg.Cookie.Insecure)
@@ -173,6 +196,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
 	}
+	if err := cfg.MFA.setDefaults(cfg.Cookie); err != nil {
+		return nil, err
+	}
 	return &Service{
 		cfg:       cfg,
 		deps:      deps,
@@ -184,6 +210,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
+		keys:        cfg.Keys,
 	}, nil
 }
 

@@ -1,0 +1,507 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/internal/totp"
+)
+
+// clock is a settable Now for TOTP steps.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock                   { c := &clock{}; c.ns.Store(time.Now().UnixNano()); return c }
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// captureQueue is an in-process outbox for unit tests (the real outbox and
+// SMTP delivery have their own tests and the e2e suite).
+type captureQueue struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+func (q *captureQueue) Enqueue(_ context.Context, m notify.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.msgs = append(q.msgs, m)
+	return nil
+}
+
+func (q *captureQueue) last(t *testing.T) notify.Message {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.msgs) == 0 {
+		t.Fatal("no message queued")
+	}
+	return q.msgs[len(q.msgs)-1]
+}
+
+// memAudit collects audit events.
+type memAudit struct {
+	mu  sync.Mutex
+	evs []audit.Event
+}
+
+func (a *memAudit) Record(_ context.Context, e audit.Event) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.evs = append(a.evs, e)
+	return nil
+}
+
+func (a *memAudit) has(typ string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.evs {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+type mfaEnv struct {
+	*env
+	clk   *clock
+	queue *captureQueue
+	aud   *memAudit
+}
+
+func newMFAEnv(t *testing.T, mfa MFAConfig, gcfg GuardConfig) *mfaEnv {
+	t.Helper()
+	clk := newClock()
+	q := &captureQueue{}
+	a := &memAudit{}
+	e := newEnvWith(t, Config{MFA: mfa, Now: clk.Now}, gcfg, func(d *Deps) { d.Outbox = q; d.Audit = a })
+	return &mfaEnv{env: e, clk: clk, queue: q, aud: a}
+}
+
+func sessionCookie(t *testing.T, e *env, res *http.Response) *http.Cookie {
+	t.Helper()
+	for _, c := range res.Cookies() {
+		if c.Name == e.svc.CookieName() && c.MaxAge >= 0 {
+			return c
+		}
+	}
+	t.Fatalf("no session cookie in %d response", res.StatusCode)
+	return nil
+}
+
+func body(t *testing.T, res *http.Response) map[string]any {
+	t.Helper()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("not JSON (%d): %s", res.StatusCode, b)
+	}
+	return m
+}
+
+// enrol sets up TOTP for the session c and returns the secret, the
+// recovery codes and the rotated (MFA-level) cookie.
+func (m *mfaEnv) enrol(c *http.Cookie) (string, []string, *http.Cookie) {
+	t := m.t
+	t.Helper()
+	res := m.do(withCookie(jsonReq("POST", "/auth/mfa/totp/setup", `{"name":"phone"}`), c))
+	if res.StatusCode != 200 {
+		t.Fatalf("setup: %d %v", res.StatusCode, body(t, res))
+	}
+	setup := body(t, res)
+	secret := setup["secret"].(string)
+	if !strings.HasPrefix(setup["otpauth_url"].(string), "otpauth://totp/") || len(setup["qr_png"].(string)) < 100 {
+		t.Fatalf("setup answer = %v", setup)
+	}
+	code, _ := totp.Code(secret, m.clk.Now())
+	res = m.do(withCookie(jsonReq("POST", "/auth/mfa/totp/verify", `{"code":"`+code+`"}`), c))
+	if res.StatusCode != 200 {
+		t.Fatalf("verify: %d %v", res.StatusCode, body(t, res))
+	}
+	nc := sessionCookie(t, m.env, res)
+	var v struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&v)
+	if len(v.RecoveryCodes) != totp.RecoveryCount {
+		t.Fatalf("%d recovery codes", len(v.RecoveryCodes))
+	}
+	return secret, v.RecoveryCodes, nc
+}
+
+// passwordStage logs in with the password and expects a challenge stage.
+func (m *mfaEnv) passwordStage(extra ...func(*http.Request)) (*http.Cookie, map[string]any) {
+	t := m.t
+	t.Helper()
+	r := jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"`+alicePW+`"}`)
+	for _, f := range extra {
+		f(r)
+	}
+	res := m.do(r)
+	if res.StatusCode != 200 {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	c := sessionCookie(t, m.env, res)
+	return c, body(t, res)
+}
+
+func (m *mfaEnv) challenge(c *http.Cookie, js string) *http.Response {
+	return m.do(withCookie(jsonReq("POST", "/auth/mfa/challenge", js), c))
+}
+
+func TestMFATwoStageLogin(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	full := m.login(alicePW)
+	secret, codes, mfaCookie := m.enrol(full)
+
+	// The enrolment upgraded the session it ran in.
+	res := m.do(withCookie(jsonReq("GET", "/auth/mfa", ""), mfaCookie))
+	if b := body(t, res); b["session_mfa"] != "totp" || b["enabled"] != true {
+		t.Fatalf("after enrolment: %v", b)
+	}
+
+	stage, ans := m.passwordStage()
+	if ans["mfa_required"] != true || !strings.Contains(mustJSON(ans["methods"]), `"totp"`) || !strings.Contains(mustJSON(ans["methods"]), `"recovery"`) {
+		t.Fatalf("login answer = %v", ans)
+	}
+	// A challenge-stage session opens nothing.
+	for _, path := range []string{"/app", "/auth/session", "/auth/sessions"} {
+		res := m.do(withCookie(jsonReq("GET", path, ""), stage))
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s with a challenge-stage session: %d, want 401", path, res.StatusCode)
+		}
+	}
+	// ...and cannot add or remove an authenticator.
+	res = m.do(withCookie(jsonReq("POST", "/auth/mfa/totp/setup", `{}`), stage))
+	if e := decodeErr(t, res); e.Code != CodeMFARequired {
+		t.Errorf("setup from the challenge stage: %v", e)
+	}
+	res = m.do(withCookie(jsonReq("POST", "/auth/mfa/recovery-codes", `{}`), stage))
+	if e := decodeErr(t, res); e.Code != CodeMFARequired {
+		t.Errorf("recovery regeneration from the challenge stage: %v", e)
+	}
+
+	// A wrong code counts and says so.
+	res = m.challenge(stage, `{"method":"totp","code":"000000"}`)
+	if e := decodeErr(t, res); e.Code != CodeMFACodeInvalid {
+		t.Errorf("wrong code: %v", e)
+	}
+	m.clk.Advance(totp.Period * time.Second)
+	code, _ := totp.Code(secret, m.clk.Now())
+	res = m.challenge(stage, `{"method":"totp","code":"`+code+`"}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("challenge: %d %v", res.StatusCode, body(t, res))
+	}
+	full2 := sessionCookie(t, m.env, res)
+	if full2.Value == stage.Value {
+		t.Fatal("challenge did not rotate the session token")
+	}
+	// The stage token is dead; the new one opens the app with mfa set.
+	if res := m.do(withCookie(jsonReq("GET", "/app", ""), stage)); res.StatusCode != 401 {
+		t.Errorf("old stage token after challenge: %d", res.StatusCode)
+	}
+	res = m.do(withCookie(jsonReq("GET", "/app", ""), full2))
+	if res.StatusCode != 200 {
+		t.Fatalf("app after challenge: %d", res.StatusCode)
+	}
+	if !m.aud.has(audit.MFAVerified) || !m.aud.has(audit.MFAEnabled) || !m.aud.has(audit.MFAFailed) {
+		t.Error("audit events missing")
+	}
+
+	// Replay: the same code in the same step is refused at a new stage.
+	stage2, _ := m.passwordStage()
+	res = m.challenge(stage2, `{"method":"totp","code":"`+code+`"}`)
+	if e := decodeErr(t, res); e.Code != CodeMFACodeInvalid {
+		t.Errorf("replayed code: %v", e)
+	}
+
+	// A recovery code works once, and MFA stays on.
+	res = m.challenge(stage2, `{"method":"recovery","code":"`+strings.ToUpper(codes[0])+`"}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("recovery code: %d %v", res.StatusCode, body(t, res))
+	}
+	if msg := m.queue.last(t); msg.Kind != notify.KindRecoveryCodeUsed || msg.To != "alice@example.test" {
+		t.Errorf("security notice = %+v", msg)
+	}
+	stage3, _ := m.passwordStage()
+	res = m.challenge(stage3, `{"method":"recovery","code":"`+codes[0]+`"}`)
+	if e := decodeErr(t, res); e.Code != CodeMFACodeInvalid {
+		t.Errorf("recovery code reused: %v", e)
+	}
+	res = m.challenge(stage3, `{"method":"recovery","code":"`+codes[1]+`"}`)
+	if res.StatusCode != 200 {
+		t.Errorf("second recovery code: %d", res.StatusCode)
+	}
+}
+
+func TestMFAWrongCodesKillTheStage(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	secret, _, _ := m.enrol(m.login(alicePW))
+	stage, _ := m.passwordStage()
+	for i := 0; i < mfaMaxAttempts; i++ {
+		if e := decodeErr(t, m.challenge(stage, `{"method":"totp","code":"000001"}`)); e.Code != CodeMFACodeInvalid {
+			t.Fatalf("try %d: %v", i+1, e)
+		}
+	}
+	m.clk.Advance(totp.Period * time.Second)
+	code, _ := totp.Code(secret, m.clk.Now())
+	res := m.challenge(stage, `{"method":"totp","code":"`+code+`"}`)
+	if e := decodeErr(t, res); e.Code != CodeMFARequired {
+		t.Fatalf("right code after %d wrong ones: %v, want MFA_REQUIRED (start over)", mfaMaxAttempts, e)
+	}
+	// The stage is gone: even the right code now needs a new login.
+	if e := decodeErr(t, m.challenge(stage, `{"method":"totp","code":"`+code+`"}`)); e.Code != CodeUnauthenticated {
+		t.Errorf("dead stage: %v", e)
+	}
+}
+
+func TestMFATrustedDevice(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	secret, _, _ := m.enrol(m.login(alicePW))
+	stage, _ := m.passwordStage()
+	m.clk.Advance(totp.Period * time.Second)
+	code, _ := totp.Code(secret, m.clk.Now())
+	res := m.challenge(stage, `{"method":"totp","code":"`+code+`","trust_device":true}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("challenge: %d", res.StatusCode)
+	}
+	var trust *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == m.svc.cfg.MFA.TrustCookie {
+			trust = c
+		}
+	}
+	if trust == nil || !trust.HttpOnly || !trust.Secure || trust.MaxAge != 14*24*3600 {
+		t.Fatalf("trust cookie = %+v", trust)
+	}
+	tok := body(t, res)["device_token"].(string)
+	if tok != trust.Value {
+		t.Error("device_token differs from the cookie")
+	}
+	// Cookie: the next password login skips the challenge.
+	_, ans := m.passwordStage(func(r *http.Request) { r.AddCookie(trust) })
+	if ans["authenticated"] != true {
+		t.Fatalf("login with a trusted device cookie: %v", ans)
+	}
+	// Header, for non-browser clients.
+	_, ans = m.passwordStage(func(r *http.Request) { r.Header.Set("nest_auth_device_trust", tok) })
+	if ans["authenticated"] != true {
+		t.Fatalf("login with the trust header: %v", ans)
+	}
+	// A forged token does nothing.
+	_, ans = m.passwordStage(func(r *http.Request) { r.Header.Set("nest_auth_device_trust", strings.Repeat("A", 43)) })
+	if ans["mfa_required"] != true {
+		t.Fatalf("forged trust token skipped MFA: %v", ans)
+	}
+	// Listed and revocable by the user; revoked devices no longer skip.
+	full := m.loginTrusted(trust)
+	res = m.do(withCookie(jsonReq("GET", "/auth/mfa/trusted-devices", ""), full))
+	var l struct {
+		Devices []trustedView `json:"trusted_devices"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&l)
+	if len(l.Devices) != 1 {
+		t.Fatalf("trusted devices = %+v", l)
+	}
+	res = m.do(withCookie(jsonReq("DELETE", "/auth/mfa/trusted-devices/"+l.Devices[0].ID, ""), full))
+	if res.StatusCode != 200 {
+		t.Fatalf("revoke: %d", res.StatusCode)
+	}
+	_, ans = m.passwordStage(func(r *http.Request) { r.AddCookie(trust) })
+	if ans["mfa_required"] != true {
+		t.Fatalf("revoked trusted device still skips MFA: %v", ans)
+	}
+	if !m.aud.has(audit.TrustedDeviceAdded) || !m.aud.has(audit.TrustedDeviceGone) {
+		t.Error("trusted device audit events missing")
+	}
+}
+
+func (m *mfaEnv) loginTrusted(trust *http.Cookie) *http.Cookie {
+	c, ans := m.passwordStage(func(r *http.Request) { r.AddCookie(trust) })
+	if ans["authenticated"] != true {
+		m.t.Fatalf("trusted login: %v", ans)
+	}
+	return c
+}
+
+func TestMFARequiredForcesEnrolment(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{Required: true}, GuardConfig{})
+	stage, ans := m.passwordStage()
+	if ans["enrol"] != true || ans["next"] != "/auth/mfa/setup" {
+		t.Fatalf("login answer = %v", ans)
+	}
+	if res := m.do(withCookie(jsonReq("GET", "/app", ""), stage)); res.StatusCode != 401 {
+		t.Errorf("enrolment stage reached the app: %d", res.StatusCode)
+	}
+	// Browser flow: 303 to the setup page, rd kept.
+	res := m.do(formReq("/auth/login", url.Values{"email": {"alice@example.test"}, "password": {alicePW}, "rd": {"/app/x"}}))
+	if loc := res.Header.Get("Location"); res.StatusCode != 303 || loc != "/auth/mfa/setup?rd=%2Fapp%2Fx" {
+		t.Errorf("browser login: %d %s", res.StatusCode, loc)
+	}
+	_, _, full := m.enrol(stage)
+	if res := m.do(withCookie(jsonReq("GET", "/app", ""), full)); res.StatusCode != 200 {
+		t.Errorf("after enrolment: %d", res.StatusCode)
+	}
+	// The last authenticator cannot be removed while MFA is required.
+	res = m.do(withCookie(jsonReq("GET", "/auth/mfa", ""), full))
+	id := body(t, res)["totp"].([]any)[0].(map[string]any)["id"].(string)
+	if e := decodeErr(t, m.do(withCookie(jsonReq("DELETE", "/auth/mfa/totp/"+id, ""), full))); e.Code != CodeConflict {
+		t.Errorf("removing the last required factor: %v", e)
+	}
+}
+
+func TestRequireMFAStepUp(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{RequireMFA: true})
+	pw := m.login(alicePW) // no MFA yet: a password-only session
+	res := m.do(withCookie(jsonReq("GET", "/app", ""), pw))
+	if e := decodeErr(t, res); e.Code != CodeMFARequired || res.StatusCode != 403 {
+		t.Fatalf("password-only session on a require-mfa site: %v", e)
+	}
+	r := getPage("/app/page?x=1", pw)
+	res = m.do(r)
+	loc := res.Header.Get("Location")
+	if res.StatusCode != 302 || loc != "/auth/mfa/challenge?rd=%2Fapp%2Fpage%3Fx%3D1" {
+		t.Fatalf("browser step-up: %d %s", res.StatusCode, loc)
+	}
+	// Without a factor, the challenge page sends the user to set one up.
+	res = m.do(getPage(loc, pw))
+	if l := res.Header.Get("Location"); res.StatusCode != 303 || !strings.HasPrefix(l, "/auth/mfa/setup?rd=") {
+		t.Fatalf("challenge without a factor: %d %s", res.StatusCode, l)
+	}
+	_, _, mfa := m.enrol(pw)
+	if res := m.do(withCookie(jsonReq("GET", "/app", ""), mfa)); res.StatusCode != 200 {
+		t.Fatalf("after step-up: %d", res.StatusCode)
+	}
+}
+
+func getPage(target string, c *http.Cookie) *http.Request {
+	r, _ := http.NewRequest("GET", "http://example.test"+target, nil)
+	r.RequestURI = target
+	r.Host = "example.test"
+	r.RemoteAddr = "192.0.2.1:1234"
+	r.Header.Set("Accept", "text/html")
+	if c != nil {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestMFAEmailCode(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	m.enrol(m.login(alicePW))
+	stage, ans := m.passwordStage()
+	if !strings.Contains(mustJSON(ans["methods"]), `"email"`) {
+		t.Fatalf("email not offered: %v", ans)
+	}
+	res := m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage))
+	if res.StatusCode != 200 {
+		t.Fatalf("send: %d %v", res.StatusCode, body(t, res))
+	}
+	msg := m.queue.last(t)
+	code := msg.Data["code"]
+	if msg.Kind != notify.KindMFACode || msg.Channel != notify.Email || msg.To != "alice@example.test" || len(code) != 6 {
+		t.Fatalf("queued = %+v", msg)
+	}
+	// Stored hashed: the code is not in any token the store holds.
+	ctx := context.Background()
+	if _, err := m.mem.PeekToken(ctx, m.svc.keys.MAC("mfa-code", keys.HashToken(stage.Value), "email", code), mfaCodePurpose, m.clk.Now()); err != nil {
+		t.Fatalf("code not stored under its keyed hash: %v", err)
+	}
+	if _, err := m.mem.PeekToken(ctx, code, mfaCodePurpose, m.clk.Now()); err == nil {
+		t.Fatal("code stored in clear")
+	}
+	// SMS is not offered: alice has no phone.
+	if e := decodeErr(t, m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"sms"}`), stage))); e.Code != CodeMFAMethodNotAvailable {
+		t.Errorf("sms without a phone: %v", e)
+	}
+	// A code sent for another stage does not work here.
+	other, _ := m.passwordStage()
+	if e := decodeErr(t, m.challenge(other, `{"method":"email","code":"`+code+`"}`)); e.Code != CodeMFACodeInvalid {
+		t.Errorf("code used in another stage: %v", e)
+	}
+	if res := m.challenge(stage, `{"method":"email","code":"`+code+`"}`); res.StatusCode != 200 {
+		t.Fatalf("email code: %d", res.StatusCode)
+	}
+	// Single use.
+	stage2, _ := m.passwordStage()
+	if e := decodeErr(t, m.challenge(stage2, `{"method":"email","code":"`+code+`"}`)); e.Code != CodeMFACodeInvalid {
+		t.Errorf("email code reused: %v", e)
+	}
+	// Expiry is reported as such.
+	m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage2))
+	code2 := m.queue.last(t).Data["code"]
+	m.clk.Advance(mfaCodeTTL + time.Second)
+	if e := decodeErr(t, m.challenge(stage2, `{"method":"email","code":"`+code2+`"}`)); e.Code != CodeMFACodeExpired {
+		t.Errorf("expired code: %v", e)
+	}
+}
+
+func TestMFASendRateLimited(t *testing.T) {
+	clk := newClock()
+	q := &captureQueue{}
+	lim := DefaultLimits()
+	lim.LoginIP, lim.LoginIdentifier = lim.MFA, lim.MFA
+	lim.LoginIP.N, lim.LoginIdentifier.N = 1000, 1000
+	e := newEnvWith(t, Config{Now: clk.Now, Limits: &lim}, GuardConfig{}, func(d *Deps) { d.Outbox = q })
+	m := &mfaEnv{env: e, clk: clk, queue: q, aud: &memAudit{}}
+	m.enrol(m.login(alicePW))
+	stage, _ := m.passwordStage()
+	for i := 0; i < 3; i++ {
+		if res := m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage)); res.StatusCode != 200 {
+			t.Fatalf("send %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage))
+	if e := decodeErr(t, res); e.Code != CodeRateLimited || res.Header.Get("Retry-After") == "" {
+		t.Errorf("4th send in a minute: %v", e)
+	}
+}
+
+func TestResetMFA(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	_, _, full := m.enrol(m.login(alicePW))
+	if err := m.svc.ResetMFA(context.Background(), m.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := m.do(withCookie(jsonReq("GET", "/app", ""), full)); res.StatusCode != 401 {
+		t.Errorf("session survived an MFA reset: %d", res.StatusCode)
+	}
+	if _, ans := m.passwordStage(); ans["authenticated"] != true {
+		t.Errorf("login after reset still asks for MFA: %v", ans)
+	}
+	if l, _ := m.mem.ListTOTP(context.Background(), m.alice.ID); len(l) != 0 {
+		t.Error("factors left after reset")
+	}
+}
+
+func TestMFAPagesRender(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	m.enrol(m.login(alicePW))
+	res := m.do(formReq("/auth/login", url.Values{"email": {"alice@example.test"}, "password": {alicePW}, "rd": {"/app"}}))
+	loc := res.Header.Get("Location")
+	if res.StatusCode != 303 || loc != "/auth/mfa/challenge?rd=%2Fapp" {
+		t.Fatalf("browser login with MFA: %d %s", res.StatusCode, loc)
+	}
+	stage := sessionCookie(t, m.env, res)
+	res = m.do(getPage(loc, stage))
+	page, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`name="code"`, `autocomplete="one-time-code"`, `name="trust_device"`, `value="/app"`, `action="/auth/mfa/send"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("challenge page lacks %s", want)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("challenge page CSP = %q", csp)
+	}
+}
