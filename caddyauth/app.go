@@ -80,6 +80,8 @@ type App struct {
 	// CORS lists browser origins that may call the portal API with
 	// credentials.
 	CORS *CORSConfig `json:"cors,omitempty"`
+	// MFA is the second-factor policy.
+	MFA *MFAConfig `json:"mfa,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -138,6 +140,48 @@ type RateLimitConfig struct {
 	Off             bool   `json:"off,omitempty"`
 	LoginIP         string `json:"login_ip,omitempty"`
 	LoginIdentifier string `json:"login_identifier,omitempty"`
+	MFA             string `json:"mfa,omitempty"`
+	MFASend         string `json:"mfa_send,omitempty"`
+}
+
+// MFAConfig is the `mfa` option.
+type MFAConfig struct {
+	// Required makes every user pass (and first enrol) a second factor.
+	Required bool `json:"required,omitempty"`
+	// Methods allowed: totp, email, sms, recovery (default all; email and
+	// sms also need a sender).
+	Methods []string `json:"methods,omitempty"`
+	// TrustedDevice is how long "trust this device" lasts (default 14d;
+	// negative: the choice is not offered).
+	TrustedDevice caddy.Duration `json:"trusted_device,omitempty"`
+	TrustCookie   string         `json:"trust_cookie,omitempty"`
+	TrustHeader   string         `json:"trust_header,omitempty"`
+	// Issuer labels the account in authenticator apps (default caddyauth).
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// mfaPolicy describes the MFA policy for the startup report.
+func (a *App) mfaPolicy() string {
+	m := a.mfaConfig()
+	methods := m.Methods
+	if len(methods) == 0 {
+		methods = flows.AllMFAMethods
+	}
+	p := "optional"
+	if m.Required {
+		p = "required"
+	}
+	return p + " (" + strings.Join(methods, ",") + ")"
+}
+
+func (a *App) mfaConfig() flows.MFAConfig {
+	if a.MFA == nil {
+		return flows.MFAConfig{}
+	}
+	return flows.MFAConfig{
+		Required: a.MFA.Required, Methods: a.MFA.Methods, TrustedDevice: time.Duration(a.MFA.TrustedDevice),
+		TrustCookie: a.MFA.TrustCookie, TrustHeader: a.MFA.TrustHeader, Issuer: a.MFA.Issuer,
+	}
 }
 
 // CORSConfig is the `cors` option.
@@ -166,12 +210,12 @@ func (a *App) limits() (flows.Limits, error) {
 	l := flows.DefaultLimits()
 	if rl := a.RateLimit; rl != nil {
 		if rl.Off {
-			l.LoginIP, l.LoginIdentifier = ratelimit.Rate{}, ratelimit.Rate{}
+			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
 		}
 		for _, f := range []struct {
 			v   string
 			dst *ratelimit.Rate
-		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}} {
+		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend}} {
 			if f.v == "" {
 				continue
 			}
@@ -281,12 +325,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 		CORSOrigins:   a.corsOrigins(),
 		Observer:      obs,
 		NewLimiter:    a.limiterFactory(),
+		MFA:           a.mfaConfig(),
+		Keys:          a.ring,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
+		MFA:      a.db,
 	})
 	if err != nil {
 		a.closeStores()
@@ -467,6 +514,8 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("login_rate_identifier", a.effectiveLimits.LoginIdentifier.String()),
 		zap.Int("lockout_after", a.effectiveLimits.LockoutMax),
 		zap.Strings("cors_origins", a.corsOrigins()),
+		zap.String("mfa", a.mfaPolicy()),
+		zap.String("mfa_rate", a.effectiveLimits.MFA.String()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

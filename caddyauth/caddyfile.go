@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +185,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Lockout = lo
+		case "mfa":
+			m, err := parseMFA(d)
+			if err != nil {
+				return nil, err
+			}
+			app.MFA = m
 		case "cors":
 			c, err := parseCORS(d)
 			if err != nil {
@@ -272,9 +279,9 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "login_ip", "login_identifier":
+		case "login_ip", "login_identifier", "mfa", "mfa_send":
 		default:
-			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip or login_identifier)", opt)
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa or mfa_send)", opt)
 		}
 		v, err := oneArg(d)
 		if err != nil {
@@ -283,13 +290,80 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 		if _, err := ratelimit.ParseRate(v); err != nil {
 			return nil, d.Errf("caddyauth: rate_limit %s: %v", opt, err)
 		}
-		if opt == "login_ip" {
+		switch opt {
+		case "login_ip":
 			rl.LoginIP = v
-		} else {
+		case "login_identifier":
 			rl.LoginIdentifier = v
+		case "mfa":
+			rl.MFA = v
+		case "mfa_send":
+			rl.MFASend = v
 		}
 	}
 	return rl, nil
+}
+
+// parseMFA: mfa { required  methods totp email sms recovery
+// trusted_device 14d|off  trust_cookie <name>  trust_header <name>  issuer <s> }
+func parseMFA(d *caddyfile.Dispenser) (*MFAConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	m := new(MFAConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "required":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			m.Required = true
+		case "methods":
+			ms := d.RemainingArgs()
+			if len(ms) == 0 {
+				return nil, d.ArgErr()
+			}
+			for _, x := range ms {
+				if !slices.Contains(flows.AllMFAMethods, x) {
+					return nil, d.Errf("caddyauth: mfa methods: unknown method %q (want totp, email, sms or recovery)", x)
+				}
+			}
+			m.Methods = ms
+		case "trusted_device":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if v == "off" {
+				m.TrustedDevice = caddy.Duration(-1)
+				break
+			}
+			dur, err := duration(d, "mfa trusted_device", v)
+			if err != nil {
+				return nil, err
+			}
+			if dur <= 0 || dur > 400*24*time.Hour {
+				return nil, d.Err("caddyauth: mfa trusted_device must be between 1s and 400d, or off")
+			}
+			m.TrustedDevice = caddy.Duration(dur)
+		case "trust_cookie", "trust_header", "issuer":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			switch opt {
+			case "trust_cookie":
+				m.TrustCookie = v
+			case "trust_header":
+				m.TrustHeader = v
+			default:
+				m.Issuer = v
+			}
+		default:
+			return nil, d.Errf("caddyauth: mfa: unknown option %q", opt)
+		}
+	}
+	return m, nil
 }
 
 func parseCORS(d *caddyfile.Dispenser) (*CORSConfig, error) {
@@ -493,7 +567,16 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				ht.Template = args[1]
 			}
 			p.Headers = append(p.Headers, ht)
-		case "require", "assertion":
+		case "require":
+			what, err := oneArg(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			if what != "mfa" {
+				return nil, h.Errf("protect: require %q: only `require mfa` is supported", what)
+			}
+			p.RequireMFA = true
+		case "assertion":
 			return nil, h.Errf("protect: %q is not available in this version yet", opt)
 		default:
 			return nil, h.Errf("protect: unknown option %q", opt)

@@ -237,7 +237,12 @@ func userCommand() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
 				}
-				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked\n", u.Email, n)
+				// A new password also forgets every remembered device.
+				if err := env.db.DeleteTrustedDevices(c.Context(), u.ID); err != nil {
+					return fmt.Errorf("password changed, but forgetting trusted devices failed: %w", err)
+				}
+				env.record(c.Context(), audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email})
+				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked, trusted devices forgotten\n", u.Email, n)
 				return nil
 			})
 		},
@@ -245,7 +250,28 @@ func userCommand() *cobra.Command {
 	configFlags(passwd)
 	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
 
-	user.AddCommand(add, list,
+	resetMFA := &cobra.Command{
+		Use:   "reset-mfa <email>",
+		Short: "Remove a user's second factors, recovery codes and trusted devices, and end their sessions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
+				if err := env.db.ResetMFA(c.Context(), u.ID); err != nil {
+					return err
+				}
+				n, err := env.revokeSessions(c.Context(), u.ID)
+				if err != nil {
+					return fmt.Errorf("MFA reset, but revoking sessions failed: %w", err)
+				}
+				env.record(c.Context(), audit.Event{Type: audit.MFAReset, UserID: u.ID, Email: u.Email})
+				fmt.Fprintf(c.OutOrStdout(), "MFA reset for %s; %d session(s) revoked\n", u.Email, n)
+				return nil
+			})
+		},
+	}
+	configFlags(resetMFA)
+
+	user.AddCommand(add, list, resetMFA,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
 		passwd)

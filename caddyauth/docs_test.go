@@ -23,7 +23,7 @@ func TestConfigurationDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true}
 	var keywords []string
 	for _, decl := range f.Decls {
 		fn, ok := decl.(*ast.FuncDecl)

@@ -32,6 +32,9 @@ type Protect struct {
 	Public []string `json:"public,omitempty"`
 	// Headers override or add identity headers sent upstream.
 	Headers []flows.HeaderTemplate `json:"headers,omitempty"`
+	// RequireMFA (`require mfa`) admits only sessions that passed a
+	// second factor; others are sent to step up.
+	RequireMFA bool `json:"require_mfa,omitempty"`
 	// MatchRaw limits protection to matching requests (`protect /admin*`).
 	// It is evaluated inside the handler, not as a route matcher, so that
 	// identity headers are stripped from every request, protected or not:
@@ -58,11 +61,12 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 		p.Base = "/auth"
 	}
 	g, err := app.service.NewGuard(flows.GuardConfig{
-		Base:      p.Base,
-		PortalURL: p.Portal,
-		Policy:    policy.Policy{Allow: p.Allow, Deny: p.Deny},
-		Public:    p.Public,
-		Headers:   p.Headers,
+		Base:       p.Base,
+		PortalURL:  p.Portal,
+		Policy:     policy.Policy{Allow: p.Allow, Deny: p.Deny},
+		Public:     p.Public,
+		Headers:    p.Headers,
+		RequireMFA: p.RequireMFA,
 	})
 	if err != nil {
 		return err
@@ -117,7 +121,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				case "id", "email", "name", "groups":
 					return flows.IdentityField(id, field), true
 				case "mfa":
-					return "false", true
+					return id.Session.MFAMethod, true
 				}
 				return nil, false
 			})
