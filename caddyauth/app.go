@@ -85,6 +85,7 @@ type App struct {
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
+	caddyCtx caddy.Context
 	audit    audit.Recorder
 	sessions *session.Manager
 	users    store.UserStore
@@ -257,6 +258,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secret, opens the stores and builds the flows.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.caddyCtx = ctx
 	a.logger = ctx.Logger()
 	a.bases = map[string]bool{}
 	secret, previous, err := a.secrets()
@@ -500,7 +502,37 @@ func (a *App) Start() error {
 		}()
 	}
 	a.logStartup(ctx)
+	a.checkTrustHeader()
 	return nil
+}
+
+// checkTrustHeader warns when Caddy will drop the trusted-device header:
+// since 2.11 Caddy drops request headers whose names contain underscores
+// unless a server lists them in expected_underscore_headers.
+func (a *App) checkTrustHeader() {
+	name := a.service.TrustHeader()
+	if !strings.Contains(name, "_") || a.caddyCtx.Context == nil {
+		return
+	}
+	raw, err := a.caddyCtx.AppIfConfigured("http")
+	if err != nil {
+		return
+	}
+	httpApp, ok := raw.(*caddyhttp.App)
+	if !ok {
+		return
+	}
+	for srvName, srv := range httpApp.Servers {
+		allowed := false
+		for _, h := range srv.ExpectedUnderscoreHeaders {
+			allowed = allowed || strings.EqualFold(h, name) || (strings.HasSuffix(h, "*") && strings.HasPrefix(strings.ToLower(name), strings.ToLower(strings.TrimSuffix(h, "*"))))
+		}
+		if !allowed {
+			a.logger.Warn("Caddy drops the trusted-device header because its name has an underscore; clients must send the hyphen form, or add it to expected_underscore_headers",
+				zap.String("server", srvName), zap.String("header", name),
+				zap.String("hyphen_form", strings.ReplaceAll(name, "_", "-")))
+		}
+	}
 }
 
 func (a *App) logStartup(ctx context.Context) {

@@ -2,6 +2,7 @@ package caddyauth
 
 import (
 	"fmt"
+	"github.com/caddyauth/gateway/internal/session"
 	"net/http"
 	"strings"
 
@@ -106,9 +107,13 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return next.ServeHTTP(w, r)
 		}
 	}
-	id, outcome := p.guard.Check(w, r)
+	// A protect earlier in this request (site-wide, then a stricter one
+	// for a path) already admitted an identity and removed the cookie.
+	prior, _ := caddyhttp.GetVar(r.Context(), identityVar).(*session.Identity)
+	id, outcome := p.guard.CheckAfter(w, r, prior)
 	switch outcome {
 	case flows.Authenticated:
+		caddyhttp.SetVar(r.Context(), identityVar, id)
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 			// One lazy provider instead of five eager Sets: most
 			// requests never read a placeholder.
@@ -132,6 +137,10 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	return nil
 }
+
+// identityVar carries the admitted identity between protect handlers of
+// one request (Caddy's per-request vars: no extra allocation).
+const identityVar = "caddyauth.identity"
 
 // Interface guards.
 var (

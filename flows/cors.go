@@ -10,7 +10,7 @@ import (
 // corsAllowHeaders are the request headers a browser app on an allowed
 // origin may send to the portal API. The last is the trusted-device header
 // that non-cookie clients send (MFA).
-var corsAllowHeaders = "Content-Type, Authorization, X-Access-Token-Type, X-CSRF-Token, nest_auth_device_trust"
+var corsAllowHeaders = "Content-Type, Authorization, X-Access-Token-Type, X-CSRF-Token, nest_auth_device_trust, Nest-Auth-Device-Trust"
 
 // corsMaxAge caches a preflight for 10 minutes.
 const corsMaxAge = "600"

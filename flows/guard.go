@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"fmt"
+	"github.com/caddyauth/gateway/store"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -68,6 +69,9 @@ type Guard struct {
 	strip    []string // normalised names of every identity header
 	exact    map[string]bool
 	prefixes []string
+	// trustKeys are the canonical header keys of the trust token (both
+	// spellings), computed once: canonicalising per request allocates.
+	trustKeys [2]string
 }
 
 type compiledHeader struct {
@@ -87,10 +91,12 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 		return nil, fmt.Errorf("portal base path cannot be /")
 	}
 	cfg.PortalURL = strings.TrimRight(cfg.PortalURL, "/")
+	trustKeys := [2]string{textproto.CanonicalMIMEHeaderKey(s.cfg.MFA.TrustHeader),
+		textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(s.cfg.MFA.TrustHeader, "_", "-"))}
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Guard{s: s, cfg: cfg, portal: s.Portal(cfg.Base), exact: map[string]bool{}}
+	g := &Guard{s: s, cfg: cfg, portal: s.Portal(cfg.Base), exact: map[string]bool{}, trustKeys: trustKeys}
 	for _, p := range cfg.Public {
 		if !strings.HasPrefix(p, "/") {
 			return nil, fmt.Errorf("public path %q must start with /", p)
@@ -138,18 +144,30 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 // Check runs the guard for one request. It always strips client-sent
 // identity headers first.
 func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity, Outcome) {
+	return g.CheckAfter(w, r, nil)
+}
+
+// CheckAfter is Check for a request that an earlier guard of the same
+// service already admitted as prior (a site-wide protect followed by a
+// stricter one for /admin*): that guard removed the session cookie, so
+// this one applies its own rules to prior instead of looking it up.
+func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *session.Identity) (*session.Identity, Outcome) {
 	g.StripIdentityHeaders(r.Header)
 	if InBase(g.cfg.Base, r.URL.Path) {
 		g.portal.ServeHTTP(w, r)
 		return nil, Handled
 	}
 	g.s.hsts(w, r)
+	g.dropTrustHeader(r.Header)
 	if g.isPublic(r.URL.Path) {
 		g.dropSessionCookie(r.Header)
 		g.s.obs.Decision("public")
 		return nil, Public
 	}
-	id, saw, err := g.s.identify(r)
+	id, saw, err := prior, true, error(nil)
+	if id == nil {
+		id, saw, err = g.s.identify(r)
+	}
 	if err != nil {
 		// Fail closed, and never redirect to login: the login would
 		// fail the same way and the browser would loop.
@@ -158,6 +176,9 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 		return nil, Handled
 	}
 	if id == nil {
+		if saw && g.inStage(w, r) {
+			return nil, Handled
+		}
 		g.anonymous(w, r, saw)
 		return nil, Handled
 	}
@@ -174,6 +195,16 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 	g.dropSessionCookie(r.Header)
 	g.s.obs.Decision("allow")
 	return id, Authenticated
+}
+
+// dropTrustHeader keeps the trusted-device token (a credential of the
+// gateway, like the session cookie) away from upstreams and access logs.
+func (g *Guard) dropTrustHeader(h http.Header) {
+	if len(h) == 0 {
+		return
+	}
+	delete(h, g.trustKeys[0])
+	delete(h, g.trustKeys[1])
 }
 
 // dropSessionCookie removes the gateway's session cookie from the request
@@ -247,6 +278,29 @@ func (g *Guard) anonymous(w http.ResponseWriter, r *http.Request, sawCookie bool
 	g.s.obs.Decision("unauthenticated")
 	g.s.obs.Error(e.Code)
 	writeJSON(w, http.StatusUnauthorized, e)
+}
+
+// inStage answers a request carrying a challenge- or enrolment-stage
+// session (only on this failure path is the cookie looked at again):
+// browsers go back to the MFA page, others get 401 MFA_REQUIRED.
+func (g *Guard) inStage(w http.ResponseWriter, r *http.Request) bool {
+	id, _, err := g.s.identifyAny(r)
+	if err != nil || id == nil || id.Session.Full() || g.cfg.PortalURL != "" {
+		return false
+	}
+	g.s.obs.Decision("unauthenticated")
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
+		next := g.cfg.Base + "/mfa/challenge"
+		if id.Session.Pending == store.PendingEnrol {
+			next = g.cfg.Base + "/mfa/setup"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, next+"?rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+		return true
+	}
+	g.s.obs.Error(CodeMFARequired)
+	writeJSON(w, http.StatusUnauthorized, errMFARequired)
+	return true
 }
 
 // stepUp answers a password-only session on a `require mfa` site: browsers

@@ -279,7 +279,7 @@ func (s *Service) trustedDevice(r *http.Request, u *store.User) string {
 	if c, err := r.Cookie(s.cfg.MFA.TrustCookie); err == nil {
 		toks = append(toks, c.Value)
 	}
-	if h := r.Header.Get(s.cfg.MFA.TrustHeader); h != "" {
+	if h, ok := r.Context().Value(trustHeaderKey{}).(string); ok {
 		toks = append(toks, h)
 	}
 	for _, t := range toks {
@@ -299,6 +299,31 @@ func (s *Service) trustedDevice(r *http.Request, u *store.User) string {
 	}
 	return ""
 }
+
+type trustHeaderKey struct{}
+
+// takeTrustHeader moves the trust token out of the request headers (so it
+// is neither logged by the access log nor sent upstream) into the context.
+// Both spellings are read: Caddy drops header names with underscores unless
+// the server lists them in expected_underscore_headers, so clients behind a
+// default Caddy send Nest-Auth-Device-Trust.
+func (s *Service) takeTrustHeader(r *http.Request) *http.Request {
+	name := s.cfg.MFA.TrustHeader
+	alt := strings.ReplaceAll(name, "_", "-")
+	v := r.Header.Get(name)
+	if v == "" {
+		v = r.Header.Get(alt)
+	}
+	if v == "" {
+		return r
+	}
+	r.Header.Del(name)
+	r.Header.Del(alt)
+	return r.WithContext(context.WithValue(r.Context(), trustHeaderKey{}, v))
+}
+
+// TrustHeader is the configured trusted-device header name.
+func (s *Service) TrustHeader() string { return s.cfg.MFA.TrustHeader }
 
 // ---- challenge ----
 

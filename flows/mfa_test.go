@@ -294,10 +294,19 @@ func TestMFATrustedDevice(t *testing.T) {
 	if ans["authenticated"] != true {
 		t.Fatalf("login with a trusted device cookie: %v", ans)
 	}
-	// Header, for non-browser clients.
-	_, ans = m.passwordStage(func(r *http.Request) { r.Header.Set("nest_auth_device_trust", tok) })
-	if ans["authenticated"] != true {
-		t.Fatalf("login with the trust header: %v", ans)
+	// Header, for non-browser clients, in either spelling (Caddy drops
+	// underscore names unless allowed); never forwarded upstream.
+	for _, name := range []string{"nest_auth_device_trust", "Nest-Auth-Device-Trust"} {
+		_, ans = m.passwordStage(func(r *http.Request) { r.Header.Set(name, tok) })
+		if ans["authenticated"] != true {
+			t.Fatalf("login with the trust header %s: %v", name, ans)
+		}
+		full := m.loginTrusted(trust)
+		r := withCookie(jsonReq("GET", "/app", ""), full)
+		r.Header.Set(name, tok)
+		if b, _ := io.ReadAll(m.do(r).Body); strings.Contains(string(b), tok) {
+			t.Errorf("trust header %s forwarded upstream", name)
+		}
 	}
 	// A forged token does nothing.
 	_, ans = m.passwordStage(func(r *http.Request) { r.Header.Set("nest_auth_device_trust", strings.Repeat("A", 43)) })

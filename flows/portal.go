@@ -43,6 +43,7 @@ func (s *Service) Portal(base string) http.Handler {
 	h := csrf.Handler(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
+		r = s.takeTrustHeader(r)
 		s.securityHeaders(w, r)
 		if s.cors(w, r) {
 			return

@@ -244,6 +244,11 @@ type GatewayConfig struct {
 	Debug bool
 	// SiteExtra are extra lines inside the site block.
 	SiteExtra []string
+	// ServerOptions are extra lines inside the global `servers` block.
+	ServerOptions []string
+	// LogFields are `format filter` field rules for the site's access log
+	// (e.g. "request>headers>X-Token delete").
+	LogFields []string
 	// Limits keeps the login rate limits and lockout on. Off by default:
 	// most tests log in many times from one address; the limits have
 	// their own tests.
@@ -273,7 +278,11 @@ func (g *GatewayConfig) Caddyfile(t testing.TB) string {
 		b.WriteString("\tdebug\n")
 	}
 	b.WriteString("\tlocal_certs\n\tskip_install_trust\n\tauto_https disable_redirects\n")
-	b.WriteString("\tservers {\n\t\tprotocols h1 h2\n\t}\n")
+	b.WriteString("\tservers {\n\t\tprotocols h1 h2\n")
+	for _, l := range g.ServerOptions {
+		fmt.Fprintf(&b, "\t\t%s\n", l)
+	}
+	b.WriteString("\t}\n")
 	b.WriteString("\tcaddyauth {\n")
 	fmt.Fprintf(&b, "\t\tsecret %s\n", g.Secret)
 	fmt.Fprintf(&b, "\t\tsessions %s\n", sessions)
@@ -304,7 +313,15 @@ func (g *GatewayConfig) Caddyfile(t testing.TB) string {
 		}
 		b.WriteString("\t}\n")
 	}
-	b.WriteString("\tlog\n")
+	if len(g.LogFields) == 0 {
+		b.WriteString("\tlog\n")
+	} else {
+		b.WriteString("\tlog {\n\t\tformat filter {\n\t\t\twrap json\n\t\t\tfields {\n")
+		for _, l := range g.LogFields {
+			fmt.Fprintf(&b, "\t\t\t\t%s\n", l)
+		}
+		b.WriteString("\t\t\t}\n\t\t}\n\t}\n")
+	}
 	for _, l := range g.SiteExtra {
 		fmt.Fprintf(&b, "\t%s\n", l)
 	}

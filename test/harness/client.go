@@ -256,3 +256,26 @@ func (c *Client) ClearCookies() {
 	jar, _ := cookiejar.New(nil)
 	c.Jar = jar
 }
+
+// ClearCookiesExcept empties the jar but keeps the named cookies (a
+// browser that signed out still holds its trusted-device cookie).
+func (c *Client) ClearCookiesExcept(names ...string) {
+	u, err := url.Parse(c.Base)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var keep []*http.Cookie
+	for _, ck := range c.Jar.Cookies(u) {
+		for _, n := range names {
+			if ck.Name == n {
+				// Cookies() returns name and value only; restore the
+				// attributes a __Host- cookie needs.
+				keep = append(keep, &http.Cookie{Name: ck.Name, Value: ck.Value, Path: "/", Secure: true, HttpOnly: true})
+			}
+		}
+	}
+	c.ClearCookies()
+	if len(keep) > 0 {
+		c.Jar.SetCookies(u, keep)
+	}
+}

@@ -19,6 +19,7 @@ import (
 var leaks struct {
 	mu        sync.Mutex
 	sensitive map[string]string // value -> kind
+	codes     map[string]bool   // short numeric codes (see SensitiveCode)
 	outputs   []output
 }
 
@@ -46,6 +47,50 @@ func sensitiveKind(kind string, values ...string) {
 		}
 	}
 }
+
+// SensitiveCode registers a short numeric one-time code (TOTP, emailed
+// code). Six digits are too short for a plain substring search (timestamps
+// and durations contain such runs), so a code counts as leaked when it
+// stands alone: not part of a longer digit run and not a decimal fraction.
+func SensitiveCode(codes ...string) {
+	leaks.mu.Lock()
+	defer leaks.mu.Unlock()
+	if leaks.codes == nil {
+		leaks.codes = map[string]bool{}
+	}
+	for _, c := range codes {
+		leaks.codes[c] = true
+	}
+}
+
+func findCodes(text string) []string {
+	var found []string
+	for c := range leaks.codes {
+		for i := 0; ; {
+			j := strings.Index(text[i:], c)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			end := at + len(c)
+			before, after := byte(' '), byte(' ')
+			if at > 0 {
+				before = text[at-1]
+			}
+			if end < len(text) {
+				after = text[end]
+			}
+			if !isDigit(before) && !isDigit(after) && before != '.' {
+				found = append(found, fmt.Sprintf("one-time code %q found near: %s", mask(c), excerpt(text, at, len(c))))
+				break
+			}
+			i = at + 1
+		}
+	}
+	return found
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // SensitiveCount is how many values are registered (tests assert the scan
 // is not vacuous).
@@ -79,6 +124,7 @@ func findLeaksLocked(text string) string {
 			}
 		}
 	}
+	found = append(found, findCodes(text)...)
 	sort.Strings(found)
 	return strings.Join(found, "\n")
 }

@@ -28,3 +28,18 @@ func TestFindLeaks(t *testing.T) {
 		t.Errorf("the report repeats the secret: %s", got)
 	}
 }
+
+func TestFindLeaksCodes(t *testing.T) {
+	SensitiveCode("493817")
+	for text, leak := range map[string]bool{
+		`{"msg":"sent","code":"493817"}`: true,
+		`code 493817 accepted`:           true,
+		`{"ts":1764128512.493817}`:       false, // a fraction
+		`{"bytes":14938172}`:             false, // a longer number
+		`{"id":"a493817b"}`:              true,  // letters around: still the code
+	} {
+		if got := FindLeaks(text) != ""; got != leak {
+			t.Errorf("FindLeaks(%s) = %v, want %v", text, got, leak)
+		}
+	}
+}
