@@ -22,6 +22,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 # The browser tests drive Debian's chromium; pages render in DejaVu Sans.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The MFA e2e test checks our TOTP codes against an independent implementation.
+command -v oathtool >/dev/null || missing+=(oathtool)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
