@@ -28,6 +28,8 @@ type Store struct {
 	byPhone  map[string]string      // phone -> id (empty phones are not indexed)
 	sessions map[string]*store.Session
 	tokens   map[string]*store.OneTimeToken
+
+	settings settingsState // settings.go
 }
 
 var (

@@ -31,3 +31,11 @@ func TestDeleteUserCascades(t *testing.T) {
 	m := memory.New()
 	storetest.TestDeleteUserCascades(t, m, m, m)
 }
+
+func TestSettingsStore(t *testing.T) {
+	storetest.TestSettingsStore(t, func(*testing.T) store.SettingsStore { return memory.New() })
+}
+
+func TestLockoutStore(t *testing.T) {
+	storetest.TestLockoutStore(t, func(*testing.T) store.LockoutStore { return memory.New() })
+}
