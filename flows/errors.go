@@ -22,6 +22,8 @@ const (
 	CodeConflict           = "CONFLICT"
 	CodeRateLimited        = "RATE_LIMITED"
 	CodeAccountLocked      = "ACCOUNT_LOCKED"
+	CodeMFARequired        = "MFA_REQUIRED"
+	CodeMethodDisabled     = "METHOD_DISABLED"
 )
 
 // APIError is the JSON error body: {"code","message","status"}.
@@ -47,6 +49,7 @@ var (
 	errNotFound           = apiErr(http.StatusNotFound, CodeNotFound, "There is nothing here.")
 	errMethodNotAllowed   = apiErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here.")
 	errCrossOrigin        = apiErr(http.StatusForbidden, CodeCrossOrigin, "Cross-origin request refused.")
+	errMethodDisabled     = apiErr(http.StatusForbidden, CodeMethodDisabled, "This sign-in method is turned off right now.")
 )
 
 func invalidInput(msg string) *APIError {

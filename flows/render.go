@@ -39,6 +39,8 @@ type pageData struct {
 	Name       string
 	User       *store.User
 	SetupToken string
+	// PasswordOff hides the password form (the method is switched off).
+	PasswordOff bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {

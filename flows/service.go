@@ -88,6 +88,9 @@ type Deps struct {
 	Outbox notify.Queue
 	// Methods switches auth methods at runtime (default: all enabled).
 	Methods MethodSwitch
+	// Lockouts keeps the login lockout where every instance shares it
+	// (default: in-process, per instance).
+	Lockouts store.LockoutStore
 }
 
 // Service holds the shared state of every portal and guard.
@@ -180,7 +183,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       cfg.Logger,
 		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
 		tmpl:      t,
-		limits:    newLimiters(lim, cfg.NewLimiter),
+		limits:    newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
