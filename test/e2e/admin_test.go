@@ -118,6 +118,11 @@ func TestLockoutSharedAndUnlock(t *testing.T) {
 	// The lock notice was queued for the owner (delivery is the outbox's
 	// job; without one the refusal is logged, never the address's secrets).
 	a.caddy.WaitLog("login locked out", 5*time.Second)
+	// No outbox is configured here, so the default queue refuses and says
+	// which message it could not queue.
+	if e := a.caddy.WaitLog("message not queued", 5*time.Second); e["kind"] != "account_locked" || e["channel"] != "email" {
+		t.Errorf("lock notice: %v", e)
+	}
 
 	out, errOut, code := a.cli("", "auth", "user", "unlock", "ALICE@example.test", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "1 locked address(es) cleared") {
