@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
@@ -336,6 +337,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
 		MFA:      a.db,
+		// The database is shared by every instance: a method switched
+		// off or a lockout lifted there is felt by all of them.
+		Methods:  methods.New(a.db, methods.DefaultTTL),
+		Lockouts: a.db,
 	})
 	if err != nil {
 		a.closeStores()

@@ -27,12 +27,12 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "auth",
-		Usage: "user|sessions|secret ...",
+		Usage: "user|sessions|methods|secret ...",
 		Short: "Manage caddyauth users, sessions and secrets",
 		Long: `Manage caddyauth from the command line. The commands read the same
 config as the server (--config, --adapter), so they open the same database.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand(), sessionsCommand(), secretCommand())
+			cmd.AddCommand(userCommand(), sessionsCommand(), methodsCommand(), secretCommand())
 		},
 	})
 }
@@ -250,43 +250,29 @@ func userCommand() *cobra.Command {
 	configFlags(passwd)
 	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
 
-	resetMFA := &cobra.Command{
-		Use:   "reset-mfa <email>",
-		Short: "Remove a user's second factors, recovery codes and trusted devices, and end their sessions",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-				if err := env.db.ResetMFA(c.Context(), u.ID); err != nil {
-					return err
-				}
-				n, err := env.revokeSessions(c.Context(), u.ID)
-				if err != nil {
-					return fmt.Errorf("MFA reset, but revoking sessions failed: %w", err)
-				}
-				env.record(c.Context(), audit.Event{Type: audit.MFAReset, UserID: u.ID, Email: u.Email})
-				fmt.Fprintf(c.OutOrStdout(), "MFA reset for %s; %d session(s) revoked\n", u.Email, n)
-				return nil
-			})
-		},
-	}
-	configFlags(resetMFA)
-
-	user.AddCommand(add, list, resetMFA,
+	user.AddCommand(add, list,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
 		passwd)
+	user.AddCommand(adminUserCommands()...)
 	return user
 }
 
 func sessionsCommand() *cobra.Command {
 	s := &cobra.Command{Use: "sessions", Short: "Revoke sessions"}
 	revoke := &cobra.Command{
-		Use:   "revoke --user <email>",
-		Short: "End every session of a user, on every instance",
+		Use:   "revoke --user <email> | --all",
+		Short: "End every session of a user (or of everyone), on every instance",
 		RunE: func(c *cobra.Command, _ []string) error {
 			email, _ := c.Flags().GetString("user")
+			if all, _ := c.Flags().GetBool("all"); all {
+				if email != "" {
+					return errors.New("give --user or --all, not both")
+				}
+				return revokeAllCommand(c)
+			}
 			if email == "" {
-				return errors.New("--user is required")
+				return errors.New("--user or --all is required")
 			}
 			return withUser(c, email, func(env *cliEnv, u *store.User) error {
 				n, err := env.revokeSessions(c.Context(), u.ID)
@@ -300,6 +286,7 @@ func sessionsCommand() *cobra.Command {
 	}
 	configFlags(revoke)
 	revoke.Flags().String("user", "", "Email of the user")
+	revoke.Flags().Bool("all", false, "Every session of every user (leaked-secret runbook)")
 	s.AddCommand(revoke)
 	return s
 }

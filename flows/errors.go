@@ -27,6 +27,7 @@ const (
 	CodeMFACodeInvalid        = "MFA_CODE_INVALID"
 	CodeMFACodeExpired        = "MFA_CODE_EXPIRED"
 	CodeMFAMethodNotAvailable = "MFA_METHOD_NOT_AVAILABLE"
+	CodeMethodDisabled        = "METHOD_DISABLED"
 )
 
 // APIError is the JSON error body: {"code","message","status"}.
@@ -52,6 +53,7 @@ var (
 	errNotFound           = apiErr(http.StatusNotFound, CodeNotFound, "There is nothing here.")
 	errMethodNotAllowed   = apiErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here.")
 	errCrossOrigin        = apiErr(http.StatusForbidden, CodeCrossOrigin, "Cross-origin request refused.")
+	errMethodDisabled     = apiErr(http.StatusForbidden, CodeMethodDisabled, "This sign-in method is turned off right now.")
 )
 
 func invalidInput(msg string) *APIError {

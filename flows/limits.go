@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyauth/gateway/internal/ratelimit"
+	"github.com/caddyauth/gateway/store"
 )
 
 // Limits slow down credential stuffing on the login endpoint: a token bucket
@@ -45,7 +46,8 @@ func DefaultLimits() Limits {
 
 type limiters struct {
 	loginIP, loginID ratelimit.Limiter
-	lockout          *ratelimit.Lockout
+	lockout          ratelimit.Locker
+	lockoutDuration  time.Duration
 
 	mfaUser, mfaAttempts, mfaSend ratelimit.Limiter
 }
@@ -57,14 +59,25 @@ type NewLimiter func(bucket string, r ratelimit.Rate) ratelimit.Limiter
 
 func localLimiter(_ string, r ratelimit.Rate) ratelimit.Limiter { return ratelimit.NewLocal(r, 0) }
 
-func newLimiters(l Limits, mk NewLimiter) limiters {
+// newLimiters builds the buckets and the lockout: shared through lockouts
+// when given (so a lock holds on every instance and operators can lift
+// it), in-process otherwise.
+func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters {
 	if mk == nil {
 		mk = localLimiter
+	}
+	var lock ratelimit.Locker
+	if lockouts != nil {
+		lock = ratelimit.NewStoreLocker(lockouts, l.LockoutMax, l.LockoutWindow, l.LockoutDuration)
+	} else {
+		lock = ratelimit.NewLockout(l.LockoutMax, l.LockoutWindow, l.LockoutDuration, 0).Locker()
 	}
 	lim := limiters{
 		loginIP: mk("login_ip", l.LoginIP),
 		loginID: mk("login_identifier", l.LoginIdentifier),
-		lockout: ratelimit.NewLockout(l.LockoutMax, l.LockoutWindow, l.LockoutDuration, 0),
+		lockout: lock,
+
+		lockoutDuration: l.LockoutDuration,
 	}
 	lim.mfaUser, lim.mfaAttempts, lim.mfaSend = mfaLimiters(l, mk)
 	return lim
@@ -79,6 +92,3 @@ var (
 func retryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 }
-
-// lockoutKey pairs the identifier with the client address.
-func lockoutKey(identifier, ip string) string { return identifier + "\x00" + ip }

@@ -74,7 +74,7 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "password", "rd"}})
 		return
 	}
-	data := pageData{Title: "Sign in", RD: rd}
+	data := pageData{Title: "Sign in", RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), "password")}
 	if id != nil {
 		u := id.User
 		data.User = &u
@@ -87,6 +87,11 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	result := "store_error"
 	defer func() { p.s.obs.Login("password", result, time.Since(start)) }()
+	if !p.s.methodEnabled(r.Context(), "password") {
+		result = "method_disabled"
+		p.loginFailed(w, r, loginInput{}, errMethodDisabled)
+		return
+	}
 	var in loginInput
 	if e := decode(r, &in, map[string]*string{"email": &in.Email, "username": &in.Username, "password": &in.Password, "rd": &in.RD}); e != nil {
 		result = "invalid_input"
@@ -128,13 +133,17 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	pair := lockoutKey(email, ip)
-	if locked, wait := p.s.limits.lockout.Locked(pair, now); locked {
+	ctx := r.Context()
+	locked, wait, err := p.s.limits.lockout.Locked(ctx, email, ip, now)
+	if err != nil {
+		p.s.storeFailure(w, r, "lockout", err)
+		return
+	}
+	if locked {
 		result = "locked"
 		p.limited(w, r, in, errLockedOut, "lockout", wait)
 		return
 	}
-	ctx := r.Context()
 	u, err := p.s.deps.Users.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.s.storeFailure(w, r, "login lookup", err)
@@ -165,14 +174,20 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		p.s.audit(r, ev)
-		if p.s.limits.lockout.Fail(pair, now) {
+		if justLocked, err := p.s.limits.lockout.Fail(ctx, email, ip, now); err != nil {
+			p.s.log.Error("lockout failure not recorded", zapErr(err))
+			p.s.obs.StoreError("lockout")
+		} else if justLocked {
 			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
 			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: ev.UserID, Email: email})
+			p.lockedNotice(ctx, u, ip)
 		}
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
 	}
-	p.s.limits.lockout.Succeed(pair)
+	if err := p.s.limits.lockout.Succeed(ctx, email, ip); err != nil {
+		p.s.log.Warn("lockout not cleared after a successful login", zapErr(err))
+	}
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
 			u.PasswordHash = h
@@ -261,7 +276,7 @@ func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInp
 	if email == "" {
 		email = in.Username
 	}
-	p.s.render(w, r, e.Status, "login.html", pageData{Title: "Sign in", Error: e, Email: email, RD: p.returnTo(r, in.RD)})
+	p.s.render(w, r, e.Status, "login.html", pageData{Title: "Sign in", Error: e, Email: email, RD: p.returnTo(r, in.RD), PasswordOff: e == errMethodDisabled})
 }
 
 // loginURL is where an anonymous browser is sent: this portal's login page

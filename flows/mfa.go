@@ -1141,11 +1141,7 @@ func (p *portal) deleteTrusted(w http.ResponseWriter, r *http.Request) {
 // ResetMFA removes every factor, recovery code and trusted device of the
 // user and ends their sessions (admin action, lost authenticator).
 func (s *Service) ResetMFA(ctx context.Context, userID string) error {
-	if err := s.deps.MFA.ResetMFA(ctx, userID); err != nil {
-		return err
-	}
-	_, err := s.deps.Sessions.RevokeUser(ctx, userID)
-	return err
+	return ResetMFA(ctx, s.deps, userID)
 }
 
 func (p *portal) redirectWithRD(w http.ResponseWriter, r *http.Request, to, rd string) {

@@ -40,6 +40,8 @@ type pageData struct {
 	User       *store.User
 	SetupToken string
 	MFA        *mfaPage
+	// PasswordOff hides the password form (the method is switched off).
+	PasswordOff bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {

@@ -96,6 +96,9 @@ type Deps struct {
 	Methods MethodSwitch
 	// MFA keeps second factors (default: Users, when it implements it).
 	MFA store.MFAStore
+	// Lockouts keeps the login lockout where every instance shares it
+	// (default: in-process, per instance).
+	Lockouts store.LockoutStore
 }
 
 // Service holds the shared state of every portal and guard.
@@ -206,7 +209,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:       cfg.Logger,
 		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
 		tmpl:      t,
-		limits:    newLimiters(lim, cfg.NewLimiter),
+		limits:    newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,

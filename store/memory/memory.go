@@ -29,6 +29,8 @@ type Store struct {
 	sessions map[string]*store.Session
 	tokens   map[string]*store.OneTimeToken
 	mfa      mfaData
+
+	settings settingsState // settings.go
 }
 
 var (

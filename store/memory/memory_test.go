@@ -35,3 +35,11 @@ func TestDeleteUserCascades(t *testing.T) {
 func TestMFAStore(t *testing.T) {
 	storetest.TestMFAStore(t, func(*testing.T) storetest.MFAStores { return memory.New() })
 }
+
+func TestSettingsStore(t *testing.T) {
+	storetest.TestSettingsStore(t, func(*testing.T) store.SettingsStore { return memory.New() })
+}
+
+func TestLockoutStore(t *testing.T) {
+	storetest.TestLockoutStore(t, func(*testing.T) store.LockoutStore { return memory.New() })
+}
