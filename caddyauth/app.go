@@ -80,17 +80,22 @@ type App struct {
 	// CORS lists browser origins that may call the portal API with
 	// credentials.
 	CORS *CORSConfig `json:"cors,omitempty"`
+	// Audit adds sinks (file, webhook) to the audit trail, which the
+	// database always keeps.
+	Audit *AuditConfig `json:"audit,omitempty"`
 
-	service  *flows.Service
-	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
-	audit    audit.Recorder
-	sessions *session.Manager
-	users    store.UserStore
-	db       *sqlstore.DB
-	sstore   store.SessionStore
-	logger   *zap.Logger
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	service *flows.Service
+	ring    *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
+	audit   audit.Recorder
+	// auditChain is a.audit when provisioned (closed with the stores).
+	auditChain *audit.Chain
+	sessions   *session.Manager
+	users      store.UserStore
+	db         *sqlstore.DB
+	sstore     store.SessionStore
+	logger     *zap.Logger
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	effectiveLimits flows.Limits
 
@@ -227,6 +232,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.audit = audit.Nop{}
 
 	if err := a.openStores(ctx); err != nil {
+		a.closeStores()
+		return err
+	}
+	if err := a.provisionAudit(ctx); err != nil {
 		a.closeStores()
 		return err
 	}
@@ -389,6 +398,7 @@ func (a *App) openStores(ctx context.Context) error {
 func (a *App) tokenStore() store.TokenStore { return a.db }
 
 func (a *App) closeStores() {
+	a.closeAudit()
 	if a.sstore != nil && a.sstore != store.SessionStore(a.db) {
 		_ = a.sstore.Close()
 	}
@@ -467,6 +477,7 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("login_rate_identifier", a.effectiveLimits.LoginIdentifier.String()),
 		zap.Int("lockout_after", a.effectiveLimits.LockoutMax),
 		zap.Strings("cors_origins", a.corsOrigins()),
+		zap.Strings("audit_sinks", a.auditSinks()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
