@@ -282,6 +282,32 @@ func TestAuditTrail(t *testing.T) {
 			}
 		})
 	}
+
+	// A secret rotation: records sealed before it verify while
+	// previous_secret is set, records after it use the new secret.
+	t.Run("rotation", func(t *testing.T) {
+		copyDB := filepath.Join(t.TempDir(), "auth.db")
+		execSQL(t, pristine, "VACUUM INTO '"+copyDB+"'")
+		newSecret := harness.RandomSecret()
+		harness.Sensitive(newSecret)
+		write := func(secrets string) string {
+			return harness.WriteCaddyfile(t, "{\n\tcaddyauth {\n"+secrets+"\t\tdatabase sqlite "+copyDB+"\n\t}\n}\n\nhttp://localhost:1 {\n\trespond ok\n}\n")
+		}
+		rotated := write("\t\tsecret " + newSecret + "\n\t\tprevious_secret {env.AUDIT_E2E_SECRET}\n")
+		if out, errOut, code := cli("", "auth", "user", "enable", "bob@example.test", "--config", rotated); code != 0 || strings.Contains(errOut, "warning") {
+			t.Fatalf("enable after rotation: exit %d\n%s%s", code, out, errOut)
+		}
+		out, errOut, code := cli("", "auth", "audit", "verify", "--config", rotated)
+		t.Logf("verify: exit %d: %s", code, strings.TrimSpace(out))
+		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("ok: %d records", total+1)) || !strings.Contains(out, fmt.Sprintf("%d sealed with previous_secret", total)) {
+			t.Fatalf("verify after rotation: exit %d\n%s%s", code, out, errOut)
+		}
+		// Dropping previous_secret: the old records no longer verify.
+		out, _, code = cli("", "auth", "audit", "verify", "--config", write("\t\tsecret "+newSecret+"\n"))
+		if code == 0 || !strings.Contains(out, "record 1: MAC mismatch") {
+			t.Fatalf("verify without previous_secret: exit %d\n%s", code, out)
+		}
+	})
 }
 
 func execSQL(t *testing.T, path, q string, args ...any) {
