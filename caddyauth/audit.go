@@ -133,9 +133,12 @@ func newAuditChain(db store.AuditStore, ring *keys.Ring, cfg *AuditConfig, out a
 			return nil, fmt.Errorf("caddyauth: audit webhook: %w", err)
 		}
 		secret, err := repl.ReplaceOrErr(cfg.Webhook.Secret, true, true)
-		if err != nil || secret == "" {
+		if err == nil && secret == "" {
+			err = errors.New("resolved to empty")
+		}
+		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("caddyauth: audit webhook secret: resolved to empty or failed: %v", err)
+			return nil, fmt.Errorf("caddyauth: audit webhook secret: %w", err)
 		}
 		sinks = append(sinks, audit.NewWebhookSink(audit.WebhookOptions{
 			URL: u, Secret: []byte(secret),
@@ -162,22 +165,56 @@ func (a *App) auditFilePath() string {
 	return p
 }
 
-var auditSinkFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Namespace: "caddy", Subsystem: "auth", Name: "audit_sink_failures_total",
-	Help: "Audit records an extra sink (file, webhook) failed to take; the database still has them.",
-}, []string{"sink"})
+var (
+	auditSinkFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "auth", Name: "audit_sink_failures_total",
+		Help: "Audit records an extra sink (file, webhook) failed to take; the database still has them.",
+	}, []string{"sink"})
+	auditWriteFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "auth", Name: "audit_write_failures_total",
+		Help: "Audit events the database did not store (the event happened; its record is missing).",
+	})
+)
+
+// registerCollector registers c on reg, reusing a collector of the same
+// name already there (a config reload provisions the app again).
+func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("caddyauth: audit metrics: %w", err)
+	}
+	return c, nil
+}
+
+// countingRecorder counts the records the chain failed to store; the
+// caller (flows, CLI) logs them.
+type countingRecorder struct {
+	*audit.Chain
+	failures prometheus.Counter
+}
+
+func (r countingRecorder) Record(ctx context.Context, e audit.Event) error {
+	err := r.Chain.Record(ctx, e)
+	if err != nil {
+		r.failures.Inc()
+	}
+	return err
+}
 
 // provisionAudit makes a.audit the chain over the database.
 func (a *App) provisionAudit(ctx caddy.Context) error {
-	failures := auditSinkFailures
-	if err := ctx.GetMetricsRegistry().Register(failures); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return fmt.Errorf("caddyauth: audit metrics: %w", err)
-		}
-		if c, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-			failures = c
-		}
+	failures, err := registerCollector(ctx.GetMetricsRegistry(), auditSinkFailures)
+	if err != nil {
+		return err
+	}
+	writeFailures, err := registerCollector[prometheus.Counter](ctx.GetMetricsRegistry(), auditWriteFailures)
+	if err != nil {
+		return err
 	}
 	logger := a.logger
 	c, err := newAuditChain(a.db, a.ring, a.Audit, auditOutputs{sinkError: func(sink string, err error) {
@@ -187,7 +224,7 @@ func (a *App) provisionAudit(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.auditChain, a.audit = c, c
+	a.auditChain, a.audit = c, countingRecorder{c, writeFailures}
 	return nil
 }
 
@@ -264,22 +301,27 @@ audit file sink is configured, its last record must also be in the database
 				return err
 			}
 			ctx := c.Context()
+			// The anchor is read first: a record reaches the file only
+			// after the database committed it, so the database read next
+			// can only be longer, even while the server keeps appending.
+			var (
+				anchorSeq int64
+				anchorMAC []byte
+				anchored  bool
+			)
+			if path := env.app.auditFilePath(); path != "" {
+				if anchorSeq, anchorMAC, anchored, err = audit.ReadFileAnchor(path); err != nil {
+					return fmt.Errorf("reading the audit file anchor: %w", err)
+				}
+			}
 			rep, err := audit.Verify(ctx, env.db, ring.VerifyKeys(audit.KeyPurpose))
 			if err != nil {
 				return err
 			}
 			out := c.OutOrStdout()
-			if rep.Broken == nil {
-				if path := env.app.auditFilePath(); path != "" {
-					seq, mac, ok, err := audit.ReadFileAnchor(path)
-					if err != nil {
-						return fmt.Errorf("reading the audit file anchor: %w", err)
-					}
-					if ok {
-						if rep.Broken, err = audit.CheckAnchor(ctx, env.db, rep, seq, mac); err != nil {
-							return err
-						}
-					}
+			if rep.Broken == nil && anchored {
+				if rep.Broken, err = audit.CheckAnchor(ctx, env.db, rep, anchorSeq, anchorMAC); err != nil {
+					return err
 				}
 			}
 			if rep.Broken != nil {
