@@ -333,3 +333,44 @@ func queryRow(t *testing.T, path string, dst any, q string, args ...any) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// TestAuditSinkFailureNotFatal: a sink that cannot write (the file sink on
+// /dev/full) fails no request; the failure is logged and counted, and the
+// database chain is complete.
+func TestAuditSinkFailureNotFatal(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Fatalf("this test needs /dev/full: %v", err)
+	}
+	g := newGateway(t, func(c *harness.GatewayConfig) {
+		c.AppOptions = []string{"audit {", "\tfile /dev/full", "}"}
+	})
+	pw := newPassword()
+	g.addUser("alice@example.test", "Alice", pw)
+	g.start()
+	c := g.client()
+	c.Login("alice@example.test", pw)
+	expectStatus(t, c.Get("/app", api...), http.StatusOK)
+	entry := g.caddy.WaitLog("audit sink failed", 5*time.Second)
+	if entry["sink"] != "file" || !strings.Contains(fmt.Sprint(entry["error"]), "no space") {
+		t.Errorf("sink failure log entry: %v", entry)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	res, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", g.cfg.AdminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if v := metricValue(string(body), `caddy_auth_audit_sink_failures_total{sink="file"}`); v < 1 {
+		t.Errorf("caddy_auth_audit_sink_failures_total{sink=\"file\"} = %v, want >= 1", v)
+	}
+	if v := metricValue(string(body), `caddy_auth_audit_write_failures_total`); v != 0 {
+		t.Errorf("caddy_auth_audit_write_failures_total = %v, want 0", v)
+	}
+	// user.created (CLI) and login.succeeded.
+	out, errOut, code := g.cli("", "auth", "audit", "verify", "--config", g.cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "ok: 2 records") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+}
