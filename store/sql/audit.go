@@ -24,11 +24,9 @@ const auditRetries = 8
 
 func scanAudit(r scanner) (*store.AuditRecord, error) {
 	var (
-		rec           store.AuditRecord
-		at            int64
-		detail, prev  string
-		mac           string
-		errPrev, errM error
+		rec               store.AuditRecord
+		at                int64
+		detail, prev, mac string
 	)
 	if err := r.Scan(&rec.Seq, &at, &rec.Type, &rec.UserID, &rec.Email, &rec.Actor, &rec.IP,
 		&rec.UserAgent, &rec.Reason, &detail, &prev, &mac); err != nil {
@@ -36,21 +34,28 @@ func scanAudit(r scanner) (*store.AuditRecord, error) {
 	}
 	rec.Time = fromMs(at)
 	if detail != "" && detail != "{}" {
-		// A row edited into invalid JSON still loads: verification then
-		// reports the MAC mismatch, which is the useful answer.
+		// A row edited into something that is not a JSON object of
+		// strings still loads: verification then reports the MAC
+		// mismatch, which is the useful answer.
 		if err := json.Unmarshal([]byte(detail), &rec.Detail); err != nil {
 			rec.Detail = map[string]string{"!unreadable": detail}
 		}
 	}
-	if prev != "" {
-		rec.PrevMAC, errPrev = hex.DecodeString(prev)
-	}
-	rec.MAC, errM = hex.DecodeString(mac)
-	if errPrev != nil || errM != nil {
-		// Same reasoning: keep the bytes we could read, verification fails.
-		rec.PrevMAC, rec.MAC = append([]byte("!"), prev...), append([]byte("!"), mac...)
-	}
+	rec.PrevMAC, rec.MAC = decodeMAC(prev), decodeMAC(mac)
 	return &rec, nil
+}
+
+// decodeMAC reads a hex MAC; a value edited into something else is kept
+// as bytes no MAC can equal, so verification names the record.
+func decodeMAC(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return append([]byte("!"), s...)
+	}
+	return b
 }
 
 // AppendAudit reads the head and inserts the next record in one

@@ -239,6 +239,10 @@ func TestAuditTrail(t *testing.T) {
 			fmt.Sprintf("record %d: MAC mismatch", failed)},
 		{"edit a detail", false, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"method":"oauth:google"}' WHERE seq = %d`, second)},
 			fmt.Sprintf("record %d: MAC mismatch", second)},
+		{"edit a detail into something that is not JSON", false, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"sessions": 3' WHERE seq = %d`, second)},
+			fmt.Sprintf("record %d: MAC mismatch", second)},
+		{"overwrite a MAC with garbage", false, []string{fmt.Sprintf(`UPDATE audit_log SET mac = 'not hex' WHERE seq = %d`, logout)},
+			fmt.Sprintf("record %d: MAC mismatch", logout)},
 		{"delete a record", false, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, logout)},
 			fmt.Sprintf("record %d: deleted", logout)},
 		{"insert a forged record", false, []string{
