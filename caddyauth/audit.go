@@ -287,9 +287,10 @@ func auditCommand() *cobra.Command {
 		Short: "Check every record of the audit chain; exit 1 naming the first broken link",
 		Long: `Walks the audit chain in the database and checks each record's sequence
 number, its link to the record before and its MAC (keyed by the master secret;
-records made before a rotation verify while previous_secret is set). When the
-audit file sink is configured, its last record must also be in the database
-(this catches deleted records at the end of the chain).`,
+records made before a rotation verify while previous_secret is set). Deleting
+records at the end leaves a valid shorter chain, so an anchor from outside the
+database is checked too: --anchor <seq>:<mac> (a head printed by an earlier
+verify), or else the last record of the audit file sink when configured.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			env, err := loadEnv(c)
 			if err != nil {
@@ -309,7 +310,12 @@ audit file sink is configured, its last record must also be in the database
 				anchorMAC []byte
 				anchored  bool
 			)
-			if path := env.app.auditFilePath(); path != "" {
+			if a, _ := c.Flags().GetString("anchor"); a != "" {
+				if anchorSeq, anchorMAC, err = parseAnchor(a); err != nil {
+					return err
+				}
+				anchored = true
+			} else if path := env.app.auditFilePath(); path != "" {
 				if anchorSeq, anchorMAC, anchored, err = audit.ReadFileAnchor(path); err != nil {
 					return fmt.Errorf("reading the audit file anchor: %w", err)
 				}
@@ -340,6 +346,7 @@ audit file sink is configured, its last record must also be in the database
 		},
 	}
 	configFlags(verify)
+	verify.Flags().String("anchor", "", "A head noted earlier, <seq>:<mac hex> as verify prints it (#<seq> mac <hex>): the database must still hold it (default: the audit file's last record)")
 
 	tail := &cobra.Command{
 		Use:   "tail [--user <email>] [-n N] [--json]",
@@ -399,6 +406,20 @@ audit file sink is configured, its last record must also be in the database
 	tail.Flags().Duration("since", 0, "Only records newer than this (e.g. 24h)")
 	cmd.AddCommand(verify, tail)
 	return cmd
+}
+
+// parseAnchor reads "<seq>:<hex mac prefix>" (a leading "#" is allowed).
+func parseAnchor(s string) (int64, []byte, error) {
+	seqStr, macHex, ok := strings.Cut(strings.TrimPrefix(s, "#"), ":")
+	seq, err := strconv.ParseInt(seqStr, 10, 64)
+	if !ok || err != nil || seq < 1 {
+		return 0, nil, fmt.Errorf("--anchor %q: want <seq>:<mac hex>, e.g. 1042:3f9a0c27d1e4b856", s)
+	}
+	mac, err := hex.DecodeString(macHex)
+	if err != nil || len(mac) < 8 {
+		return 0, nil, fmt.Errorf("--anchor %q: the MAC must be at least 16 hex digits", s)
+	}
+	return seq, mac, nil
 }
 
 // formatRecord is one readable line. Values come from clients (user

@@ -352,8 +352,12 @@ func checkLink(prev, r *store.AuditRecord, keys [][]byte, rep *Report) *Break {
 // CheckAnchor compares an intact report with a record known from outside
 // the store (the last line of the file sink, a webhook receiver, a note
 // taken after the last verify): the store must still hold record seq with
-// that MAC. It returns the Break, or nil when the anchor matches.
+// that MAC. mac may be a prefix of at least 8 bytes (verify prints 8).
+// It returns the Break, or nil when the anchor matches.
 func CheckAnchor(ctx context.Context, st store.AuditStore, rep *Report, seq int64, mac []byte) (*Break, error) {
+	if seq < 1 || len(mac) < 8 {
+		return nil, fmt.Errorf("audit: an anchor needs a sequence number and at least 8 bytes of MAC")
+	}
 	if rep.Head == nil || rep.Head.Seq < seq {
 		have := int64(0)
 		if rep.Head != nil {
@@ -366,7 +370,7 @@ func CheckAnchor(ctx context.Context, st store.AuditStore, rep *Report, seq int6
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 || recs[0].Seq != seq || !hmac.Equal(recs[0].MAC, mac) {
+	if len(recs) == 0 || recs[0].Seq != seq || len(recs[0].MAC) < len(mac) || !hmac.Equal(recs[0].MAC[:len(mac)], mac) {
 		return &Break{Seq: seq, Kind: BrokenRelinked,
 			Msg: fmt.Sprintf("record %d: does not match the anchor (MAC %s...): the chain was rewritten from here or earlier", seq, hex.EncodeToString(mac)[:min(16, 2*len(mac))])}, nil
 	}

@@ -228,38 +228,47 @@ func TestAuditTrail(t *testing.T) {
 	failed := seqOf("login.failed", 0)
 	logout := seqOf("logout", 0)
 	second := seqOf("login.succeeded", 1)
+	var headMAC string
+	queryRow(t, pristine, &headMAC, `SELECT mac FROM audit_log WHERE seq = ?`, total)
+	anchor := fmt.Sprintf("%d:%s", total, headMAC[:16]) // as verify prints the head
 
 	for _, tc := range []struct {
 		name   string
 		anchor bool // configure the file sink (its last line is the anchor)
+		args   []string
 		sql    []string
 		want   string // "" = verifies
 	}{
-		{"edit a field", false, []string{fmt.Sprintf(`UPDATE audit_log SET email = 'someone@example.test' WHERE seq = %d`, failed)},
+		{"edit a field", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET email = 'someone@example.test' WHERE seq = %d`, failed)},
 			fmt.Sprintf("record %d: MAC mismatch", failed)},
-		{"edit a detail", false, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"method":"oauth:google"}' WHERE seq = %d`, second)},
+		{"edit a detail", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"method":"oauth:google"}' WHERE seq = %d`, second)},
 			fmt.Sprintf("record %d: MAC mismatch", second)},
-		{"edit a detail into something that is not JSON", false, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"sessions": 3' WHERE seq = %d`, second)},
+		{"edit a detail into something that is not JSON", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"sessions": 3' WHERE seq = %d`, second)},
 			fmt.Sprintf("record %d: MAC mismatch", second)},
-		{"overwrite a MAC with garbage", false, []string{fmt.Sprintf(`UPDATE audit_log SET mac = 'not hex' WHERE seq = %d`, logout)},
+		{"overwrite a MAC with garbage", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET mac = 'not hex' WHERE seq = %d`, logout)},
 			fmt.Sprintf("record %d: MAC mismatch", logout)},
-		{"delete a record", false, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, logout)},
+		{"delete a record", false, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, logout)},
 			fmt.Sprintf("record %d: deleted", logout)},
-		{"insert a forged record", false, []string{
+		{"insert a forged record", false, nil, []string{
 			fmt.Sprintf(`UPDATE audit_log SET seq = -(seq + 1) WHERE seq > %d`, failed),
 			`UPDATE audit_log SET seq = -seq WHERE seq < 0`,
 			fmt.Sprintf(`INSERT INTO audit_log (seq, at, type, user_id, email, prev_mac, mac) SELECT %d, at, 'login.succeeded', user_id, 'mallory@example.test', mac, '%s' FROM audit_log WHERE seq = %d`,
 				failed+1, strings.Repeat("ab", 32), failed),
 		}, fmt.Sprintf("record %d: MAC mismatch", failed+1)},
-		{"reorder two records", false, []string{
+		{"reorder two records", false, nil, []string{
 			fmt.Sprintf(`UPDATE audit_log SET seq = -1 WHERE seq = %d`, failed),
 			fmt.Sprintf(`UPDATE audit_log SET seq = %d WHERE seq = %d`, failed, failed+1),
 			fmt.Sprintf(`UPDATE audit_log SET seq = %d WHERE seq = -1`, failed+1),
 		}, fmt.Sprintf("record %d: broken link", failed)},
-		{"truncate the tail, no anchor", false, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)}, ""},
-		{"truncate the tail, file anchor", true, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)},
+		{"truncate the tail, no anchor", false, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)}, ""},
+		{"truncate the tail, file anchor", true, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)},
 			fmt.Sprintf("record %d: truncated", total-1)},
-		{"untouched, file anchor", true, nil, ""},
+		{"untouched, file anchor", true, nil, nil, ""},
+		{"truncate the tail, --anchor", false, []string{"--anchor", anchor}, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-3)},
+			fmt.Sprintf("record %d: truncated", total-2)},
+		{"rewritten head, --anchor", false, []string{"--anchor", fmt.Sprintf("%d:%s", total, strings.Repeat("0", 16))}, nil,
+			fmt.Sprintf("record %d: does not match the anchor", total)},
+		{"untouched, --anchor", false, []string{"--anchor", "#" + anchor}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tdir := t.TempDir()
@@ -273,7 +282,7 @@ func TestAuditTrail(t *testing.T) {
 				opts += "\t\taudit {\n\t\t\tfile " + filePath + "\n\t\t}\n"
 			}
 			tcfg := harness.WriteCaddyfile(t, "{\n\tcaddyauth {\n\t\tsecret {env.AUDIT_E2E_SECRET}\n"+opts+"\t}\n}\n\nhttp://localhost:1 {\n\trespond ok\n}\n")
-			out, errOut, code := cli("", "auth", "audit", "verify", "--config", tcfg)
+			out, errOut, code := cli("", append([]string{"auth", "audit", "verify", "--config", tcfg}, tc.args...)...)
 			t.Logf("verify: exit %d: %s", code, strings.TrimSpace(out))
 			if tc.want == "" {
 				if code != 0 || !strings.HasPrefix(out, "ok: ") {
