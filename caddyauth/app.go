@@ -84,18 +84,18 @@ type App struct {
 	// database always keeps.
 	Audit *AuditConfig `json:"audit,omitempty"`
 
-	service *flows.Service
-	ring    *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
-	audit   audit.Recorder
-	// auditChain is a.audit when provisioned (closed with the stores).
-	auditChain *audit.Chain
-	sessions   *session.Manager
-	users      store.UserStore
-	db         *sqlstore.DB
-	sstore     store.SessionStore
-	logger     *zap.Logger
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	service  *flows.Service
+	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
+	audit    audit.Recorder
+	sessions *session.Manager
+	users    store.UserStore
+	db       *sqlstore.DB
+	sstore   store.SessionStore
+	logger   *zap.Logger
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	auditChain *audit.Chain // behind a.audit once provisioned; closed with the stores
 
 	effectiveLimits flows.Limits
 
