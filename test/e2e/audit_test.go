@@ -355,8 +355,9 @@ func TestAuditSinkFailureNotFatal(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Fatalf("this test needs /dev/full: %v", err)
 	}
+	db := filepath.Join(t.TempDir(), "auth.db")
 	g := newGateway(t, func(c *harness.GatewayConfig) {
-		c.AppOptions = []string{"audit {", "\tfile /dev/full", "}"}
+		c.AppOptions = []string{"database sqlite " + db, "audit {", "\tfile /dev/full", "}"}
 	})
 	pw := newPassword()
 	g.addUser("alice@example.test", "Alice", pw)
