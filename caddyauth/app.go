@@ -83,6 +83,9 @@ type App struct {
 	CORS *CORSConfig `json:"cors,omitempty"`
 	// MFA is the second-factor policy.
 	MFA *MFAConfig `json:"mfa,omitempty"`
+	// Audit adds sinks (file, webhook) to the audit trail, which the
+	// database always keeps.
+	Audit *AuditConfig `json:"audit,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -95,6 +98,8 @@ type App struct {
 	logger   *zap.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	auditChain *audit.Chain // behind a.audit once provisioned; closed with the stores
 
 	effectiveLimits flows.Limits
 
@@ -277,6 +282,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
+	if err := a.provisionAudit(ctx); err != nil {
+		a.closeStores()
+		return err
+	}
 	ck := a.Cookie
 	if ck == nil {
 		ck = &CookieConfig{}
@@ -443,6 +452,7 @@ func (a *App) openStores(ctx context.Context) error {
 func (a *App) tokenStore() store.TokenStore { return a.db }
 
 func (a *App) closeStores() {
+	a.closeAudit()
 	if a.sstore != nil && a.sstore != store.SessionStore(a.db) {
 		_ = a.sstore.Close()
 	}
@@ -553,6 +563,7 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.Strings("cors_origins", a.corsOrigins()),
 		zap.String("mfa", a.mfaPolicy()),
 		zap.String("mfa_rate", a.effectiveLimits.MFA.String()),
+		zap.Strings("audit_sinks", a.auditSinks()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

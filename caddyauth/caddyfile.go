@@ -63,6 +63,12 @@ func init() {
 //	    cors {
 //	        origins <origin...>
 //	    }
+//	    audit {
+//	        file <path>
+//	        webhook <url> {
+//	            secret <secret>
+//	        }
+//	    }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -197,6 +203,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.CORS = c
+		case "audit":
+			au, err := parseAudit(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Audit = au
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {

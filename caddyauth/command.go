@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,12 +28,12 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "auth",
-		Usage: "user|sessions|methods|secret ...",
-		Short: "Manage caddyauth users, sessions and secrets",
+		Usage: "user|sessions|methods|secret|audit ...",
+		Short: "Manage caddyauth users, sessions and secrets; verify the audit trail",
 		Long: `Manage caddyauth from the command line. The commands read the same
 config as the server (--config, --adapter), so they open the same database.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand(), sessionsCommand(), methodsCommand(), secretCommand())
+			cmd.AddCommand(userCommand(), sessionsCommand(), methodsCommand(), secretCommand(), auditCommand())
 		},
 	})
 }
@@ -46,8 +47,10 @@ func configFlags(c *cobra.Command) {
 type cliEnv struct {
 	app *App
 	db  *sqlstore.DB
-	// audit records what the command did (actor "cli").
+	// audit records what the command did (actor "cli"): the chain over
+	// the database when the secret resolves, else a recorder that fails.
 	audit audit.Recorder
+	chain *audit.Chain // closed by Close (flushes the sinks)
 }
 
 // record writes an audit event for a CLI action. A failure is reported on
@@ -65,6 +68,9 @@ func (e *cliEnv) record(ctx context.Context, ev audit.Event) {
 }
 
 func (e *cliEnv) Close() {
+	if e.chain != nil {
+		_ = e.chain.Close()
+	}
 	if e.db != nil {
 		_ = e.db.Close()
 	}
@@ -104,7 +110,9 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cliEnv{app: app, db: db, audit: audit.Nop{}}, nil
+	env := &cliEnv{app: app, db: db}
+	env.openAudit()
+	return env, nil
 }
 
 // withUser opens the environment, finds the user by email and runs fn.
@@ -158,6 +166,7 @@ func userCommand() *cobra.Command {
 				}
 				return err
 			}
+			env.record(c.Context(), audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "cli"}})
 			fmt.Fprintf(c.OutOrStdout(), "created user %s (%s)\n", u.Email, u.ID)
 			return nil
 		},
@@ -191,7 +200,7 @@ func userCommand() *cobra.Command {
 	}
 	configFlags(list)
 
-	setStatus := func(use, status, short string) *cobra.Command {
+	setStatus := func(use, status, event, short string) *cobra.Command {
 		cmd := &cobra.Command{
 			Use:   use + " <email>",
 			Short: short,
@@ -202,12 +211,14 @@ func userCommand() *cobra.Command {
 					if err := env.db.UpdateUser(c.Context(), u); err != nil {
 						return err
 					}
+					env.record(c.Context(), audit.Event{Type: event, UserID: u.ID, Email: u.Email})
 					msg := fmt.Sprintf("user %s is now %s", u.Email, status)
 					if status == store.StatusDisabled {
 						n, err := env.revokeSessions(c.Context(), u.ID)
 						if err != nil {
 							return fmt.Errorf("%s, but revoking sessions failed: %w", msg, err)
 						}
+						env.recordRevoked(c.Context(), u, n)
 						msg += fmt.Sprintf("; %d session(s) revoked", n)
 					}
 					fmt.Fprintln(c.OutOrStdout(), msg)
@@ -233,6 +244,7 @@ func userCommand() *cobra.Command {
 				if err := env.db.UpdateUser(c.Context(), u); err != nil {
 					return err
 				}
+				env.record(c.Context(), audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "cli"}})
 				n, err := env.revokeSessions(c.Context(), u.ID)
 				if err != nil {
 					return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
@@ -241,7 +253,7 @@ func userCommand() *cobra.Command {
 				if err := env.db.DeleteTrustedDevices(c.Context(), u.ID); err != nil {
 					return fmt.Errorf("password changed, but forgetting trusted devices failed: %w", err)
 				}
-				env.record(c.Context(), audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email})
+				env.recordRevoked(c.Context(), u, n)
 				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked, trusted devices forgotten\n", u.Email, n)
 				return nil
 			})
@@ -251,8 +263,8 @@ func userCommand() *cobra.Command {
 	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
 
 	user.AddCommand(add, list,
-		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
-		setStatus("enable", store.StatusActive, "Enable a disabled user"),
+		setStatus("disable", store.StatusDisabled, audit.UserDisabled, "Disable a user and end their sessions"),
+		setStatus("enable", store.StatusActive, audit.UserEnabled, "Enable a disabled user"),
 		passwd)
 	user.AddCommand(adminUserCommands()...)
 	return user
@@ -279,6 +291,7 @@ func sessionsCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				env.recordRevoked(c.Context(), u, n)
 				fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
 				return nil
 			})
@@ -303,6 +316,12 @@ func secretCommand() *cobra.Command {
 	}
 	s.AddCommand(gen)
 	return s
+}
+
+// recordRevoked records that every session of u was ended (n of them).
+func (e *cliEnv) recordRevoked(ctx context.Context, u *store.User, n int) {
+	e.record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"scope": "all", "sessions": strconv.Itoa(n)}})
 }
 
 func (e *cliEnv) lookup(ctx context.Context, email string) (*store.User, error) {
