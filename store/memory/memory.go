@@ -28,6 +28,8 @@ type Store struct {
 	byPhone  map[string]string      // phone -> id (empty phones are not indexed)
 	sessions map[string]*store.Session
 	tokens   map[string]*store.OneTimeToken
+	// identities by provider and subject (identities.go)
+	identities map[identityKey]*store.Identity
 }
 
 var (
@@ -44,6 +46,8 @@ func New() *Store {
 		byPhone:  map[string]string{},
 		sessions: map[string]*store.Session{},
 		tokens:   map[string]*store.OneTimeToken{},
+
+		identities: map[identityKey]*store.Identity{},
 	}
 }
 
@@ -208,6 +212,11 @@ func (m *Store) DeleteUser(_ context.Context, id string) error {
 	for h, t := range m.tokens {
 		if t.UserID == id {
 			delete(m.tokens, h)
+		}
+	}
+	for k, ident := range m.identities {
+		if ident.UserID == id {
+			delete(m.identities, k)
 		}
 	}
 	return nil

@@ -31,3 +31,7 @@ func TestDeleteUserCascades(t *testing.T) {
 	m := memory.New()
 	storetest.TestDeleteUserCascades(t, m, m, m)
 }
+
+func TestIdentityStore(t *testing.T) {
+	storetest.TestIdentityStore(t, func(*testing.T) storetest.Identities { return memory.New() })
+}
