@@ -80,6 +80,8 @@ type App struct {
 	// CORS lists browser origins that may call the portal API with
 	// credentials.
 	CORS *CORSConfig `json:"cors,omitempty"`
+	// OAuth lists identity providers users may sign in with (oauth.go).
+	OAuth []*OAuthProvider `json:"oauth,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -261,6 +263,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
+	providers, err := a.oauthProviders()
+	if err != nil {
+		a.closeStores()
+		return err
+	}
 	obs, err := metrics.New(ctx.GetMetricsRegistry())
 	if err != nil {
 		a.closeStores()
@@ -281,12 +288,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		CORSOrigins:   a.corsOrigins(),
 		Observer:      obs,
 		NewLimiter:    a.limiterFactory(),
+
+		OAuth:          providers,
+		OAuthStateKeys: ring.VerifyKeys("oauth-state"),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
+
+		Identities: a.db,
 	})
 	if err != nil {
 		a.closeStores()

@@ -62,6 +62,8 @@ func init() {
 //	    cors {
 //	        origins <origin...>
 //	    }
+//	    oidc <name> { ... }         # identity providers: see parseOAuth
+//	    oauth google|github|facebook|apple { ... }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -190,6 +192,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.CORS = c
+		case "oidc", "oauth":
+			o, err := parseOAuth(d, opt)
+			if err != nil {
+				return nil, err
+			}
+			app.OAuth = append(app.OAuth, o)
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/internal/oauth"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/redirect"
 	"github.com/caddyauth/gateway/internal/session"
@@ -73,6 +74,11 @@ type Config struct {
 	Observer Observer
 	// NewLimiter builds rate-limit buckets (default: in-process).
 	NewLimiter NewLimiter
+	// OAuth lists the configured identity providers (see oauth.go).
+	OAuth []*oauth.Provider
+	// OAuthStateKeys seal the OAuth state cookie: current key first,
+	// previous ones still open it (ring.VerifyKeys("oauth-state")).
+	OAuthStateKeys [][]byte
 }
 
 // Deps are the stores and primitives the flows use.
@@ -88,6 +94,9 @@ type Deps struct {
 	Outbox notify.Queue
 	// Methods switches auth methods at runtime (default: all enabled).
 	Methods MethodSwitch
+	// Identities links users to OAuth/OIDC accounts (required when
+	// Config.OAuth is not empty).
+	Identities store.IdentityStore
 }
 
 // Service holds the shared state of every portal and guard.
@@ -102,6 +111,7 @@ type Service struct {
 
 	corsOrigins map[string]bool
 	obs         Observer
+	oauth       *oauthFlows
 }
 
 // New validates cfg and builds the service.
@@ -169,6 +179,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	of, err := newOAuthFlows(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
 	lim := DefaultLimits()
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
@@ -184,6 +198,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
+		oauth:       of,
 	}, nil
 }
 
