@@ -101,6 +101,13 @@ func TestClaimHelpers(t *testing.T) {
 	if claimString(c, "f") != "42" {
 		t.Error("numeric claim")
 	}
+	claims := map[string]any{"sub": "s", "amr": []any{"pwd", "mfa"}, "groups": []any{"g"}}
+	if id := identityFromClaims(&Config{}, claims); id.MFA || id.Groups != nil {
+		t.Errorf("without trust_idp_mfa and claim_groups: %+v", id)
+	}
+	if id := identityFromClaims(&Config{TrustIdPMFA: true, ClaimGroups: "groups"}, claims); !id.MFA || len(id.Groups) != 1 {
+		t.Errorf("with trust_idp_mfa and claim_groups: %+v", id)
+	}
 	cfg := &Config{ACRValues: []string{"gold"}}
 	for _, tc := range []struct {
 		amr  []string

@@ -29,6 +29,31 @@ func (u twistedUser) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Clai
 	return u.MockUser.Claims(scope, c)
 }
 
+// claimsUser adds claims to a mockoidc user's ID token (Google's hd...).
+type claimsUser struct {
+	*mockoidc.MockUser
+	extra map[string]any
+}
+
+func (u claimsUser) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	base, err := u.MockUser.Claims(scope, c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		return nil, err
+	}
+	var m jwt.MapClaims
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range u.extra {
+		m[k] = v
+	}
+	return m, nil
+}
+
 func idpUser(sub, email string, verified bool, groups ...string) *mockoidc.MockUser {
 	return &mockoidc.MockUser{Subject: sub, Email: email, EmailVerified: verified, PreferredUsername: strings.Split(email, "@")[0], Groups: groups}
 }
@@ -150,6 +175,9 @@ func TestOIDCMock(t *testing.T) {
 			"\t\t\tdisplay_name \"Corp SSO\"\n" +
 			"\t\t}",
 		"oidc evil {\n\t\t\tissuer " + evil.URL + "\n\t\t\tclient_id x\n\t\t\tclient_secret y\n\t\t}",
+		// The google preset pointed at the mock (issuer override), for hd.
+		"oauth google {\n\t\t\tissuer " + m.Issuer() + "\n\t\t\tclient_id " + m.ClientID + "\n" +
+			"\t\t\tclient_secret {env.CORP_OIDC_SECRET}\n\t\t\thosted_domain example.net\n\t\t\tsignup on\n\t\t}",
 	}, "CORP_OIDC_SECRET="+m.ClientSecret)
 	pw := newPassword()
 	bobID := g.addUser("bob@example.com", "Bob", pw, "staff")
@@ -331,6 +359,26 @@ func TestOIDCMock(t *testing.T) {
 		cb := idpAuthorize(t, c, oauthStart(t, c, "corp", ""))
 		expectRefused(t, c.Get(strings.Replace(cb, "/oauth/corp/", "/oauth/evil/", 1), api...), http.StatusBadRequest, "OAUTH_STATE_INVALID")
 		expectRefused(t, c.Get("/auth/oauth/nope/callback", api...), http.StatusNotFound, "NOT_FOUND")
+	})
+
+	t.Run("google: hosted domain sent and required", func(t *testing.T) {
+		c := g.client()
+		if hd := oauthStart(t, c, "google", "").Query().Get("hd"); hd != "example.net" {
+			t.Errorf("hd = %q", hd)
+		}
+		m.QueueUser(claimsUser{idpUser("g-1", "gina@example.net", true), map[string]any{"hd": "example.net"}})
+		expectLoggedIn(t, c, oidcLogin(t, c, "google", "/app/g"), "/app/g", "gina@example.net", "-")
+		m.QueueUser(claimsUser{idpUser("g-2", "gus@gmail.example", true), nil})
+		expectRefused(t, oidcLogin(t, g.client(), "google", ""), http.StatusUnauthorized, "OAUTH_TOKEN_INVALID")
+		m.QueueUser(claimsUser{idpUser("g-3", "gil@other.example", true), map[string]any{"hd": "other.example"}})
+		expectRefused(t, oidcLogin(t, g.client(), "google", ""), http.StatusUnauthorized, "OAUTH_TOKEN_INVALID")
+	})
+
+	t.Run("the same subject at another provider is another account", func(t *testing.T) {
+		// sub-alice at google is not alice's corp identity (ASVS 6.8.1).
+		m.QueueUser(claimsUser{idpUser("sub-alice", "alice2@example.net", true), map[string]any{"hd": "example.net"}})
+		c := g.client()
+		expectLoggedIn(t, c, oidcLogin(t, c, "google", "/app/s"), "/app/s", "alice2@example.net", "-")
 	})
 
 	t.Run("link and unlink from the portal", func(t *testing.T) {
