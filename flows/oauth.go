@@ -366,7 +366,8 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	}
-	if !prov.Signup(ident.Email) {
+	// The runtime "registration" switch closes OAuth sign-up too.
+	if !prov.Signup(ident.Email) || !p.s.methodEnabled(ctx, "registration") {
 		return nil, errSignupDisabled, nil
 	}
 	u = &store.User{ID: keys.NewID(), Email: ident.Email, Name: ident.Name, Groups: ident.Groups, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}

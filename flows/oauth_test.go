@@ -19,6 +19,7 @@ import (
 	"github.com/caddyauth/gateway/internal/oauth"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
 	"github.com/caddyauth/gateway/store/memory"
 )
 
@@ -65,6 +66,11 @@ func (r *recorder) has(typ, reason, method string) bool {
 }
 
 func oauthService(t *testing.T, cfg Config, provs ...oauth.Config) (http.Handler, *switchboard, *recorder) {
+	h, sw, rec, _, _ := oauthServiceFull(t, cfg, provs...)
+	return h, sw, rec
+}
+
+func oauthServiceFull(t *testing.T, cfg Config, provs ...oauth.Config) (http.Handler, *switchboard, *recorder, *Service, *memory.Store) {
 	t.Helper()
 	mem := memory.New()
 	mgr, err := session.New(mem, mem, session.Config{CacheTTL: -1})
@@ -85,7 +91,7 @@ func oauthService(t *testing.T, cfg Config, provs ...oauth.Config) (http.Handler
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc.Portal("/auth"), sw, rec
+	return svc.Portal("/auth"), sw, rec, svc, mem
 }
 
 func githubCfg() oauth.Config {
@@ -205,4 +211,70 @@ func FuzzCallbackParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestResolveOAuthUser pins the account rules of a first login.
+func TestResolveOAuthUser(t *testing.T) {
+	cfg := githubCfg()
+	cfg.AllowedDomains = []string{"corp.example"}
+	cfg.ClaimGroups = "groups"
+	_, sw, rec, svc, mem := oauthServiceFull(t, Config{}, cfg)
+	p := &portal{s: svc, base: "/auth"}
+	prov := svc.oauth.providers["github"]
+	ctx := context.Background()
+	bob := &store.User{ID: "bob", Email: "bob@example.com", Status: store.StatusActive, Groups: []string{"staff"}}
+	off := &store.User{ID: "off", Email: "off@example.com", Status: store.StatusDisabled}
+	for _, u := range []*store.User{bob, off} {
+		if err := mem.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, tc := range []struct {
+		name     string
+		id       oauth.Identity
+		registr  bool // registration switched off
+		wantUser string
+		wantErr  *APIError
+	}{
+		{"unverified email of an existing account", oauth.Identity{Subject: "1", Email: "bob@example.com"}, false, "", errEmailUnverified},
+		{"verified email links", oauth.Identity{Subject: "2", Email: "bob@example.com", EmailVerified: true, Groups: []string{"eng"}}, false, "bob", nil},
+		{"linked identity signs in whatever its email", oauth.Identity{Subject: "2", Email: "changed@else.example", Groups: []string{"eng"}}, false, "bob", nil},
+		{"disabled account", oauth.Identity{Subject: "3", Email: "off@example.com", EmailVerified: true}, false, "", errAccountDisabled},
+		{"unknown, domain not allowed", oauth.Identity{Subject: "4", Email: "x@else.example", EmailVerified: true}, false, "", errSignupDisabled},
+		{"unknown, allowed domain, registration switched off", oauth.Identity{Subject: "5", Email: "y@corp.example", EmailVerified: true}, true, "", errSignupDisabled},
+		{"unknown, allowed domain: created", oauth.Identity{Subject: "6", Email: "z@corp.example", EmailVerified: true, Name: "Zed"}, false, "new", nil},
+		{"no email", oauth.Identity{Subject: "7"}, false, "", errEmailUnverified},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sw.set("registration", tc.registr, nil)
+			id := tc.id
+			u, e, err := p.resolveOAuthUser(req, prov, &id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e != tc.wantErr {
+				t.Fatalf("error = %v, want %v", e, tc.wantErr)
+			}
+			if tc.wantErr != nil {
+				return
+			}
+			switch tc.wantUser {
+			case "new":
+				if u.ID == "bob" || u.Email != id.Email || u.Name != "Zed" || u.PasswordHash != "" {
+					t.Errorf("created %+v", u)
+				}
+			default:
+				if u.ID != tc.wantUser {
+					t.Errorf("user %s, want %s", u.ID, tc.wantUser)
+				}
+			}
+		})
+	}
+	if got, _ := mem.UserByID(ctx, "bob"); strings.Join(got.Groups, ",") != "eng" {
+		t.Errorf("bob's groups = %v, want the IdP's", got.Groups)
+	}
+	if !rec.has(audit.OAuthLinked, "", "") {
+		t.Errorf("no oauth.linked event: %+v", rec.events)
+	}
 }
