@@ -86,6 +86,8 @@ type App struct {
 	// Audit adds sinks (file, webhook) to the audit trail, which the
 	// database always keeps.
 	Audit *AuditConfig `json:"audit,omitempty"`
+	// OAuth lists identity providers users may sign in with (oauth.go).
+	OAuth []*OAuthProvider `json:"oauth,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -317,6 +319,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return err
 	}
+	providers, err := a.oauthProviders()
+	if err != nil {
+		a.closeStores()
+		return err
+	}
 	obs, err := metrics.New(ctx.GetMetricsRegistry())
 	if err != nil {
 		a.closeStores()
@@ -339,6 +346,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		NewLimiter:    a.limiterFactory(),
 		MFA:           a.mfaConfig(),
 		Keys:          a.ring,
+
+		OAuth:          providers,
+		OAuthStateKeys: ring.VerifyKeys("oauth-state"),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.tokenStore(),
@@ -350,6 +360,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		// off or a lockout lifted there is felt by all of them.
 		Methods:  methods.New(a.db, methods.DefaultTTL),
 		Lockouts: a.db,
+
+		Identities: a.db,
 	})
 	if err != nil {
 		a.closeStores()

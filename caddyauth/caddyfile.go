@@ -69,6 +69,8 @@ func init() {
 //	            secret <secret>
 //	        }
 //	    }
+//	    oidc <name> { ... }         # identity providers: see parseOAuth
+//	    oauth google|github|facebook|apple { ... }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -209,6 +211,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Audit = au
+		case "oidc", "oauth":
+			o, err := parseOAuth(d, opt)
+			if err != nil {
+				return nil, err
+			}
+			app.OAuth = append(app.OAuth, o)
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {

@@ -28,6 +28,17 @@ const (
 	CodeMFACodeExpired        = "MFA_CODE_EXPIRED"
 	CodeMFAMethodNotAvailable = "MFA_METHOD_NOT_AVAILABLE"
 	CodeMethodDisabled        = "METHOD_DISABLED"
+	// OAuth/OIDC sign-in (oauth.go).
+	CodeOAuthStateInvalid        = "OAUTH_STATE_INVALID"
+	CodeOAuthProviderError       = "OAUTH_PROVIDER_ERROR"
+	CodeOAuthProviderUnavailable = "OAUTH_PROVIDER_UNAVAILABLE"
+	CodeOAuthTokenInvalid        = "OAUTH_TOKEN_INVALID"
+	CodeOAuthEmailUnverified     = "OAUTH_EMAIL_UNVERIFIED"
+	CodeOAuthProviderDisabled    = "OAUTH_PROVIDER_DISABLED"
+	CodeOAuthIdentityTaken       = "OAUTH_IDENTITY_TAKEN"
+	CodeSignupDisabled           = "SIGNUP_DISABLED"
+	CodeLastLoginMethod          = "LAST_LOGIN_METHOD"
+	CodeAccountDisabled          = "ACCOUNT_DISABLED"
 )
 
 // APIError is the JSON error body: {"code","message","status"}.

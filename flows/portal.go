@@ -37,6 +37,7 @@ func (s *Service) Portal(base string) http.Handler {
 		// Validated in New; an allowed origin may post with credentials.
 		_ = csrf.AddTrustedOrigin(o)
 	}
+	p.oauthCSRFBypass(csrf)
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errCrossOrigin)
 	}))

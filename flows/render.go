@@ -42,11 +42,16 @@ type pageData struct {
 	MFA        *mfaPage
 	// PasswordOff hides the password form (the method is switched off).
 	PasswordOff bool
+	// OAuth: provider buttons and, signed in, linked accounts (login page).
+	OAuth *oauthView
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
 	if d.Base == "" {
 		d.Base = baseOf(r)
+	}
+	if page == "login.html" && d.OAuth == nil {
+		d.OAuth = s.oauthView(r, d)
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl[page].ExecuteTemplate(&buf, "layout", d); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/internal/oauth"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/redirect"
 	"github.com/caddyauth/gateway/internal/session"
@@ -79,6 +80,11 @@ type Config struct {
 	// Keys seals TOTP secrets and keys the hashes of one-time codes
 	// (default: a random ring, for tests; production passes the app's).
 	Keys *keys.Ring
+	// OAuth lists the configured identity providers (see oauth.go).
+	OAuth []*oauth.Provider
+	// OAuthStateKeys seal the OAuth state cookie: current key first,
+	// previous ones still open it (ring.VerifyKeys("oauth-state")).
+	OAuthStateKeys [][]byte
 }
 
 // Deps are the stores and primitives the flows use.
@@ -99,6 +105,9 @@ type Deps struct {
 	// Lockouts keeps the login lockout where every instance shares it
 	// (default: in-process, per instance).
 	Lockouts store.LockoutStore
+	// Identities links users to OAuth/OIDC accounts (required when
+	// Config.OAuth is not empty).
+	Identities store.IdentityStore
 }
 
 // Service holds the shared state of every portal and guard.
@@ -114,6 +123,7 @@ type Service struct {
 	corsOrigins map[string]bool
 	obs         Observer
 	keys        *keys.Ring
+	oauth       *oauthFlows
 }
 
 // New validates cfg and builds the service.
@@ -195,6 +205,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	of, err := newOAuthFlows(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
 	lim := DefaultLimits()
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
@@ -214,6 +228,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
 		keys:        cfg.Keys,
+		oauth:       of,
 	}, nil
 }
 

@@ -31,6 +31,8 @@ type Store struct {
 	mfa      mfaData
 
 	settings settingsState // settings.go
+	// identities by provider and subject (identities.go)
+	identities map[identityKey]*store.Identity
 }
 
 var (
@@ -47,6 +49,8 @@ func New() *Store {
 		byPhone:  map[string]string{},
 		sessions: map[string]*store.Session{},
 		tokens:   map[string]*store.OneTimeToken{},
+
+		identities: map[identityKey]*store.Identity{},
 	}
 }
 
@@ -212,6 +216,11 @@ func (m *Store) DeleteUser(_ context.Context, id string) error {
 	for h, t := range m.tokens {
 		if t.UserID == id {
 			delete(m.tokens, h)
+		}
+	}
+	for k, ident := range m.identities {
+		if ident.UserID == id {
+			delete(m.identities, k)
 		}
 	}
 	return nil

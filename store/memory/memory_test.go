@@ -43,3 +43,7 @@ func TestSettingsStore(t *testing.T) {
 func TestLockoutStore(t *testing.T) {
 	storetest.TestLockoutStore(t, func(*testing.T) store.LockoutStore { return memory.New() })
 }
+
+func TestIdentityStore(t *testing.T) {
+	storetest.TestIdentityStore(t, func(*testing.T) storetest.Identities { return memory.New() })
+}
