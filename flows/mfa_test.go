@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -512,5 +513,37 @@ func TestMFAPagesRender(t *testing.T) {
 	}
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("challenge page CSP = %q", csp)
+	}
+}
+
+// TestMFAAfterIdP: an OAuth login goes through the same MFA policy; only
+// when the operator trusts the IdP's own MFA (IdPMFA) does it skip the
+// local challenge, and the session records "idp".
+func TestMFAAfterIdP(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{RequireMFA: true})
+	m.enrol(m.login(alicePW))
+	p := &portal{s: m.svc, base: "/auth"}
+	for _, tc := range []struct {
+		idp         bool
+		wantPending string
+		wantMFA     string
+	}{{false, "mfa", ""}, {true, "", MethodIdP}} {
+		rec := httptest.NewRecorder()
+		r := jsonReq("GET", "/auth/oauth/corp/callback", "")
+		if !p.completeLogin(rec, r, m.alice, firstFactor{Method: "oauth:corp", IdPMFA: tc.idp}, "") {
+			t.Fatalf("idp=%v: completeLogin failed: %d", tc.idp, rec.Code)
+		}
+		c := sessionCookie(t, m.env, rec.Result())
+		id, err := m.svc.deps.Sessions.Validate(context.Background(), c.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Session.Pending != tc.wantPending || id.Session.MFAMethod != tc.wantMFA || id.Session.AuthMethod != "oauth:corp" {
+			t.Errorf("idp=%v: session = pending %q mfa %q method %q", tc.idp, id.Session.Pending, id.Session.MFAMethod, id.Session.AuthMethod)
+		}
+		res := m.do(withCookie(jsonReq("GET", "/app", ""), c))
+		if want := map[bool]int{false: 401, true: 200}[tc.idp]; res.StatusCode != want {
+			t.Errorf("idp=%v: require-mfa site answered %d, want %d", tc.idp, res.StatusCode, want)
+		}
 	}
 }
