@@ -31,3 +31,7 @@ func TestDeleteUserCascades(t *testing.T) {
 	m := memory.New()
 	storetest.TestDeleteUserCascades(t, m, m, m)
 }
+
+func TestOutboxStore(t *testing.T) {
+	storetest.TestOutboxStore(t, func(*testing.T) store.OutboxStore { return memory.NewOutbox() })
+}

@@ -55,6 +55,10 @@ func TestTokenStore(t *testing.T) {
 	})
 }
 
+func TestOutboxStore(t *testing.T) {
+	storetest.TestOutboxStore(t, func(t *testing.T) store.OutboxStore { return openTemp(t) })
+}
+
 func TestDeleteUserCascades(t *testing.T) {
 	db := openTemp(t)
 	storetest.TestDeleteUserCascades(t, db, db, db)
