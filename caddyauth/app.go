@@ -23,6 +23,7 @@ import (
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/metrics"
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
@@ -80,6 +81,13 @@ type App struct {
 	// CORS lists browser origins that may call the portal API with
 	// credentials.
 	CORS *CORSConfig `json:"cors,omitempty"`
+	// Email and SMS select how queued messages are delivered (none: flows
+	// that need them refuse).
+	Email *SenderConfig `json:"email,omitempty"`
+	SMS   *SenderConfig `json:"sms,omitempty"`
+	// MessageTemplates is a directory whose files replace the embedded
+	// message templates of the same name.
+	MessageTemplates string `json:"message_templates,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -91,6 +99,8 @@ type App struct {
 	logger   *zap.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	outbox   *notify.Outbox
+	worker   *notify.Worker
 
 	effectiveLimits flows.Limits
 
@@ -266,6 +276,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return fmt.Errorf("caddyauth: metrics: %w", err)
 	}
+	if err := a.provisionNotify(ctx); err != nil {
+		a.closeStores()
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -287,6 +301,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
+		Outbox:   a.queue(),
 	})
 	if err != nil {
 		a.closeStores()
@@ -452,6 +467,7 @@ func (a *App) Start() error {
 			rs.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
 		}()
 	}
+	a.startNotify(ctx)
 	a.logStartup(ctx)
 	return nil
 }
@@ -467,6 +483,8 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("login_rate_identifier", a.effectiveLimits.LoginIdentifier.String()),
 		zap.Int("lockout_after", a.effectiveLimits.LockoutMax),
 		zap.Strings("cors_origins", a.corsOrigins()),
+		zap.String("email", a.Email.describe()),
+		zap.String("sms", a.SMS.describe()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -508,6 +526,7 @@ func (a *App) limiterFactory() flows.NewLimiter {
 
 // Stop ends background work.
 func (a *App) Stop() error {
+	a.stopNotify()
 	if a.cancel != nil {
 		a.cancel()
 	}
