@@ -300,3 +300,13 @@ var codeRE = regexp.MustCompile(`\b\d{6,8}\b`)
 // Code is the first 6-8 digit number in the text body (a one-time code),
 // or "".
 func (ml *Mail) Code() string { return codeRE.FindString(ml.Text) }
+
+// MailFrom is the sender address EmailOption configures.
+const MailFrom = "caddyauth@example.test"
+
+// EmailOption is the caddyauth option line that sends email to this
+// mailpit (for GatewayConfig.AppOptions): SMTP without TLS, which the
+// gateway accepts only with `plaintext` and warns about.
+func (m *Mailpit) EmailOption() string {
+	return "email smtp " + m.SMTPURL() + " {\n\t\t\tfrom " + MailFrom + "\n\t\t\tplaintext\n\t\t}"
+}
