@@ -225,6 +225,11 @@ func TestWebhookSignsAndRetriesOnNon2xx(t *testing.T) {
 	if err := wr.Send(context.Background(), r); err == nil {
 		t.Error("a redirect counted as delivered")
 	}
+	// A transport error names the host, never the URL's query (API keys).
+	dead, _ := NewWebhook("http://127.0.0.1:1/send?api_key=KEY123", secret)
+	if err := dead.Send(context.Background(), r); err == nil || strings.Contains(err.Error(), "KEY123") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("connection refused: err = %v, want the host without the query", err)
+	}
 	if _, err := NewWebhook("ftp://x", secret); err == nil {
 		t.Error("a non-http URL was accepted")
 	}

@@ -117,7 +117,13 @@ func (w *WebhookSender) Send(ctx context.Context, m Rendered) error {
 	req.Header.Set(HeaderSignature, Sign(w.secret, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// The url.Error names the endpoint and the cause, never the body.
+		// url.Error would print the whole URL, and a provider's URL may
+		// carry an API key in its query: name only the host. The error is
+		// logged and stored as the message's last_error.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("webhook: %s %s: %w", ue.Op, req.URL.Host, ue.Err)
+		}
 		return fmt.Errorf("webhook: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
