@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -59,6 +61,10 @@ func NewSMTP(cfg SMTPConfig) (*SMTPSender, error) {
 		timeout = 30 * time.Second
 	}
 	opts := []gomail.Option{gomail.WithTimeout(timeout)}
+	// Greet with our host name: some servers score "localhost" as spam.
+	if h, err := os.Hostname(); err == nil && h != "" && !strings.ContainsAny(h, " \r\n") {
+		opts = append(opts, gomail.WithHELO(h))
+	}
 	var port int
 	switch u.Scheme {
 	case "smtp":
