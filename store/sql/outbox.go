@@ -36,8 +36,9 @@ func scanOutbox(r scanner) (*store.OutboxMessage, error) {
 	return &m, nil
 }
 
-// EnqueueMessage inserts m as pending; the INSERT is committed (autocommit)
-// before it returns.
+// EnqueueMessage inserts m as pending; the INSERT is committed (autocommit,
+// and SQLite runs with synchronous=FULL, so the WAL is synced) before it
+// returns.
 func (d *DB) EnqueueMessage(ctx context.Context, m *store.OutboxMessage) error {
 	now := time.Now()
 	created := m.CreatedAt
