@@ -49,7 +49,8 @@ type OutboxMessage struct {
 type OutboxStore interface {
 	// EnqueueMessage stores m as pending and due at m.NextAttemptAt (zero:
 	// now). It returns only once the message is durable. ErrConflict if
-	// the id is taken.
+	// the id is taken. Backends that keep users may refuse a UserID that
+	// names no user (ErrNotFound) and drop a user's messages with the user.
 	EnqueueMessage(ctx context.Context, m *OutboxMessage) error
 	// ClaimMessages leases up to limit pending messages that are due at now
 	// and not leased (or whose lease expired) to owner until now+lease,

@@ -40,7 +40,7 @@ func TestMailpitSMTPDownThenDelivered(t *testing.T) {
 	w.Start(ctx)
 	t.Cleanup(w.Stop)
 
-	if err := q.Enqueue(ctx, Message{Kind: KindMFACode, Channel: Email, To: "ada@example.com", UserID: "u1",
+	if err := q.Enqueue(ctx, Message{Kind: KindMFACode, Channel: Email, To: "ada@example.com",
 		Data: map[string]string{DataCode: "493817", DataName: "Ada", DataSite: "Example"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (c *counts) Failed(string) { c.failed.Add(1) }
 func (c *counts) Depth(int)     {}
 
 func mfaMessage(to, code string) Message {
-	return Message{Kind: KindMFACode, Channel: Email, To: to, UserID: "u1", Data: map[string]string{DataCode: code, DataSite: "Example"}}
+	return Message{Kind: KindMFACode, Channel: Email, To: to, Data: map[string]string{DataCode: code, DataSite: "Example"}}
 }
 
 func TestBackoffSchedule(t *testing.T) {

@@ -33,5 +33,5 @@ func TestDeleteUserCascades(t *testing.T) {
 }
 
 func TestOutboxStore(t *testing.T) {
-	storetest.TestOutboxStore(t, func(*testing.T) store.OutboxStore { return memory.NewOutbox() })
+	storetest.TestOutboxStore(t, func(*testing.T) (store.OutboxStore, storetest.AddUser) { return memory.NewOutbox(), noUser })
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // Outbox is an in-process store.OutboxStore for tests and development:
-// nothing survives a restart. It has its own lock, so a busy queue does not
+// nothing survives a restart, and messages do not cascade with users (the
+// SQL backend's rows do). It has its own lock, so a busy queue does not
 // contend with sessions.
 type Outbox struct {
 	mu   sync.Mutex

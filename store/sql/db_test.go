@@ -56,7 +56,10 @@ func TestTokenStore(t *testing.T) {
 }
 
 func TestOutboxStore(t *testing.T) {
-	storetest.TestOutboxStore(t, func(t *testing.T) store.OutboxStore { return openTemp(t) })
+	storetest.TestOutboxStore(t, func(t *testing.T) (store.OutboxStore, storetest.AddUser) {
+		db := openTemp(t)
+		return db, adder(db)
+	})
 }
 
 func TestDeleteUserCascades(t *testing.T) {

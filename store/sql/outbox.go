@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -17,10 +18,11 @@ const outboxCols = `id, kind, channel, recipient, user_id, payload, status, atte
 func scanOutbox(r scanner) (*store.OutboxMessage, error) {
 	var (
 		m                         store.OutboxMessage
+		user                      sql.NullString
 		payload                   string
 		next, lease, created, upd int64
 	)
-	if err := r.Scan(&m.ID, &m.Kind, &m.Channel, &m.Recipient, &m.UserID, &payload, &m.Status, &m.Attempts,
+	if err := r.Scan(&m.ID, &m.Kind, &m.Channel, &m.Recipient, &user, &payload, &m.Status, &m.Attempts,
 		&next, &m.LeaseOwner, &lease, &m.LastError, &created, &upd); err != nil {
 		return nil, err
 	}
@@ -28,7 +30,7 @@ func scanOutbox(r scanner) (*store.OutboxMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: payload is not base64: %w", m.ID, err)
 	}
-	m.Payload = p
+	m.Payload, m.UserID = p, user.String
 	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = fromMs(next), fromMs(created), fromMs(upd)
 	if lease != 0 {
 		m.LeaseUntil = fromMs(lease)
@@ -36,7 +38,8 @@ func scanOutbox(r scanner) (*store.OutboxMessage, error) {
 	return &m, nil
 }
 
-// EnqueueMessage inserts m as pending; the INSERT is committed (autocommit,
+// EnqueueMessage inserts m as pending (ErrNotFound if m.UserID names no
+// user: the row cascades with its user); the INSERT is committed (autocommit,
 // and SQLite runs with synchronous=FULL, so the WAL is synced) before it
 // returns.
 func (d *DB) EnqueueMessage(ctx context.Context, m *store.OutboxMessage) error {
@@ -50,7 +53,7 @@ func (d *DB) EnqueueMessage(ctx context.Context, m *store.OutboxMessage) error {
 		next = created
 	}
 	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', 0, '', ?, ?)`),
-		m.ID, m.Kind, m.Channel, m.Recipient, m.UserID, base64.StdEncoding.EncodeToString(m.Payload),
+		m.ID, m.Kind, m.Channel, m.Recipient, nullable(m.UserID), base64.StdEncoding.EncodeToString(m.Payload),
 		store.OutboxPending, ms(next), ms(created), ms(created))
 	return d.wrap("enqueue message", err)
 }

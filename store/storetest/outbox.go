@@ -15,7 +15,7 @@ const lease = time.Minute
 
 func outboxMsg(id string, due time.Time) *store.OutboxMessage {
 	return &store.OutboxMessage{
-		ID: id, Kind: "mfa_code", Channel: "email", Recipient: "ada@example.com", UserID: "u1",
+		ID: id, Kind: "mfa_code", Channel: "email", Recipient: "ada@example.com",
 		Payload: []byte{0, 1, 2, 0xff, 'x'}, CreatedAt: due, NextAttemptAt: due,
 	}
 }
@@ -37,16 +37,19 @@ func wantIDs(t *testing.T, what string, got []*store.OutboxMessage, want ...stri
 }
 
 // TestOutboxStore runs the outbox conformance suite. open returns a fresh,
-// empty outbox; the suite passes explicit times, so nothing sleeps.
-func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
+// empty outbox and an AddUser for it (SQL rows reference their user); the
+// suite passes explicit times, so nothing sleeps.
+func TestOutboxStore(t *testing.T, open func(t *testing.T) (store.OutboxStore, AddUser)) {
 	ctx := context.Background()
 	// Millisecond precision, the finest every backend keeps.
 	base := time.UnixMilli(time.Now().UnixMilli()).UTC()
 
 	t.Run("RoundTrip", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, addUser := open(t)
+		addUser(t, "u1")
 		m := outboxMsg("m1", base)
+		m.UserID = "u1"
 		must(t, "enqueue", o.EnqueueMessage(ctx, m))
 		got, err := o.OutboxMessage(ctx, "m1")
 		must(t, "get", err)
@@ -69,7 +72,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("ClaimDueOldestFirstWithLimit", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("b", base.Add(-1*time.Second))))
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("a", base.Add(-2*time.Second))))
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("c", base)))
@@ -92,7 +95,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("LeaseExcludesOthersUntilItExpires", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("m", base)))
 		got, err := o.ClaimMessages(ctx, "dead-worker", base, lease, 10)
 		must(t, "claim", err)
@@ -122,7 +125,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("CompleteIsFinal", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("m", base)))
 		_, err := o.ClaimMessages(ctx, "w", base, lease, 1)
 		must(t, "claim", err)
@@ -140,7 +143,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("RetryWaitsForNextAttempt", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("m", base)))
 		_, err := o.ClaimMessages(ctx, "w", base, lease, 1)
 		must(t, "claim", err)
@@ -159,7 +162,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("DeadIsKeptForInspection", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("dead", base)))
 		must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg("live", base.Add(time.Second))))
 		_, err := o.ClaimMessages(ctx, "w", base, lease, 1)
@@ -181,7 +184,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("Purge", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		for _, id := range []string{"sent", "dead", "pending"} {
 			must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg(id, base)))
 		}
@@ -209,7 +212,7 @@ func TestOutboxStore(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 
 	t.Run("ConcurrentClaimersNeverShare", func(t *testing.T) {
 		t.Parallel()
-		o := open(t)
+		o, _ := open(t)
 		const msgs, workers = 40, 6
 		for i := range msgs {
 			must(t, "enqueue", o.EnqueueMessage(ctx, outboxMsg(fmt.Sprintf("m%02d", i), base)))

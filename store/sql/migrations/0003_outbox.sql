@@ -8,7 +8,7 @@ CREATE TABLE outbox (
     kind            TEXT NOT NULL,
     channel         TEXT NOT NULL,
     recipient       TEXT NOT NULL,
-    user_id         TEXT NOT NULL DEFAULT '',
+    user_id         TEXT NULL REFERENCES users (id) ON DELETE CASCADE, -- deleting a user drops their queued mail
     payload         TEXT NOT NULL,
     status          TEXT NOT NULL,            -- pending, sent, dead
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -23,3 +23,5 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 -- Serves the purge of old sent and dead rows.
 CREATE INDEX outbox_updated ON outbox (status, updated_at);
+-- Serves the cascade from users.
+CREATE INDEX outbox_user_id ON outbox (user_id);
