@@ -24,6 +24,7 @@ import (
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/metrics"
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
@@ -88,6 +89,13 @@ type App struct {
 	Audit *AuditConfig `json:"audit,omitempty"`
 	// OAuth lists identity providers users may sign in with (oauth.go).
 	OAuth []*OAuthProvider `json:"oauth,omitempty"`
+	// Email and SMS select how queued messages are delivered (none: flows
+	// that need them refuse).
+	Email *SenderConfig `json:"email,omitempty"`
+	SMS   *SenderConfig `json:"sms,omitempty"`
+	// MessageTemplates is a directory whose files replace the embedded
+	// message templates of the same name.
+	MessageTemplates string `json:"message_templates,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -100,6 +108,8 @@ type App struct {
 	logger   *zap.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	outbox   *notify.Outbox
+	worker   *notify.Worker
 
 	auditChain *audit.Chain // behind a.audit once provisioned; closed with the stores
 
@@ -329,6 +339,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.closeStores()
 		return fmt.Errorf("caddyauth: metrics: %w", err)
 	}
+	if err := a.provisionNotify(ctx); err != nil {
+		a.closeStores()
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -362,6 +376,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Lockouts: a.db,
 
 		Identities: a.db,
+		Outbox:     a.queue(),
 	})
 	if err != nil {
 		a.closeStores()
@@ -528,6 +543,7 @@ func (a *App) Start() error {
 			rs.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
 		}()
 	}
+	a.startNotify(ctx)
 	a.logStartup(ctx)
 	a.checkTrustHeader()
 	return nil
@@ -576,6 +592,8 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.String("mfa", a.mfaPolicy()),
 		zap.String("mfa_rate", a.effectiveLimits.MFA.String()),
 		zap.Strings("audit_sinks", a.auditSinks()),
+		zap.String("email", a.Email.describe()),
+		zap.String("sms", a.SMS.describe()),
 	)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -617,6 +635,7 @@ func (a *App) limiterFactory() flows.NewLimiter {
 
 // Stop ends background work.
 func (a *App) Stop() error {
+	a.stopNotify()
 	if a.cancel != nil {
 		a.cancel()
 	}

@@ -71,6 +71,9 @@ func init() {
 //	    }
 //	    oidc <name> { ... }         # identity providers: see parseOAuth
 //	    oauth google|github|facebook|apple { ... }
+//	    email smtp|webhook <url> { ... } | email log   # see parseSender
+//	    sms webhook <url> { secret <secret> } | sms log
+//	    message_templates <dir>
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -217,6 +220,22 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.OAuth = append(app.OAuth, o)
+		case "email", "sms":
+			c, err := parseSender(d, opt)
+			if err != nil {
+				return nil, err
+			}
+			if opt == "email" {
+				app.Email = c
+			} else {
+				app.SMS = c
+			}
+		case "message_templates":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			app.MessageTemplates = v
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {

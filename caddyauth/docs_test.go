@@ -20,14 +20,14 @@ func TestConfigurationDocumented(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	var decls []ast.Decl
-	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go"} {
+	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)

@@ -106,9 +106,15 @@ func (c *MFAConfig) setDefaults(cookie CookieConfig) error {
 
 func (s *Service) mfaAllowed(m string) bool { return slices.Contains(s.cfg.MFA.Methods, m) }
 
-func (s *Service) hasSender() bool {
-	_, none := s.deps.Outbox.(noOutbox)
-	return !none
+// hasChannel reports whether messages on channel can be delivered.
+func (s *Service) hasChannel(channel string) bool {
+	if _, none := s.deps.Outbox.(noOutbox); none {
+		return false
+	}
+	if q, ok := s.deps.Outbox.(interface{ Has(string) bool }); ok {
+		return q.Has(channel)
+	}
+	return true
 }
 
 // mfaState is what a user can do as a second factor.
@@ -134,10 +140,10 @@ func (s *Service) mfaState(ctx context.Context, u *store.User) (*mfaState, error
 	if st.enrolled && s.mfaAllowed(MethodTOTP) {
 		st.methods = append(st.methods, MethodTOTP)
 	}
-	if active && s.mfaAllowed(MethodEmail) && s.hasSender() && u.Email != "" {
+	if active && s.mfaAllowed(MethodEmail) && s.hasChannel(notify.Email) && u.Email != "" {
 		st.methods = append(st.methods, MethodEmail)
 	}
-	if active && s.mfaAllowed(MethodSMS) && s.hasSender() && u.Phone != "" {
+	if active && s.mfaAllowed(MethodSMS) && s.hasChannel(notify.SMS) && u.Phone != "" {
 		st.methods = append(st.methods, MethodSMS)
 	}
 	if st.enrolled && s.mfaAllowed(MethodRecovery) {
@@ -494,7 +500,8 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 	if in.Method == MethodRecovery {
 		p.s.audit(r, audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, Email: u.Email})
 		_ = p.s.notify(ctx, notify.Message{Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
-			Data: map[string]string{"name": u.Name, "ip": p.s.cfg.ClientIP(r)}})
+			Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r),
+				notify.DataUserAgent: truncateRunes(r.UserAgent(), 200), notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
 	}
 	var trustToken string
 	if in.TrustDevice && p.s.cfg.MFA.TrustedDevice > 0 {
@@ -666,7 +673,7 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 		to, masked = u.Phone, maskPhone(u.Phone)
 	}
 	if err := p.s.notify(ctx, notify.Message{Kind: notify.KindMFACode, Channel: in.Method, To: to, UserID: u.ID,
-		Data: map[string]string{"code": code, "name": u.Name, "minutes": "10"}}); err != nil {
+		Data: map[string]string{notify.DataCode: code, notify.DataName: u.Name, notify.DataExpires: "10 minutes"}}); err != nil {
 		p.s.writeError(w, r, errInternal)
 		return
 	}

@@ -2,8 +2,8 @@
 # Runs every test of caddyauth: formatting, vet, and `go test -race` over all
 # packages, including the end-to-end tests that build the binary and drive
 # it against a real Redis. Installs what the tests need when it is missing
-# (Debian packages, as root or through sudo) and starts a Redis for the
-# store tests when none answers on 127.0.0.1:6379.
+# (Debian packages, as root or through sudo; mailpit with `go install`) and
+# starts a Redis for the store tests when none answers on 127.0.0.1:6379.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,20 @@ command -v oathtool >/dev/null || missing+=(oathtool)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
+fi
+
+# The mail tests deliver to a real mailpit (SMTP + HTTP API to read the
+# messages back). It is a Go program: `go install` the pinned version into
+# Go's bin directory and hand its path to the tests in CADDYAUTH_MAILPIT.
+mailpit_version=v1.33.1
+if [ -z "${CADDYAUTH_MAILPIT:-}" ]; then
+	gobin="$(go env GOBIN)"
+	[ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
+	if ! go version -m "$gobin/mailpit" 2>/dev/null | grep -qP "^\s+mod\s+github.com/axllent/mailpit\s+$mailpit_version\b"; then
+		log "installing mailpit $mailpit_version into $gobin"
+		GOBIN="$gobin" go install "github.com/axllent/mailpit@$mailpit_version"
+	fi
+	export CADDYAUTH_MAILPIT="$gobin/mailpit"
 fi
 
 pids=()

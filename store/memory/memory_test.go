@@ -47,3 +47,7 @@ func TestLockoutStore(t *testing.T) {
 func TestIdentityStore(t *testing.T) {
 	storetest.TestIdentityStore(t, func(*testing.T) storetest.Identities { return memory.New() })
 }
+
+func TestOutboxStore(t *testing.T) {
+	storetest.TestOutboxStore(t, func(*testing.T) (store.OutboxStore, storetest.AddUser) { return memory.NewOutbox(), noUser })
+}

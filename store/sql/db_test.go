@@ -55,6 +55,13 @@ func TestTokenStore(t *testing.T) {
 	})
 }
 
+func TestOutboxStore(t *testing.T) {
+	storetest.TestOutboxStore(t, func(t *testing.T) (store.OutboxStore, storetest.AddUser) {
+		db := openTemp(t)
+		return db, adder(db)
+	})
+}
+
 func TestDeleteUserCascades(t *testing.T) {
 	db := openTemp(t)
 	storetest.TestDeleteUserCascades(t, db, db, db)

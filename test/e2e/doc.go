@@ -4,5 +4,7 @@
 //
 //	go test -race -count=1 ./test/...
 //
-// redis-server must be on PATH (apt-get install -y redis-server).
+// redis-server must be on PATH (apt-get install -y redis-server), and
+// mailpit for the mail tests (scripts/test.sh installs it; see
+// harness.MailpitBinary).
 package e2e

@@ -1,0 +1,137 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Webhook signature headers. The signature is
+//
+//	X-Caddyauth-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+//
+// where timestamp is the X-Caddyauth-Timestamp value (Unix seconds). A
+// receiver recomputes it over the raw body, compares in constant time, and
+// rejects timestamps more than a few minutes old (replay).
+const (
+	HeaderTimestamp = "X-Caddyauth-Timestamp"
+	HeaderSignature = "X-Caddyauth-Signature"
+)
+
+// WebhookPayload is the JSON body the webhook sender POSTs.
+type WebhookPayload struct {
+	ID      string `json:"id"` // stable across retries: deduplicate on it
+	Kind    string `json:"kind"`
+	Channel string `json:"channel"`
+	To      string `json:"to"`
+	UserID  string `json:"user_id,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// WebhookSender POSTs each message as JSON to an HTTP endpoint (an SMS
+// gateway, an email API, or a small adapter in front of one). Any answer
+// but 2xx is a failure to retry.
+type WebhookSender struct {
+	url    string
+	secret []byte
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewWebhook checks the URL and returns the sender. secret signs each
+// request; an empty secret is refused, since the receiver could not tell a
+// forged message from ours.
+func NewWebhook(rawURL, secret string) (*WebhookSender, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("notify: webhook URL %q must be an http(s) URL", rawURL)
+	}
+	if secret == "" {
+		return nil, errors.New("notify: webhook needs a secret to sign requests")
+	}
+	return &WebhookSender{
+		url:    u.String(),
+		secret: []byte(secret),
+		client: &http.Client{
+			Timeout: 30 * time.Second,
+			// A redirect would re-send the message somewhere else: treat
+			// it as a failed attempt instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		now: time.Now,
+	}, nil
+}
+
+// Sign computes the signature header value for a timestamp and body.
+func Sign(secret []byte, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifySignature is what a receiver does (exported for receivers written
+// in Go and for tests): constant-time compare and a freshness window.
+func VerifySignature(secret []byte, timestamp, signature string, body []byte, now time.Time, window time.Duration) bool {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > window || d < -window {
+		return false
+	}
+	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
+}
+
+// Send POSTs the message.
+func (w *WebhookSender) Send(ctx context.Context, m Rendered) error {
+	body, err := json.Marshal(WebhookPayload{
+		ID: m.ID, Kind: m.Kind, Channel: m.Channel, To: m.To, UserID: m.UserID,
+		Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+	})
+	if err != nil {
+		return Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(err)
+	}
+	ts := strconv.FormatInt(w.now().Unix(), 10)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "caddyauth-outbox")
+	req.Header.Set("Idempotency-Key", m.ID)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, Sign(w.secret, ts, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// url.Error would print the whole URL, and a provider's URL may
+		// carry an API key in its query: name only the host. The error is
+		// logged and stored as the message's last_error.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("webhook: %s %s: %w", ue.Op, req.URL.Host, ue.Err)
+		}
+		return fmt.Errorf("webhook: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Not the response body: a provider may echo the message (and its
+		// code), and this error is stored as the message's last_error.
+		return fmt.Errorf("webhook: answered %s", resp.Status)
+	}
+	return nil
+}
