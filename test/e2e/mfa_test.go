@@ -178,3 +178,75 @@ func TestMFA(t *testing.T) {
 }
 
 const trustCookie = "__Host-caddyauth_trust"
+
+// TestMFAEmailCode: a second-factor code goes through the outbox to a real
+// SMTP server (mailpit), is read back and used once; when the SMTP server is
+// down at first, the worker retries and the code still arrives.
+func TestMFAEmailCode(t *testing.T) {
+	t.Parallel()
+	mp := harness.StartMailpit(t)
+	g := newGateway(t, func(c *harness.GatewayConfig) {
+		c.AppOptions = append(c.AppOptions, mp.EmailOption())
+	})
+	pw := newPassword()
+	g.addUser("carol@example.test", "Carol", pw)
+	g.start()
+
+	c := g.client()
+	c.Login("carol@example.test", pw)
+	r := c.PostJSON("/auth/mfa/totp/setup", map[string]string{"name": "phone"})
+	expectStatus(t, r, http.StatusOK)
+	secret := r.JSON()["secret"].(string)
+	harness.Sensitive(secret)
+	r = c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, time.Now())})
+	expectStatus(t, r, http.StatusOK)
+	harness.Sensitive(stringsOf(r.JSON()["recovery_codes"])...)
+
+	stage := g.client()
+	ans := stage.Login("carol@example.test", pw).JSON()
+	if !contains(stringsOf(ans["methods"]), "email") || contains(stringsOf(ans["methods"]), "sms") {
+		t.Fatalf("methods with an email sender and no SMS sender: %v", ans["methods"])
+	}
+	r = stage.PostJSON("/auth/mfa/send", map[string]string{"method": "email"})
+	expectStatus(t, r, http.StatusOK)
+	if r.JSON()["to"] != "c***@example.test" {
+		t.Errorf("masked destination = %v", r.JSON()["to"])
+	}
+	mail := mp.WaitFor("carol@example.test", 15*time.Second)
+	code := mail.Code()
+	harness.SensitiveCode(code)
+	if len(code) != 6 || !strings.Contains(mail.Subject, "verification code") {
+		t.Fatalf("mail: subject %q, code length %d", mail.Subject, len(code))
+	}
+	expectError(t, stage.PostJSON("/auth/mfa/challenge", map[string]any{"method": "email", "code": "000000"}), http.StatusUnauthorized, "MFA_CODE_INVALID")
+	r = stage.PostJSON("/auth/mfa/challenge", map[string]any{"method": "email", "code": code})
+	expectStatus(t, r, http.StatusOK)
+	if r.JSON()["mfa"] != "email" {
+		t.Fatalf("challenge answer: %s", r)
+	}
+	expectStatus(t, stage.Get("/app", api...), http.StatusOK)
+
+	// Single use: the same code does not open a second stage.
+	again := g.client()
+	again.Login("carol@example.test", pw)
+	expectError(t, again.PostJSON("/auth/mfa/challenge", map[string]any{"method": "email", "code": code}), http.StatusUnauthorized, "MFA_CODE_INVALID")
+
+	// SMTP down when the code is queued: the request does not wait, the
+	// worker retries, and the mail arrives once the server is back.
+	if err := mp.DeleteAll(); err != nil {
+		t.Fatal(err)
+	}
+	mp.Stop()
+	start := time.Now()
+	r = again.PostJSON("/auth/mfa/send", map[string]string{"method": "email"})
+	expectStatus(t, r, http.StatusOK)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("send waited %s for a dead SMTP server", took)
+	}
+	time.Sleep(time.Second)
+	mp.Restart()
+	mail = mp.WaitFor("carol@example.test", 40*time.Second)
+	code = mail.Code()
+	harness.SensitiveCode(code)
+	expectStatus(t, again.PostJSON("/auth/mfa/challenge", map[string]any{"method": "email", "code": code}), http.StatusOK)
+}
