@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -348,7 +349,7 @@ type mfaPage struct {
 	TrustDays     int
 	StepUp        bool
 	Secret        string
-	QR            string // data: URI
+	QR            template.URL // data: URI of the PNG we generated (safe by construction)
 	DeviceID      string
 	RecoveryCodes []string
 	Devices       []deviceView
@@ -825,7 +826,7 @@ func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.render(w, r, http.StatusOK, "mfa_setup.html", pageData{Title: "Set up an authenticator app", RD: p.returnTo(r, in.RD),
-		MFA: &mfaPage{Secret: e.Secret, QR: "data:image/png;base64," + qr, DeviceID: dev.ID, Enrol: !id.Session.Full()}})
+		MFA: &mfaPage{Secret: e.Secret, QR: template.URL("data:image/png;base64," + qr), DeviceID: dev.ID, Enrol: !id.Session.Full()}})
 }
 
 type verifyInput struct {

@@ -500,7 +500,7 @@ const pageFactsJS = `(() => {
 			id: e.id, name: e.name, type: e.type, autocomplete: e.getAttribute('autocomplete') || '',
 			value: e.value, required: e.required, minLength: e.minLength,
 			labels: Array.from(e.labels || []).map(txt)})),
-		forms: Array.from(document.forms).map(f => ({action: f.getAttribute('action'), method: f.method})),
+		forms: Array.from(document.forms).map(f => ({action: f.getAttribute('action'), method: (f.getAttribute('method') || 'get').toLowerCase()})),
 		labelsFor: Array.from(document.querySelectorAll('label')).map(l => l.htmlFor),
 		labelsBroke: Array.from(document.querySelectorAll('label')).filter(l => !l.control).map(l => txt(l)),
 	};
