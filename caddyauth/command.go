@@ -133,12 +133,16 @@ func userCommand() *cobra.Command {
 	user := &cobra.Command{Use: "user", Short: "Add, list, disable users and set passwords"}
 
 	add := &cobra.Command{
-		Use:   "add --email <email> [--name <name>] [--group <group>]... --password-stdin",
+		Use:   "add --email <email> [--name <name>] [--phone <+E.164>] [--group <group>]... --password-stdin",
 		Short: "Create a user (reads the password from standard input)",
 		RunE: func(c *cobra.Command, _ []string) error {
 			email, _ := c.Flags().GetString("email")
 			name, _ := c.Flags().GetString("name")
 			groups, _ := c.Flags().GetStringArray("group")
+			phone, _ := c.Flags().GetString("phone")
+			if phone != "" && !flows.ValidPhone(phone) {
+				return fmt.Errorf("--phone: %q is not an E.164 number (+ and 8 to 15 digits)", phone)
+			}
 			email = flows.NormalizeEmail(email)
 			if !flows.ValidEmail(email) {
 				return fmt.Errorf("--email: %q is not an email address", email)
@@ -159,10 +163,10 @@ func userCommand() *cobra.Command {
 			}
 			defer env.Close()
 			now := time.Now()
-			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Phone: phone, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 			if err := env.db.CreateUser(c.Context(), u); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("a user with email %s already exists", email)
+					return fmt.Errorf("a user with email %s (or phone %s) already exists", email, phone)
 				}
 				return err
 			}
@@ -174,6 +178,7 @@ func userCommand() *cobra.Command {
 	configFlags(add)
 	add.Flags().String("email", "", "Email address (login name)")
 	add.Flags().String("name", "", "Display name")
+	add.Flags().String("phone", "", "Mobile number in E.164 form (+15551234567), for SMS codes")
 	add.Flags().StringArray("group", nil, "Group (repeatable)")
 	add.Flags().Bool("password-stdin", false, "Read the password from standard input")
 

@@ -43,6 +43,20 @@ func viewOf(u *store.User) userView {
 // trimmed) before lookup or storage.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
+// ValidPhone checks the E.164 shape: "+", a non-zero digit, 8 to 15 digits
+// in all.
+func ValidPhone(p string) bool {
+	if len(p) < 9 || len(p) > 16 || p[0] != '+' || p[1] == '0' {
+		return false
+	}
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidEmail is a deliberately loose shape check; delivery verification is
 // the real test.
 func ValidEmail(e string) bool {

@@ -547,3 +547,15 @@ func TestMFAAfterIdP(t *testing.T) {
 		}
 	}
 }
+
+func TestValidPhone(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"+15551234567": true, "+442071838750": true, "+123456789012345": true,
+		"15551234567": false, "+0555123456": false, "+1555": false, "+1234567890123456": false,
+		"+1555 123 4567": false, "+1555-1234567": false, "": false, "+": false,
+	} {
+		if ValidPhone(p) != ok {
+			t.Errorf("ValidPhone(%q) = %v, want %v", p, !ok, ok)
+		}
+	}
+}
