@@ -3,12 +3,11 @@ package audit
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/url"
@@ -140,16 +139,13 @@ func ReadFileAnchor(path string) (seq int64, mac []byte, ok bool, err error) {
 	return seq, mac, ok, nil
 }
 
-// SignatureHeader carries the webhook body's HMAC-SHA256 under the
-// configured webhook secret, as "sha256=<hex>".
-const SignatureHeader = "X-Caddyauth-Signature"
-
-// Sign returns the SignatureHeader value for body.
-func Sign(secret, body []byte) string {
-	h := hmac.New(sha256.New, secret)
-	h.Write(body)
-	return "sha256=" + hex.EncodeToString(h.Sum(nil))
-}
+// SignatureHeader and TimestampHeader sign each webhook body with the
+// scheme of internal/webhooksig (the same as the message webhooks):
+// HMAC-SHA256(secret, timestamp + "." + body).
+const (
+	SignatureHeader = webhooksig.HeaderSignature
+	TimestampHeader = webhooksig.HeaderTimestamp
+)
 
 // WebhookOptions configure a WebhookSink.
 type WebhookOptions struct {
@@ -291,7 +287,7 @@ func (s *WebhookSink) post(body []byte) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "caddyauth-audit/1")
-	req.Header.Set(SignatureHeader, Sign(s.o.Secret, body))
+	webhooksig.SetHeaders(req, s.o.Secret, body, time.Now())
 	resp, err := s.o.Client.Do(req)
 	if err != nil {
 		var ue *url.Error

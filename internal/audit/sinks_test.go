@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -86,7 +87,7 @@ func TestWebhookSink(t *testing.T) {
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if r.Header.Get(audit.SignatureHeader) != audit.Sign(secret, body) || r.Header.Get("Content-Type") != "application/json" {
+		if !webhooksig.Verify(secret, r.Header.Get(audit.TimestampHeader), r.Header.Get(audit.SignatureHeader), body, time.Now(), time.Minute) || r.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("bad signature or type: %q", r.Header.Get(audit.SignatureHeader))
 		}
 		if calls.Add(1)%3 != 0 { // two failures for every success

@@ -3,29 +3,21 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
-// Webhook signature headers. The signature is
-//
-//	X-Caddyauth-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
-//
-// where timestamp is the X-Caddyauth-Timestamp value (Unix seconds). A
-// receiver recomputes it over the raw body, compares in constant time, and
-// rejects timestamps more than a few minutes old (replay).
+// Webhook signature headers: the scheme of internal/webhooksig, shared with
+// the audit webhook.
 const (
-	HeaderTimestamp = "X-Caddyauth-Timestamp"
-	HeaderSignature = "X-Caddyauth-Signature"
+	HeaderTimestamp = webhooksig.HeaderTimestamp
+	HeaderSignature = webhooksig.HeaderSignature
 )
 
 // WebhookPayload is the JSON body the webhook sender POSTs.
@@ -76,24 +68,13 @@ func NewWebhook(rawURL, secret string) (*WebhookSender, error) {
 
 // Sign computes the signature header value for a timestamp and body.
 func Sign(secret []byte, timestamp string, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(timestamp))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return webhooksig.Sign(secret, timestamp, body)
 }
 
 // VerifySignature is what a receiver does (exported for receivers written
 // in Go and for tests): constant-time compare and a freshness window.
 func VerifySignature(secret []byte, timestamp, signature string, body []byte, now time.Time, window time.Duration) bool {
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return false
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > window || d < -window {
-		return false
-	}
-	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
+	return webhooksig.Verify(secret, timestamp, signature, body, now, window)
 }
 
 // Send POSTs the message.
@@ -109,12 +90,10 @@ func (w *WebhookSender) Send(ctx context.Context, m Rendered) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "caddyauth-outbox")
 	req.Header.Set("Idempotency-Key", m.ID)
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign(w.secret, ts, body))
+	webhooksig.SetHeaders(req, w.secret, body, w.now())
 	resp, err := w.client.Do(req)
 	if err != nil {
 		// url.Error would print the whole URL, and a provider's URL may

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -32,8 +33,8 @@ type auditRecv struct {
 
 func (a *auditRecv) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	if got := r.Header.Get(audit.SignatureHeader); got != audit.Sign([]byte(a.secret), body) {
-		a.t.Errorf("webhook signature %q does not match the body", got)
+	if !webhooksig.Verify([]byte(a.secret), r.Header.Get(audit.TimestampHeader), r.Header.Get(audit.SignatureHeader), body, time.Now(), time.Minute) {
+		a.t.Errorf("webhook signature %q does not match the body", r.Header.Get(audit.SignatureHeader))
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
