@@ -559,3 +559,20 @@ func TestValidPhone(t *testing.T) {
 		}
 	}
 }
+
+// TestMFAStageAttemptsDoNotRefill: pacing wrong codes over the stage's
+// whole lifetime does not buy more than mfaMaxAttempts.
+func TestMFAStageAttemptsDoNotRefill(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	m.enrol(m.login(alicePW))
+	stage, _ := m.passwordStage()
+	for i := 0; i < mfaMaxAttempts; i++ {
+		if e := decodeErr(t, m.challenge(stage, `{"method":"totp","code":"000001"}`)); e.Code != CodeMFACodeInvalid {
+			t.Fatalf("try %d: %v", i+1, e)
+		}
+		m.clk.Advance(challengeTTL / (mfaMaxAttempts + 1))
+	}
+	if e := decodeErr(t, m.challenge(stage, `{"method":"totp","code":"000001"}`)); e.Code != CodeMFARequired {
+		t.Fatalf("paced try %d: %v, want MFA_REQUIRED (stage over)", mfaMaxAttempts+1, e)
+	}
+}
