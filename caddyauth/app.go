@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -565,16 +566,22 @@ func (a *App) checkTrustHeader() {
 	if !ok {
 		return
 	}
+	var dropping []string
 	for srvName, srv := range httpApp.Servers {
 		allowed := false
 		for _, h := range srv.ExpectedUnderscoreHeaders {
 			allowed = allowed || strings.EqualFold(h, name) || (strings.HasSuffix(h, "*") && strings.HasPrefix(strings.ToLower(name), strings.ToLower(strings.TrimSuffix(h, "*"))))
 		}
 		if !allowed {
-			a.logger.Warn("Caddy drops the trusted-device header because its name has an underscore; clients must send the hyphen form, or add it to expected_underscore_headers",
-				zap.String("server", srvName), zap.String("header", name),
-				zap.String("hyphen_form", strings.ReplaceAll(name, "_", "-")))
+			dropping = append(dropping, srvName)
 		}
+	}
+	if len(dropping) > 0 {
+		// Informational: the hyphen form works everywhere by default.
+		slices.Sort(dropping)
+		a.logger.Info("Caddy drops header names with underscores: clients send the trusted-device token as the hyphen form (or the server lists the header in expected_underscore_headers)",
+			zap.Strings("servers", dropping), zap.String("header", name),
+			zap.String("hyphen_form", strings.ReplaceAll(name, "_", "-")))
 	}
 }
 
