@@ -371,7 +371,8 @@ verify), or else the last record of the audit file sink when configured.`,
 			}
 			if email != "" {
 				f.Email = flows.NormalizeEmail(email)
-				// The account's records under any email it had, and
+				// The account's records under any email it had, what
+				// it did to other accounts as an admin (actor), and
 				// attempts on the address by anyone.
 				if u, err := env.db.UserByEmail(ctx, f.Email); err == nil {
 					f.UserID = u.ID
@@ -400,7 +401,7 @@ verify), or else the last record of the audit file sink when configured.`,
 		},
 	}
 	configFlags(tail)
-	tail.Flags().String("user", "", "Only records about this user (email)")
+	tail.Flags().String("user", "", "Only records about or by this user (email): their own events, attempts on the address, and what they did as an admin (actor)")
 	tail.Flags().IntP("lines", "n", 20, "Number of records")
 	tail.Flags().Bool("json", false, "One JSON object per line")
 	tail.Flags().Duration("since", 0, "Only records newer than this (e.g. 24h)")
