@@ -203,8 +203,10 @@ func TestAdminUserCLI(t *testing.T) {
 // enrolTOTP enrols an authenticator for c's signed-in user through
 // /auth/mfa/totp/setup and /verify (codes from oathtool); the verify
 // upgrades c's session to MFA level. Secret and recovery codes are
-// registered for the leak scan.
-func enrolTOTP(t *testing.T, c *harness.Client) {
+// registered for the leak scan. It returns the secret, the time of the
+// code used (later codes must be for later time steps: no replay) and the
+// recovery codes.
+func enrolTOTP(t *testing.T, c *harness.Client) (string, time.Time, []string) {
 	t.Helper()
 	r := c.PostJSON("/auth/mfa/totp/setup", map[string]string{"name": "phone"})
 	expectStatus(t, r, http.StatusOK)
@@ -213,13 +215,15 @@ func enrolTOTP(t *testing.T, c *harness.Client) {
 	if len(secret) < 32 {
 		t.Fatalf("totp setup: %s", r)
 	}
-	r = c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, time.Now())})
+	at := time.Now()
+	r = c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, at)})
 	expectStatus(t, r, http.StatusOK)
 	codes := stringsOf(r.JSON()["recovery_codes"])
 	harness.Sensitive(codes...)
 	if len(codes) == 0 {
 		t.Fatalf("totp verify gave no recovery codes: %s", r)
 	}
+	return secret, at, codes
 }
 
 // adminCall sends an admin API request as JSON (v nil: no body).
