@@ -15,13 +15,13 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -165,66 +165,36 @@ func (a *App) auditFilePath() string {
 	return p
 }
 
-var (
-	auditSinkFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "auth", Name: "audit_sink_failures_total",
-		Help: "Audit records an extra sink (file, webhook) failed to take; the database still has them.",
-	}, []string{"sink"})
-	auditWriteFailures = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "auth", Name: "audit_write_failures_total",
-		Help: "Audit events the database did not store (the event happened; its record is missing).",
-	})
-)
-
-// registerCollector registers c on reg, reusing a collector of the same
-// name already there (a config reload provisions the app again).
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("caddyauth: audit metrics: %w", err)
-	}
-	return c, nil
-}
-
 // countingRecorder counts the records the chain failed to store; the
 // caller (flows, CLI) logs them.
 type countingRecorder struct {
 	*audit.Chain
-	failures prometheus.Counter
+	obs *metrics.Audit
 }
 
 func (r countingRecorder) Record(ctx context.Context, e audit.Event) error {
 	err := r.Chain.Record(ctx, e)
 	if err != nil {
-		r.failures.Inc()
+		r.obs.WriteFailed()
 	}
 	return err
 }
 
 // provisionAudit makes a.audit the chain over the database.
 func (a *App) provisionAudit(ctx caddy.Context) error {
-	failures, err := registerCollector(ctx.GetMetricsRegistry(), auditSinkFailures)
+	obs, err := metrics.NewAudit(ctx.GetMetricsRegistry())
 	if err != nil {
-		return err
-	}
-	writeFailures, err := registerCollector[prometheus.Counter](ctx.GetMetricsRegistry(), auditWriteFailures)
-	if err != nil {
-		return err
+		return fmt.Errorf("caddyauth: audit metrics: %w", err)
 	}
 	logger := a.logger
 	c, err := newAuditChain(a.db, a.ring, a.Audit, auditOutputs{sinkError: func(sink string, err error) {
-		failures.WithLabelValues(sink).Inc()
+		obs.SinkFailed(sink)
 		logger.Error("audit sink failed; the database still has the record", zap.String("sink", sink), zap.Error(err))
 	}})
 	if err != nil {
 		return err
 	}
-	a.auditChain, a.audit = c, countingRecorder{c, writeFailures}
+	a.auditChain, a.audit = c, countingRecorder{c, obs}
 	return nil
 }
 
@@ -371,7 +341,8 @@ verify), or else the last record of the audit file sink when configured.`,
 			}
 			if email != "" {
 				f.Email = flows.NormalizeEmail(email)
-				// The account's records under any email it had, and
+				// The account's records under any email it had, what
+				// it did to other accounts as an admin (actor), and
 				// attempts on the address by anyone.
 				if u, err := env.db.UserByEmail(ctx, f.Email); err == nil {
 					f.UserID = u.ID
@@ -400,7 +371,7 @@ verify), or else the last record of the audit file sink when configured.`,
 		},
 	}
 	configFlags(tail)
-	tail.Flags().String("user", "", "Only records about this user (email)")
+	tail.Flags().String("user", "", "Only records about or by this user (email): their own events, attempts on the address, and what they did as an admin (actor)")
 	tail.Flags().IntP("lines", "n", 20, "Number of records")
 	tail.Flags().Bool("json", false, "One JSON object per line")
 	tail.Flags().Duration("since", 0, "Only records newer than this (e.g. 24h)")

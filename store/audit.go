@@ -25,9 +25,11 @@ type AuditRecord struct {
 
 // AuditFilter selects records for listing. Zero fields do not filter.
 type AuditFilter struct {
-	// UserID and Email select records about one account: a record
-	// matches when its user id equals UserID or its email equals Email
-	// (failed logins of an unknown account carry only the email).
+	// UserID and Email select records about or by one account: a record
+	// matches when its user id or its actor equals UserID (what an admin
+	// did to other accounts carries the admin's id as actor), or its
+	// email equals Email (failed logins of an unknown account carry only
+	// the email).
 	UserID string
 	Email  string
 	// Since keeps records at or after this time.

@@ -20,13 +20,20 @@ import (
 var monitoringDir = filepath.Join("..", "..", "docs", "monitoring")
 
 // registeredNames are the series names the gateway exposes: every
-// collector registered by New, histograms with their _bucket, _sum and
-// _count series.
+// collector the app registers on Caddy's registry (New for the flows,
+// NewOutbox for the outbox worker, NewAudit for the audit chain),
+// histograms with their _bucket, _sum and _count series.
 func registeredNames(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := New(reg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewOutbox(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewAudit(reg); err != nil {
 		t.Fatal(err)
 	}
 	// One sample each, so Gather reports every family and its type.
@@ -175,7 +182,11 @@ func TestMonitoringFilesUseRegisteredMetrics(t *testing.T) {
 			t.Errorf("%s: %v\n%s", where, err, e)
 		}
 	}
-	for _, must := range []string{"caddy_auth_logins_total", "caddy_auth_login_duration_seconds_bucket", "caddy_auth_store_errors_total"} {
+	for _, must := range []string{
+		"caddy_auth_logins_total", "caddy_auth_login_duration_seconds_bucket", "caddy_auth_store_errors_total",
+		"caddy_auth_outbox_depth", "caddy_auth_outbox_failures_total", "caddy_auth_outbox_sent_total",
+		"caddy_auth_audit_write_failures_total", "caddy_auth_audit_sink_failures_total",
+	} {
 		if !used[must] {
 			t.Errorf("the monitoring files never use %s", must)
 		}
@@ -185,7 +196,8 @@ func TestMonitoringFilesUseRegisteredMetrics(t *testing.T) {
 // TestCheckerCatchesMistakes: the checks above can fail.
 func TestCheckerCatchesMistakes(t *testing.T) {
 	names := registeredNames(t)
-	if names["caddy_auth_logins_total_bucket"] || !names["caddy_auth_login_duration_seconds_count"] || names["caddy_auth_nope_total"] {
+	if names["caddy_auth_logins_total_bucket"] || !names["caddy_auth_login_duration_seconds_count"] || names["caddy_auth_nope_total"] ||
+		!names["caddy_auth_outbox_depth"] || !names["caddy_auth_audit_write_failures_total"] || !names["caddy_auth_audit_sink_failures_total"] {
 		t.Fatalf("registered names are wrong: %v", names)
 	}
 	for _, bad := range []string{

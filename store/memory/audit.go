@@ -63,7 +63,8 @@ func (a *Audit) ListAudit(_ context.Context, f store.AuditFilter) ([]*store.Audi
 	var out []*store.AuditRecord
 	for _, r := range a.recs {
 		if f.UserID != "" || f.Email != "" {
-			if !(f.UserID != "" && r.UserID == f.UserID) && !(f.Email != "" && r.Email == f.Email) {
+			byID := f.UserID != "" && (r.UserID == f.UserID || r.Actor == f.UserID)
+			if !byID && !(f.Email != "" && r.Email == f.Email) {
 				continue
 			}
 		}

@@ -129,11 +129,11 @@ func (d *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Audit
 	)
 	switch {
 	case f.UserID != "" && f.Email != "":
-		where = append(where, `(user_id = ? OR email = ?)`)
-		args = append(args, f.UserID, f.Email)
+		where = append(where, `(user_id = ? OR actor = ? OR email = ?)`)
+		args = append(args, f.UserID, f.UserID, f.Email)
 	case f.UserID != "":
-		where = append(where, `user_id = ?`)
-		args = append(args, f.UserID)
+		where = append(where, `(user_id = ? OR actor = ?)`)
+		args = append(args, f.UserID, f.UserID)
 	case f.Email != "":
 		where = append(where, `email = ?`)
 		args = append(args, f.Email)

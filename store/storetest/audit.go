@@ -153,12 +153,14 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) store.AuditStore) {
 		s := open(t)
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for i, r := range []store.AuditRecord{
-			{Type: "login.succeeded", UserID: "u1", Email: "a@x.test"}, // 1
-			{Type: "login.failed", Email: "a@x.test"},                  // 2: unknown account, email only
-			{Type: "login.succeeded", UserID: "u2", Email: "b@x.test"}, // 3
-			{Type: "logout", UserID: "u1", Email: "a@x.test"},          // 4
-			{Type: "user.disabled", UserID: "u1", Email: "old@x.test"}, // 5
-			{Type: "login.failed", UserID: "u2", Email: "b@x.test"},    // 6
+			{Type: "login.succeeded", UserID: "u1", Email: "a@x.test"},            // 1
+			{Type: "login.failed", Email: "a@x.test"},                             // 2: unknown account, email only
+			{Type: "login.succeeded", UserID: "u2", Email: "b@x.test"},            // 3
+			{Type: "logout", UserID: "u1", Email: "a@x.test"},                     // 4
+			{Type: "user.disabled", UserID: "u1", Email: "old@x.test"},            // 5
+			{Type: "login.failed", UserID: "u2", Email: "b@x.test"},               // 6
+			{Type: "user.disabled", UserID: "u2", Email: "b@x.test", Actor: "u1"}, // 7: u1 acted on u2
+			{Type: "auth_method.disabled", Actor: "u1"},                           // 8: u1 acted on no account
 		} {
 			r.Time = t0.Add(time.Duration(i) * time.Minute)
 			appendRec(t, s, r)
@@ -168,16 +170,16 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) store.AuditStore) {
 			f    store.AuditFilter
 			want []int64
 		}{
-			{"all", store.AuditFilter{}, []int64{1, 2, 3, 4, 5, 6}},
-			{"user id", store.AuditFilter{UserID: "u1"}, []int64{1, 4, 5}},
+			{"all", store.AuditFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8}},
+			{"user id (about or by)", store.AuditFilter{UserID: "u1"}, []int64{1, 4, 5, 7, 8}},
 			{"email", store.AuditFilter{Email: "a@x.test"}, []int64{1, 2, 4}},
-			{"user id or email", store.AuditFilter{UserID: "u1", Email: "a@x.test"}, []int64{1, 2, 4, 5}},
-			{"since", store.AuditFilter{Since: t0.Add(3 * time.Minute)}, []int64{4, 5, 6}},
-			{"after seq", store.AuditFilter{AfterSeq: 4}, []int64{5, 6}},
+			{"user id or email", store.AuditFilter{UserID: "u1", Email: "a@x.test"}, []int64{1, 2, 4, 5, 7, 8}},
+			{"since", store.AuditFilter{Since: t0.Add(3 * time.Minute)}, []int64{4, 5, 6, 7, 8}},
+			{"after seq", store.AuditFilter{AfterSeq: 4}, []int64{5, 6, 7, 8}},
 			{"first n", store.AuditFilter{Limit: 2}, []int64{1, 2}},
-			{"latest n", store.AuditFilter{Limit: 2, Latest: true}, []int64{5, 6}},
-			{"latest n of a user", store.AuditFilter{UserID: "u1", Email: "a@x.test", Limit: 3, Latest: true}, []int64{2, 4, 5}},
-			{"combined", store.AuditFilter{UserID: "u2", Since: t0.Add(time.Minute), AfterSeq: 1, Limit: 5}, []int64{3, 6}},
+			{"latest n", store.AuditFilter{Limit: 2, Latest: true}, []int64{7, 8}},
+			{"latest n of a user", store.AuditFilter{UserID: "u1", Email: "a@x.test", Limit: 3, Latest: true}, []int64{5, 7, 8}},
+			{"combined", store.AuditFilter{UserID: "u2", Since: t0.Add(time.Minute), AfterSeq: 1, Limit: 5}, []int64{3, 6, 7}},
 			{"no match", store.AuditFilter{UserID: "nobody"}, []int64{}},
 		} {
 			if got := listSeqs(t, s, tc.f); fmt.Sprint(got) != fmt.Sprint(tc.want) {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -196,4 +198,260 @@ func TestAdminUserCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "no user") {
 		t.Errorf("show a deleted user: exit %d %s", code, errOut)
 	}
+}
+
+// enrolTOTP enrols an authenticator for c's signed-in user through
+// /auth/mfa/totp/setup and /verify (codes from oathtool); the verify
+// upgrades c's session to MFA level. Secret and recovery codes are
+// registered for the leak scan. It returns the secret, the time of the
+// code used (later codes must be for later time steps: no replay) and the
+// recovery codes.
+func enrolTOTP(t *testing.T, c *harness.Client) (string, time.Time, []string) {
+	t.Helper()
+	r := c.PostJSON("/auth/mfa/totp/setup", map[string]string{"name": "phone"})
+	expectStatus(t, r, http.StatusOK)
+	secret, _ := r.JSON()["secret"].(string)
+	harness.Sensitive(secret)
+	if len(secret) < 32 {
+		t.Fatalf("totp setup: %s", r)
+	}
+	at := time.Now()
+	r = c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, at)})
+	expectStatus(t, r, http.StatusOK)
+	codes := stringsOf(r.JSON()["recovery_codes"])
+	harness.Sensitive(codes...)
+	if len(codes) == 0 {
+		t.Fatalf("totp verify gave no recovery codes: %s", r)
+	}
+	return secret, at, codes
+}
+
+// adminCall sends an admin API request as JSON (v nil: no body).
+func adminCall(t *testing.T, c *harness.Client, method, path string, v any) *harness.Response {
+	t.Helper()
+	var body bytes.Buffer
+	if v != nil {
+		if err := json.NewEncoder(&body).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.Do(c.NewRequest(method, path, &body, "Content-Type", "application/json", "Accept", "application/json"))
+}
+
+// mfaRequired reports whether a password login of email answers with a
+// challenge stage instead of a full session.
+func mfaRequired(t *testing.T, c *harness.Client, email, pw string) bool {
+	t.Helper()
+	ans := c.Login(email, pw).JSON()
+	if ans["mfa_required"] == true {
+		return true
+	}
+	if ans["authenticated"] != true {
+		t.Fatalf("login as %s: %v", email, ans)
+	}
+	return false
+}
+
+// TestAdminAPIEndToEnd drives /auth/admin through the built binary with a
+// real second factor: an admin created by the CLI enrols TOTP (codes from
+// oathtool), which upgrades the session; a non-admin gets FORBIDDEN and a
+// password-only admin MFA_REQUIRED. The MFA admin lists, disables (the
+// live session dies), enables, resets another user's MFA (their next
+// login has no challenge), unlocks, deletes, and switches the password
+// method off and on. Afterwards `audit verify` passes and `audit tail`
+// shows each action with the admin as actor.
+func TestAdminAPIEndToEnd(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(c *harness.GatewayConfig) {
+		c.Limits = true // the lockout is needed for unlock
+		c.AppOptions = append(c.AppOptions, "rate_limit off", "lockout 3 1h 1h")
+	})
+	pw := map[string]string{}
+	ids := map[string]string{}
+	for _, u := range []struct{ email, group string }{
+		{"root@example.test", "admin"}, // enrols MFA: the acting admin
+		{"ops@example.test", "admin"},  // admin without MFA
+		{"alice@example.test", ""},     // not an admin; disabled, enabled
+		{"carol@example.test", ""},     // has TOTP; reset by the admin
+		{"dave@example.test", ""},      // locked out; unlocked
+		{"erin@example.test", ""},      // deleted
+	} {
+		pw[u.email] = newPassword()
+		var groups []string
+		if u.group != "" {
+			groups = append(groups, u.group)
+		}
+		ids[u.email] = g.addUser(u.email, "", pw[u.email], groups...)
+	}
+	g.start()
+	cfg := g.caddy.ConfigPath()
+	login := func(email string) *harness.Client {
+		t.Helper()
+		c := g.client()
+		c.Login(email, pw[email])
+		harness.Sensitive(c.Cookie(cookieName))
+		return c
+	}
+	user := func(email string) string { return "/auth/admin/users/" + ids[email] }
+
+	// Who may call it.
+	alice := login("alice@example.test")
+	expectError(t, alice.Get("/auth/admin/users", api...), http.StatusForbidden, "FORBIDDEN")
+	expectError(t, adminCall(t, alice, http.MethodPost, user("erin@example.test")+"/disable", nil), http.StatusForbidden, "FORBIDDEN")
+	ops := login("ops@example.test")
+	expectError(t, ops.Get("/auth/admin/users", api...), http.StatusForbidden, "MFA_REQUIRED")
+	expectError(t, adminCall(t, ops, http.MethodDelete, user("erin@example.test"), nil), http.StatusForbidden, "MFA_REQUIRED")
+	expectError(t, g.client().Get("/auth/admin/users", api...), http.StatusUnauthorized, "UNAUTHENTICATED")
+
+	root := login("root@example.test")
+	expectError(t, root.Get("/auth/admin/users", api...), http.StatusForbidden, "MFA_REQUIRED")
+	enrolTOTP(t, root)
+	r := root.Get("/auth/admin/users", api...)
+	expectStatus(t, r, http.StatusOK)
+	listed := map[string]bool{}
+	for _, u := range r.JSON()["users"].([]any) {
+		listed[u.(map[string]any)["email"].(string)] = true
+	}
+	for email := range ids {
+		if !listed[email] {
+			t.Errorf("admin list lacks %s: %s", email, r)
+		}
+	}
+	if strings.Contains(string(r.Body), "argon2") {
+		t.Errorf("admin list shows password hashes")
+	}
+	// State changes need JSON (a cross-site form cannot send it).
+	expectError(t, root.PostForm(user("alice@example.test")+"/disable", nil, api...), http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
+	expectError(t, adminCall(t, root, http.MethodPost, user("root@example.test")+"/disable", nil), http.StatusConflict, "CONFLICT")
+
+	// Disable: alice's live session dies, her password stops working.
+	expectStatus(t, alice.Get("/app", api...), http.StatusOK)
+	r = adminCall(t, root, http.MethodPost, user("alice@example.test")+"/disable", map[string]any{})
+	expectStatus(t, r, http.StatusOK)
+	if r.JSON()["sessions_ended"] != float64(1) {
+		t.Errorf("disable: %s", r)
+	}
+	_, took := waitStatus(t, alice, "/app", http.StatusUnauthorized, revokeWithin, api...)
+	t.Logf("disabled user's session refused after %s", took)
+	expectError(t, g.client().PostJSON("/auth/login", map[string]string{"email": "alice@example.test", "password": pw["alice@example.test"]}),
+		http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	r = root.Get(user("alice@example.test"), api...)
+	if st, _ := r.JSON()["user"].(map[string]any); st == nil || st["status"] != "disabled" {
+		t.Errorf("user after disable: %s", r)
+	}
+	// Enable: she signs in again.
+	expectStatus(t, adminCall(t, root, http.MethodPost, user("alice@example.test")+"/enable", nil), http.StatusOK)
+	expectStatus(t, login("alice@example.test").Get("/app", api...), http.StatusOK)
+
+	// Reset MFA of carol: her MFA session ends and her factors are gone.
+	carol := login("carol@example.test")
+	enrolTOTP(t, carol)
+	if !mfaRequired(t, g.client(), "carol@example.test", pw["carol@example.test"]) {
+		t.Fatal("carol enrolled TOTP but her login asks no second factor")
+	}
+	expectStatus(t, adminCall(t, root, http.MethodPost, user("carol@example.test")+"/reset-mfa", nil), http.StatusOK)
+	waitStatus(t, carol, "/app", http.StatusUnauthorized, revokeWithin, api...)
+	if mfaRequired(t, g.client(), "carol@example.test", pw["carol@example.test"]) {
+		t.Fatal("after reset-mfa carol's login still asks for a second factor")
+	}
+
+	// Unlock dave after three failures locked him out.
+	dave := g.client()
+	wrong := map[string]string{"email": "dave@example.test", "password": "wrong " + pw["alice@example.test"]}
+	for range 3 {
+		expectStatus(t, dave.PostJSON("/auth/login", wrong), http.StatusUnauthorized)
+	}
+	daveCreds := map[string]string{"email": "dave@example.test", "password": pw["dave@example.test"]}
+	expectError(t, dave.PostJSON("/auth/login", daveCreds), http.StatusTooManyRequests, "ACCOUNT_LOCKED")
+	r = adminCall(t, root, http.MethodPost, user("dave@example.test")+"/unlock", nil)
+	expectStatus(t, r, http.StatusOK)
+	if n, _ := r.JSON()["unlocked"].(float64); n < 1 {
+		t.Errorf("unlock: %s", r)
+	}
+	expectStatus(t, dave.PostJSON("/auth/login", daveCreds), http.StatusOK)
+
+	// Delete erin: her session dies, the account is gone.
+	erin := login("erin@example.test")
+	r = adminCall(t, root, http.MethodDelete, user("erin@example.test"), nil)
+	expectStatus(t, r, http.StatusOK)
+	if r.JSON()["deleted"] != true || r.JSON()["sessions_ended"] != float64(1) {
+		t.Errorf("delete: %s", r)
+	}
+	waitStatus(t, erin, "/app", http.StatusUnauthorized, revokeWithin, api...)
+	expectError(t, root.Get(user("erin@example.test"), api...), http.StatusNotFound, "NOT_FOUND")
+	expectError(t, g.client().PostJSON("/auth/login", map[string]string{"email": "erin@example.test", "password": pw["erin@example.test"]}),
+		http.StatusUnauthorized, "INVALID_CREDENTIALS")
+
+	// Switch the password method off: logins are refused, sessions stay.
+	creds := map[string]string{"email": "alice@example.test", "password": pw["alice@example.test"]}
+	expectStatus(t, adminCall(t, root, http.MethodPut, "/auth/admin/methods/password", map[string]bool{"enabled": false}), http.StatusOK)
+	var last *harness.Response
+	if ok, _ := harness.Eventually(switchWithin, 100*time.Millisecond, func() bool {
+		last = g.client().PostJSON("/auth/login", creds)
+		return last.StatusCode == http.StatusForbidden
+	}); !ok {
+		t.Fatalf("password logins still accepted after the admin switched them off: %s", last)
+	}
+	expectError(t, last, http.StatusForbidden, "METHOD_DISABLED")
+	r = root.Get("/auth/admin/methods", api...)
+	if !regexp.MustCompile(`\{"method":"password","enabled":false\}`).Match(r.Body) {
+		t.Errorf("methods while password is off: %s", r)
+	}
+	expectStatus(t, root.Get("/app", api...), http.StatusOK) // signed-in users stay signed in
+	expectStatus(t, adminCall(t, root, http.MethodPut, "/auth/admin/methods/password", map[string]bool{"enabled": true}), http.StatusOK)
+	if ok, _ := harness.Eventually(switchWithin, 100*time.Millisecond, func() bool {
+		return g.client().PostJSON("/auth/login", creds).StatusCode == http.StatusOK
+	}); !ok {
+		t.Fatal("password logins still refused after the admin switched them on")
+	}
+
+	// The trail: intact, and every action names the admin as actor.
+	out, errOut, code := g.cli("", "auth", "audit", "verify", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = g.cli("", "auth", "audit", "tail", "-n", "200", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("audit tail: exit %d\n%s%s", code, out, errOut)
+	}
+	actor := "actor=" + ids["root@example.test"]
+	var byAdmin []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, actor) {
+			f := strings.Fields(l)
+			byAdmin = append(byAdmin, f[2]+" "+strings.TrimPrefix(fieldOf(l, "email"), "email="))
+		}
+	}
+	want := []string{
+		"user.disabled alice@example.test", "user.enabled alice@example.test",
+		"mfa.reset carol@example.test", "unlocked dave@example.test", "user.deleted erin@example.test",
+		"auth_method.disabled ", "auth_method.enabled ",
+	}
+	if strings.Join(byAdmin, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records with %s:\n%s\nwant:\n%s\nfull tail:\n%s", actor, strings.Join(byAdmin, "\n"), strings.Join(want, "\n"), out)
+	}
+	if strings.Contains(out, "actor="+ids["ops@example.test"]) || strings.Contains(out, "actor="+ids["alice@example.test"]) {
+		t.Errorf("refused admin calls were recorded as actions:\n%s", out)
+	}
+	// --user of the admin selects what they did as well as what happened
+	// to their own account.
+	out, _, _ = g.cli("", "auth", "audit", "tail", "--user", "root@example.test", "-n", "200", "--config", cfg)
+	for _, w := range []string{"user.deleted email=erin@example.test", "auth_method.disabled " + actor, "mfa.enabled email=root@example.test"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("tail --user root@example.test lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "login.succeeded email=alice@") {
+		t.Errorf("tail --user root@example.test shows alice's own logins:\n%s", out)
+	}
+}
+
+// fieldOf returns the key=value field of a tail line ("" if absent).
+func fieldOf(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if strings.HasPrefix(f, key+"=") {
+			return f
+		}
+	}
+	return ""
 }

@@ -73,24 +73,44 @@ func TestDrillLeakedSecret(t *testing.T) {
 	expectStatus(t, fresh2.Get("/app", api...), http.StatusOK)
 }
 
-// TestDrillCompromisedAdmin: logout-all, reset-mfa, disable; the admin's
-// sessions die, the admin API refuses the old cookie, logins fail.
+// TestDrillCompromisedAdmin follows the "Compromised admin account"
+// runbook: the admin has TOTP; an attacker holding a session uses the
+// admin API (disables a user). 1. logout-all, 2. reset-mfa (ends the
+// session the attacker opened meanwhile, removes the factors), 3. disable;
+// 4. `audit verify` and `audit tail --user` show the attacker's action
+// with the admin as actor and the containment steps, and the damage is
+// undone; 6. new password, enable: the next login has no challenge, and
+// the admin API needs a fresh enrolment.
 func TestDrillCompromisedAdmin(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, nil)
-	pw := newPassword()
-	g.addUser("root@example.test", "Root", pw, "admin")
+	pw, bobPW := newPassword(), newPassword()
+	rootID := g.addUser("root@example.test", "Root", pw, "admin")
+	bobID := g.addUser("bob@example.test", "Bob", bobPW)
 	g.start()
 	cfg := g.caddy.ConfigPath()
-	s1, s2 := g.client(), g.client()
+	bob := g.client()
+	bob.Login("bob@example.test", bobPW)
+
+	// The admin's two sessions: one enrolled TOTP (and so passed MFA),
+	// the other passed the challenge with a later code.
+	s1 := g.client()
 	s1.Login("root@example.test", pw)
-	s2.Login("root@example.test", pw)
-	tok := s1.Cookie(cookieName)
-	for _, c := range []*harness.Client{s1, s2} {
-		expectStatus(t, c.Get("/app", api...), http.StatusOK)
+	secret, at, recovery := enrolTOTP(t, s1)
+	s2 := g.client()
+	if !mfaRequired(t, s2, "root@example.test", pw) {
+		t.Fatal("admin with TOTP got a session without a challenge")
 	}
-	// A single-factor admin session is refused by the admin API already.
-	expectError(t, s1.Get("/auth/admin/users", api...), http.StatusForbidden, "MFA_REQUIRED")
+	at = at.Add(30 * time.Second)
+	expectStatus(t, s2.PostJSON("/auth/mfa/challenge", map[string]any{"method": "totp", "code": oathtool(t, secret, at)}), http.StatusOK)
+	tok := s1.Cookie(cookieName)
+	harness.Sensitive(tok, s2.Cookie(cookieName))
+	for _, c := range []*harness.Client{s1, s2} {
+		expectStatus(t, c.Get("/auth/admin/users", api...), http.StatusOK)
+	}
+	// The attacker, holding s1, disables bob through the admin API.
+	expectStatus(t, adminCall(t, s1, http.MethodPost, "/auth/admin/users/"+bobID+"/disable", nil), http.StatusOK)
+	waitStatus(t, bob, "/app", http.StatusUnauthorized, revokeWithin, api...)
 
 	// 1. End every session of the account.
 	out, errOut, code := g.cli("", "auth", "user", "logout-all", "root@example.test", "--config", cfg)
@@ -100,9 +120,15 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 	for _, c := range []*harness.Client{s1, s2} {
 		waitStatus(t, c, "/app", http.StatusUnauthorized, revokeWithin, api...)
 	}
-	// The attacker signs in again meanwhile; 2. reset MFA ends that too.
+	// The attacker (password and a recovery code) signs in again
+	// meanwhile; 2. reset MFA ends that session too and removes the
+	// factors.
 	again := g.client()
-	again.Login("root@example.test", pw)
+	if !mfaRequired(t, again, "root@example.test", pw) {
+		t.Fatal("admin with TOTP got a session without a challenge")
+	}
+	expectStatus(t, again.PostJSON("/auth/mfa/challenge", map[string]any{"method": "recovery", "code": recovery[0]}), http.StatusOK)
+	expectStatus(t, again.Get("/auth/admin/users", api...), http.StatusOK)
 	out, errOut, code = g.cli("", "auth", "user", "reset-mfa", "root@example.test", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "MFA reset") {
 		t.Fatalf("reset-mfa: exit %d\n%s%s", code, out, errOut)
@@ -121,8 +147,75 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 	if !regexp.MustCompile(`status\s+disabled`).MatchString(out) || !strings.Contains(out, "0 session(s)") {
 		t.Errorf("user show after containment:\n%s", out)
 	}
-	// 4. (audit review: `caddy auth audit tail --user`, built with the audit
-	// trail; the CLI steps above recorded their events with actor "cli".)
+
+	// 4. Review: the chain is intact, and the account's trail shows what
+	// was done with it and the containment.
+	out, errOut, code = g.cli("", "auth", "audit", "verify", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = g.cli("", "auth", "audit", "tail", "--user", "root@example.test", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("audit tail: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("audit tail --user root@example.test:\n%s", out)
+	var steps []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			t.Fatalf("tail line %q", l)
+		}
+		if fieldOf(l, "actor") != "" {
+			steps = append(steps, f[2]+" "+fieldOf(l, "email")+" "+fieldOf(l, "actor"))
+		}
+	}
+	want := []string{
+		"user.created email=root@example.test actor=cli",
+		"user.disabled email=bob@example.test actor=" + rootID, // what the attacker did
+		"logout_all email=root@example.test actor=cli",         // 1.
+		"mfa.reset email=root@example.test actor=cli",          // 2.
+		"user.disabled email=root@example.test actor=cli",      // 3.
+		"session.revoked email=root@example.test actor=cli",    // (3. ends sessions again: none left)
+	}
+	if got := strings.Join(steps, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("actions in the admin's trail:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, w := range []string{"login.succeeded email=root@example.test", "mfa.recovery_code_used email=root@example.test", "login.failed email=root@example.test"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the admin's trail lacks %q:\n%s", w, out)
+		}
+	}
+	// Undo what the attacker changed.
+	out, errOut, code = g.cli("", "auth", "user", "enable", "bob@example.test", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("enable bob: exit %d\n%s%s", code, out, errOut)
+	}
+	bob.Login("bob@example.test", bobPW)
+
+	// 6. The owner is back: a new password, enable. The factors are gone:
+	// no challenge at login, and the admin API wants a new enrolment.
+	newPW := newPassword()
+	out, errOut, code = g.cli(newPW, "auth", "user", "passwd", "root@example.test", "--password-stdin", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("passwd: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = g.cli("", "auth", "user", "enable", "root@example.test", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("enable: exit %d\n%s%s", code, out, errOut)
+	}
+	expectError(t, g.client().PostJSON("/auth/login", map[string]string{"email": "root@example.test", "password": pw}),
+		http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	owner := g.client()
+	if mfaRequired(t, owner, "root@example.test", newPW) {
+		t.Fatal("after reset-mfa the admin's login still asks for the old second factor")
+	}
+	expectError(t, owner.Get("/auth/admin/users", api...), http.StatusForbidden, "MFA_REQUIRED")
+	enrolTOTP(t, owner)
+	expectStatus(t, owner.Get("/auth/admin/users", api...), http.StatusOK)
+	out, errOut, code = g.cli("", "auth", "audit", "verify", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("audit verify at the end: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // TestDrillDisableMethod: `auth methods disable password` on two gateways
