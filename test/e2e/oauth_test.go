@@ -70,12 +70,28 @@ func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
 	return m
 }
 
+// oauthCodeLogFilter is the access-log filter docs/configuration.md asks
+// for: the provider sends the one-time authorization code in the
+// callback's query string, and Caddy's access log records the URI.
+const oauthCodeLogFilter = "request>uri query {\n\t\t\t\t\tdelete code\n\t\t\t\t}"
+
 // oauthGateway is the standard gateway with identity providers; env is
 // passed to Caddy (secrets as placeholders).
 func oauthGateway(t *testing.T, appOptions []string, env ...string) *gateway {
 	t.Helper()
+	return oauthGatewayWith(t, nil, appOptions, env...)
+}
+
+// oauthGatewayWith is oauthGateway with edit applied to the config first
+// (stacked protect blocks, log filters...).
+func oauthGatewayWith(t *testing.T, edit func(*harness.GatewayConfig), appOptions []string, env ...string) *gateway {
+	t.Helper()
 	g := newGateway(t, func(c *harness.GatewayConfig) {
+		if edit != nil {
+			edit(c)
+		}
 		c.AppOptions = append(c.AppOptions, appOptions...)
+		c.LogFields = append(c.LogFields, oauthCodeLogFilter)
 		c.Debug = true
 	})
 	g.t.Cleanup(func() {
@@ -108,7 +124,12 @@ func idpAuthorize(t *testing.T, c *harness.Client, authURL *url.URL) string {
 	if r.StatusCode != http.StatusFound {
 		t.Fatalf("IdP authorize: %s", r)
 	}
-	return r.Header.Get("Location")
+	cb := r.Header.Get("Location")
+	// The one-time authorization code must reach no log.
+	if u, err := url.Parse(cb); err == nil {
+		harness.Sensitive(u.Query().Get("code"))
+	}
+	return cb
 }
 
 // oidcLogin runs a whole sign-in and returns the callback's response.
