@@ -99,7 +99,11 @@ func TestOAuthMethodSwitch(t *testing.T) {
 	})
 
 	t.Run("the callback of a sign-in started before the switch is refused", func(t *testing.T) {
-		expectRefused(t, inflight.Get(pending, api...), http.StatusForbidden, "OAUTH_PROVIDER_DISABLED")
+		r := inflight.Get(pending, api...)
+		expectRefused(t, r, http.StatusForbidden, "OAUTH_PROVIDER_DISABLED")
+		if sc := r.SetCookie("__Host-caddyauth_oauth_corp"); !strings.Contains(sc, "Max-Age=0") {
+			t.Errorf("the refused callback did not use up the state cookie: %q", redactCookie(sc))
+		}
 		expectError(t, inflight.Get("/app/p", api...), http.StatusUnauthorized, "UNAUTHENTICATED")
 	})
 
@@ -132,4 +136,7 @@ func TestOAuthMethodSwitch(t *testing.T) {
 	c := g.client()
 	m.QueueUser(idpUser("sub-erin", "erin@example.org", true))
 	expectLoggedIn(t, c, oidcLogin(t, c, "corp", "/app/back"), "/app/back", "erin@example.org", "-")
+	// The sign-in that was in flight at the switch stays dead: its refused
+	// callback used up the state cookie.
+	expectRefused(t, inflight.Get(pending, api...), http.StatusBadRequest, "OAUTH_STATE_INVALID")
 }
