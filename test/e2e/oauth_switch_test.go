@@ -47,6 +47,12 @@ func TestOAuthMethodSwitch(t *testing.T) {
 		t.Fatalf("login page before the switch lacks the corp button:\n%s", page)
 	}
 
+	// The operator sees the configured providers before switching any.
+	if out, _, _ := g.cli("", "auth", "methods", "list", "--config", cfg); !regexp.MustCompile(`oauth:corp\s+enabled`).MatchString(out) ||
+		!regexp.MustCompile(`oauth:other\s+enabled`).MatchString(out) {
+		t.Errorf("methods list before the switch:\n%s", out)
+	}
+
 	// Erin signed in with corp before the switch.
 	erin := g.client()
 	m.QueueUser(idpUser("sub-erin", "erin@example.org", true))
