@@ -161,9 +161,12 @@ func TestOIDCMFA(t *testing.T) {
 
 	t.Run("trusted provider, amr mfa: full session without a local challenge", func(t *testing.T) {
 		// Carol has no local factor; alice has TOTP and is not asked for it.
-		for _, who := range []struct{ sub, email string }{{"t-carol", "carol@example.org"}, {"t-alice", "alice@example.org"}} {
+		for _, who := range []struct {
+			sub, email string
+			amr        []string
+		}{{"t-carol", "carol@example.org", []string{"pwd", "otp"}}, {"t-alice", "alice@example.org", []string{"pwd", "mfa"}}} {
 			c := g.client()
-			m.QueueUser(withAMR(who.sub, who.email, []string{"pwd", "otp", "mfa"}, ""))
+			m.QueueUser(withAMR(who.sub, who.email, who.amr, ""))
 			expectLoggedIn(t, c, oidcLogin(t, c, "trusted", "/strict/t"), "/strict/t", who.email, "-")
 			if got := sessionMFA(t, c); got != "idp" {
 				t.Errorf("%s: session mfa = %q, want idp", who.email, got)
