@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,16 +59,54 @@ func idpUser(sub, email string, verified bool, groups ...string) *mockoidc.MockU
 	return &mockoidc.MockUser{Subject: sub, Email: email, EmailVerified: verified, PreferredUsername: strings.Split(email, "@")[0], Groups: groups}
 }
 
-// startMockOIDC runs mockoidc in the test process on a loopback port.
+// startMockOIDC runs mockoidc in the test process on a loopback port. The
+// client secret and every token it issues (access, refresh, ID token) are
+// registered with the leak scan.
 func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
 	t.Helper()
-	m, err := mockoidc.Run()
+	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatalf("mockoidc: %v", err)
 	}
-	t.Cleanup(func() { _ = m.Shutdown() })
 	harness.Sensitive(m.ClientSecret)
+	if err := m.AddMiddleware(registerIssuedTokens); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatalf("mockoidc: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
 	return m
+}
+
+// registerIssuedTokens registers the tokens of every token-endpoint answer
+// as sensitive before passing it on.
+func registerIssuedTokens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != mockoidc.TokenEndpoint {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var tok struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+			IDToken      string `json:"id_token"`
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &tok) == nil {
+			harness.Sensitive(tok.AccessToken, tok.RefreshToken, tok.IDToken)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
 }
 
 // oauthCodeLogFilter is the access-log filter docs/configuration.md asks
