@@ -201,7 +201,7 @@ can turn off what the configuration offers, never add what it does not.`,
 				return err
 			}
 			defer env.Close()
-			states, err := methods.List(c.Context(), env.db)
+			states, err := methods.List(c.Context(), env.db, env.app.providerNames()...)
 			if err != nil {
 				return err
 			}

@@ -97,6 +97,16 @@ func (o *OAuthProvider) provider() (*oauth.Provider, error) {
 	return p, nil
 }
 
+// providerNames are the configured identity providers' names (for the
+// auth-method switch's list: oauth:<name>).
+func (a *App) providerNames() []string {
+	var out []string
+	for _, o := range a.OAuth {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
 func (a *App) oauthProviders() ([]*oauth.Provider, error) {
 	var out []*oauth.Provider
 	seen := map[string]bool{}

@@ -103,7 +103,16 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
 		if !match {
+			// Client copies of this guard's headers never pass; but a
+			// protect earlier in this request (site-wide, this one being
+			// the stricter one for a path) admitted someone and set its
+			// headers: those stay.
 			p.guard.StripIdentityHeaders(r.Header)
+			if prior, ok := caddyhttp.GetVar(r.Context(), identityVar).(*session.Identity); ok && prior != nil {
+				if g, ok := caddyhttp.GetVar(r.Context(), guardVar).(*flows.Guard); ok && g != nil {
+					g.SetIdentityHeaders(r.Header, prior)
+				}
+			}
 			return next.ServeHTTP(w, r)
 		}
 	}
@@ -114,6 +123,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch outcome {
 	case flows.Authenticated:
 		caddyhttp.SetVar(r.Context(), identityVar, id)
+		caddyhttp.SetVar(r.Context(), guardVar, p.guard)
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 			// One lazy provider instead of five eager Sets: most
 			// requests never read a placeholder.
@@ -141,6 +151,10 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // identityVar carries the admitted identity between protect handlers of
 // one request (Caddy's per-request vars: no extra allocation).
 const identityVar = "caddyauth.identity"
+
+// guardVar is the guard that set the identity headers of identityVar (the
+// last protect that admitted the request).
+const guardVar = "caddyauth.guard"
 
 // Interface guards.
 var (

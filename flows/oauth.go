@@ -231,6 +231,15 @@ func callbackParams(r *http.Request) (url.Values, *APIError) {
 
 func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The state cookie is single use: gone whatever happens next,
+	// including a refusal because the provider is switched off (a sign-in
+	// in flight when the switch is thrown must not complete once it is
+	// thrown back).
+	var cookie *http.Cookie
+	if known := p.s.oauth.providers[r.PathValue("provider")]; known != nil {
+		cookie, _ = r.Cookie(p.stateCookieName(known.Name()))
+		p.setStateCookie(w, known, "", -1)
+	}
 	prov := p.oauthProvider(w, r)
 	if prov == nil {
 		return
@@ -247,10 +256,6 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		p.s.log.Info("oauth sign-in failed", zap.String("provider", prov.Name()), zap.String("reason", reason), zapIP(p.s.cfg.ClientIP(r)))
 		p.s.writeError(w, r, e)
 	}
-	// The state cookie is single use: gone whatever happens next.
-	cookie, _ := r.Cookie(p.stateCookieName(prov.Name()))
-	p.setStateCookie(w, prov, "", -1)
-
 	vals, bad := callbackParams(r)
 	if bad != nil {
 		fail("invalid_input", bad, audit.Event{})

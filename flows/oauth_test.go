@@ -127,6 +127,13 @@ func TestOAuthMethodSwitch(t *testing.T) {
 					t.Errorf("%s: %d %s", path, w.Code, w.Body)
 				}
 			}
+			// A sign-in in flight dies with the switch: the refused
+			// callback uses up its state cookie, so it cannot complete
+			// once the provider is switched back on.
+			w := get(h, "/auth/oauth/github/callback?code=x&state=y", "Accept", "application/json", "Cookie", "__Host-caddyauth_oauth_github=sealed")
+			if sc := w.Header().Get("Set-Cookie"); !strings.HasPrefix(sc, "__Host-caddyauth_oauth_github=;") || !strings.Contains(sc, "Max-Age=0") {
+				t.Errorf("refused callback left the state cookie: Set-Cookie %q", sc)
+			}
 		})
 	}
 }

@@ -49,9 +49,10 @@ func Valid(m string) bool {
 
 // Switch implements flows.MethodSwitch over a settings store.
 type Switch struct {
-	st  store.SettingsStore
-	ttl time.Duration
-	now func() time.Time
+	st        store.SettingsStore
+	ttl       time.Duration
+	now       func() time.Time
+	providers []string
 
 	mu      sync.Mutex
 	off     map[string]bool
@@ -59,12 +60,13 @@ type Switch struct {
 }
 
 // New returns a switch reading st, trusting a read for ttl (0: DefaultTTL;
-// negative: read every time).
-func New(st store.SettingsStore, ttl time.Duration) *Switch {
+// negative: read every time). providers are the configured OAuth
+// providers' names, listed (as oauth:<name>) even when never switched.
+func New(st store.SettingsStore, ttl time.Duration, providers ...string) *Switch {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	return &Switch{st: st, ttl: ttl, now: time.Now}
+	return &Switch{st: st, ttl: ttl, now: time.Now, providers: providers}
 }
 
 // Enabled reports whether method may be used now. A store error is
@@ -158,4 +160,6 @@ func List(ctx context.Context, st store.SettingsStore, providers ...string) ([]S
 }
 
 // List returns the switchable methods and their state (see List).
-func (s *Switch) List(ctx context.Context) ([]State, error) { return List(ctx, s.st) }
+func (s *Switch) List(ctx context.Context) ([]State, error) {
+	return List(ctx, s.st, s.providers...)
+}

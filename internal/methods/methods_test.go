@@ -122,3 +122,28 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchListsProviders: the switch lists the configured providers
+// before anyone switched them (the admin API and `methods list` used to
+// show only the fixed methods, so an operator could not see what to
+// disable).
+func TestSwitchListsProviders(t *testing.T) {
+	ctx := context.Background()
+	s := New(memory.New(), -1, "corp", "github")
+	if err := s.Set(ctx, "oauth:github", false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []State{{"oauth:corp", true}, {"oauth:github", false}, {"password", true}, {"passwordless", true}, {"registration", true}}
+	if len(got) != len(want) {
+		t.Fatalf("List = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("List[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,24 +59,78 @@ func idpUser(sub, email string, verified bool, groups ...string) *mockoidc.MockU
 	return &mockoidc.MockUser{Subject: sub, Email: email, EmailVerified: verified, PreferredUsername: strings.Split(email, "@")[0], Groups: groups}
 }
 
-// startMockOIDC runs mockoidc in the test process on a loopback port.
+// startMockOIDC runs mockoidc in the test process on a loopback port. The
+// client secret and every token it issues (access, refresh, ID token) are
+// registered with the leak scan.
 func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
 	t.Helper()
-	m, err := mockoidc.Run()
+	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatalf("mockoidc: %v", err)
 	}
-	t.Cleanup(func() { _ = m.Shutdown() })
 	harness.Sensitive(m.ClientSecret)
+	if err := m.AddMiddleware(registerIssuedTokens); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatalf("mockoidc: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
 	return m
 }
+
+// registerIssuedTokens registers the tokens of every token-endpoint answer
+// as sensitive before passing it on.
+func registerIssuedTokens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != mockoidc.TokenEndpoint {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var tok struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+			IDToken      string `json:"id_token"`
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &tok) == nil {
+			harness.Sensitive(tok.AccessToken, tok.RefreshToken, tok.IDToken)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// oauthCodeLogFilter is the access-log filter docs/configuration.md asks
+// for: the provider sends the one-time authorization code in the
+// callback's query string, and Caddy's access log records the URI.
+const oauthCodeLogFilter = "request>uri query {\n\t\t\t\t\tdelete code\n\t\t\t\t}"
 
 // oauthGateway is the standard gateway with identity providers; env is
 // passed to Caddy (secrets as placeholders).
 func oauthGateway(t *testing.T, appOptions []string, env ...string) *gateway {
 	t.Helper()
+	return oauthGatewayWith(t, nil, appOptions, env...)
+}
+
+// oauthGatewayWith is oauthGateway with edit applied to the config first
+// (stacked protect blocks, log filters...).
+func oauthGatewayWith(t *testing.T, edit func(*harness.GatewayConfig), appOptions []string, env ...string) *gateway {
+	t.Helper()
 	g := newGateway(t, func(c *harness.GatewayConfig) {
+		if edit != nil {
+			edit(c)
+		}
 		c.AppOptions = append(c.AppOptions, appOptions...)
+		c.LogFields = append(c.LogFields, oauthCodeLogFilter)
 		c.Debug = true
 	})
 	g.t.Cleanup(func() {
@@ -108,7 +163,12 @@ func idpAuthorize(t *testing.T, c *harness.Client, authURL *url.URL) string {
 	if r.StatusCode != http.StatusFound {
 		t.Fatalf("IdP authorize: %s", r)
 	}
-	return r.Header.Get("Location")
+	cb := r.Header.Get("Location")
+	// The one-time authorization code must reach no log.
+	if u, err := url.Parse(cb); err == nil {
+		harness.Sensitive(u.Query().Get("code"))
+	}
+	return cb
 }
 
 // oidcLogin runs a whole sign-in and returns the callback's response.

@@ -1,0 +1,107 @@
+package caddyauth
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/store"
+	sqlstore "github.com/caddyauth/gateway/store/sql"
+)
+
+// TestStackedProtectKeepsIdentityHeaders: with a site-wide protect and a
+// stricter `protect /strict* {...}` after it, a request outside the
+// stricter path still reaches the upstream with the identity headers the
+// site-wide protect set (the stricter one used to strip them, so upstreams
+// saw an anonymous request), while client copies of the stricter one's own
+// header names are still stripped.
+func TestStackedProtectKeepsIdentityHeaders(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "users.db")
+	db, err := sqlstore.Open(context.Background(), "sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "a long enough passphrase"
+	hash, _ := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).Hash(context.Background(), pw)
+	u := &store.User{ID: keys.NewID(), Email: "eve@example.test", Name: "Eve", Status: store.StatusActive, PasswordHash: hash}
+	if err := db.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	port, admin := freePort(t), freePort(t)
+	caddyfile := fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	storage file_system %s
+	caddyauth {
+		secret %s
+		database sqlite %s
+		cookie {
+			insecure
+		}
+	}
+}
+http://127.0.0.1:%d {
+	protect
+	protect /strict* {
+		require mfa
+		header X-Strict-User {http.auth.user.email}
+	}
+	respond "user={http.request.header.Remote-User} email={http.request.header.Remote-Email} strict={http.request.header.X-Strict-User}"
+}
+`, admin, filepath.Join(dir, "caddy"), keys.NewToken(), dbPath, port)
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Post(base+"/auth/login", "application/json", strings.NewReader(`{"email":"eve@example.test","password":"`+pw+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	cookie := res.Cookies()[0]
+	get := func(path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Cookie", cookie.Name+"="+cookie.Value)
+		req.Header.Set("Remote-User", "admin")
+		req.Header.Set("X-Strict-User", "spoofed")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/app")
+	if want := "user=" + u.ID + " email=eve@example.test strict="; code != 200 || body != want {
+		t.Errorf("outside the stricter path: %d %q, want %q", code, body, want)
+	}
+	// The stricter path still applies its own rule (no MFA here).
+	if code, body := get("/strict/x"); code != http.StatusForbidden || !strings.Contains(body, "MFA_REQUIRED") {
+		t.Errorf("stricter path: %d %q", code, body)
+	}
+}
