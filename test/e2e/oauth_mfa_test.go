@@ -13,22 +13,6 @@ import (
 // enrolTOTP enrols an authenticator for the signed-in client through the
 // JSON API (code from oathtool) and returns the secret and the time its
 // first code was used.
-func enrolTOTP(t *testing.T, c *harness.Client) (string, time.Time) {
-	t.Helper()
-	r := c.PostJSON("/auth/mfa/totp/setup", map[string]string{"name": "phone"})
-	expectStatus(t, r, http.StatusOK)
-	secret, _ := r.JSON()["secret"].(string)
-	harness.Sensitive(secret)
-	if len(secret) < 32 {
-		t.Fatalf("totp setup: %s", r)
-	}
-	at := time.Now()
-	r = c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, at)})
-	expectStatus(t, r, http.StatusOK)
-	harness.Sensitive(stringsOf(r.JSON()["recovery_codes"])...)
-	return secret, at
-}
-
 // withAMR is a mockoidc user whose ID token carries amr (and acr when
 // given). mockoidc has no amr/acr of its own; its User.Claims hook adds
 // them (claimsUser).
@@ -92,7 +76,7 @@ func TestOIDCMFA(t *testing.T) {
 	// Alice enrols an authenticator after a password login.
 	a := g.client()
 	a.Login("alice@example.org", pw)
-	secret, enrolAt := enrolTOTP(t, a)
+	secret, enrolAt, _ := enrolTOTP(t, a)
 
 	t.Run("untrusted provider: a user with TOTP gets the challenge stage (JSON)", func(t *testing.T) {
 		c := g.client()
