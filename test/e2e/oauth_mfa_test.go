@@ -10,9 +10,6 @@ import (
 	"github.com/caddyauth/gateway/test/harness"
 )
 
-// enrolTOTP enrols an authenticator for the signed-in client through the
-// JSON API (code from oathtool) and returns the secret and the time its
-// first code was used.
 // withAMR is a mockoidc user whose ID token carries amr (and acr when
 // given). mockoidc has no amr/acr of its own; its User.Claims hook adds
 // them (claimsUser).
