@@ -89,7 +89,14 @@ func (p *portal) requireSession(w http.ResponseWriter, r *http.Request, op strin
 		return nil
 	}
 	if id == nil {
-		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+		e := unauthenticated(saw)
+		if saw {
+			// A challenge-stage cookie: say what is missing, not "expired".
+			if st, _, err := p.s.identifyAny(r); err == nil && st != nil && !st.Session.Full() {
+				e = errMFARequired
+			}
+		}
+		writeJSON(w, http.StatusUnauthorized, e)
 	}
 	return id
 }

@@ -179,8 +179,8 @@ func TestMFATwoStageLogin(t *testing.T) {
 	// A challenge-stage session opens nothing.
 	for _, path := range []string{"/app", "/auth/session", "/auth/sessions"} {
 		res := m.do(withCookie(jsonReq("GET", path, ""), stage))
-		if res.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s with a challenge-stage session: %d, want 401", path, res.StatusCode)
+		if e := decodeErr(t, res); e.Status != http.StatusUnauthorized || e.Code != CodeMFARequired {
+			t.Errorf("%s with a challenge-stage session: %v, want 401 MFA_REQUIRED", path, e)
 		}
 	}
 	// ...and cannot add or remove an authenticator.

@@ -117,7 +117,7 @@ func TestMFA(t *testing.T) {
 	for _, p := range []string{"/app", "/strict/x"} {
 		expectError(t, c2.Get(p, api...), http.StatusUnauthorized, "MFA_REQUIRED")
 	}
-	expectStatus(t, c2.Get("/auth/session", api...), http.StatusUnauthorized)
+	expectError(t, c2.Get("/auth/session", api...), http.StatusUnauthorized, "MFA_REQUIRED")
 	if r := c2.Get("/app", browser...); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/auth/mfa/challenge?rd=") {
 		t.Fatalf("browser with a challenge stage: %s", r)
 	}
