@@ -73,7 +73,8 @@ func (p *portal) admin(h adminHandler) http.HandlerFunc {
 			p.adminError(w, errForbidden)
 			return
 		}
-		if id.Session.MFAMethod == "" {
+		if !StrongMFA(id.Session.MFAMethod) {
+			// A remembered device is not a second factor typed now.
 			p.adminError(w, errAdminNeedsMFA)
 			return
 		}

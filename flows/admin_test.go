@@ -147,6 +147,7 @@ func TestAdminAuthorization(t *testing.T) {
 	e := newAdminEnv(t, nil)
 	admin := e.session(e.root, "totp")
 	noMFA := e.session(e.root, "")
+	trusted := e.session(e.root, "trusted_device")
 	plain := e.session(e.bob, "totp")
 	pending, err := e.mgr.CreateWith(context.Background(), e.root, session.Options{AuthMethod: "password", Pending: store.PendingMFA})
 	if err != nil {
@@ -166,6 +167,7 @@ func TestAdminAuthorization(t *testing.T) {
 		{"not an admin, write", "POST", disable, plain, "application/json", 403, CodeForbidden},
 		{"admin without MFA", "GET", users, noMFA, "", 403, CodeMFARequired},
 		{"admin without MFA, write", "POST", disable, noMFA, "application/json", 403, CodeMFARequired},
+		{"admin by a remembered device only", "GET", users, trusted, "", 403, CodeMFARequired},
 		{"admin, form post", "POST", disable, admin, "application/x-www-form-urlencoded", 415, CodeUnsupportedMedia},
 		{"admin, no content type", "POST", disable, admin, "-", 415, CodeUnsupportedMedia},
 		{"admin, text/plain", "POST", "/auth/admin/methods/password", admin, "text/plain", 415, CodeUnsupportedMedia},

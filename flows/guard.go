@@ -216,10 +216,12 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 	if len(lines) == 0 {
 		return
 	}
-	name := g.s.cfg.Cookie.Name
+	// The session cookie and the trusted-device cookie: both are the
+	// gateway's credentials, neither is the app's business.
+	name, trust := g.s.cfg.Cookie.Name, g.s.cfg.MFA.TrustCookie
 	found := false
 	for _, l := range lines {
-		if strings.Contains(l, name) {
+		if strings.Contains(l, name) || strings.Contains(l, trust) {
 			found = true
 			break
 		}
@@ -239,7 +241,7 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 			var part string
 			part, l, _ = strings.Cut(l, ";")
 			part = strings.TrimSpace(part)
-			if part == "" || len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+			if part == "" || isCookie(part, name) || isCookie(part, trust) {
 				continue
 			}
 			if buf.Len() > 0 {
@@ -253,6 +255,11 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 		return
 	}
 	h["Cookie"] = []string{buf.String()}
+}
+
+// isCookie reports whether the cookie-pair part is named name.
+func isCookie(part, name string) bool {
+	return len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name
 }
 
 func (g *Guard) withBase(r *http.Request) *http.Request {

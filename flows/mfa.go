@@ -36,6 +36,12 @@ const (
 	MethodIdP           = "idp"
 )
 
+// StrongMFA reports whether a session's second factor was proven in this
+// login (a code, or the IdP's MFA when trusted). A remembered device skips
+// the challenge at login but does not count for changing factors or for the
+// admin API: a password plus a stolen trust cookie must not take over MFA.
+func StrongMFA(method string) bool { return method != "" && method != MethodTrustedDevice }
+
 // AllMFAMethods is the default `mfa { methods }`.
 var AllMFAMethods = []string{MethodTOTP, MethodEmail, MethodSMS, MethodRecovery}
 
@@ -391,10 +397,10 @@ func (p *portal) challengePage(w http.ResponseWriter, r *http.Request) {
 		p.s.storeFailure(w, r, "mfa", err)
 		return
 	}
-	if id.Session.Full() && (id.Session.MFAMethod != "" || len(st.methods) == 0) {
+	if id.Session.Full() && (StrongMFA(id.Session.MFAMethod) || len(st.methods) == 0) {
 		// Already verified, or nothing to verify with: step-up means
 		// setting up a factor first.
-		if id.Session.MFAMethod != "" {
+		if StrongMFA(id.Session.MFAMethod) {
 			p.redirectWithRD(w, r, orDefault(rd, p.base+"/login"), "")
 		} else {
 			p.redirectWithRD(w, r, p.base+"/mfa/setup", rd)
@@ -749,7 +755,7 @@ func (p *portal) settingsSession(w http.ResponseWriter, r *http.Request, enrol b
 		p.s.storeFailure(w, r, "mfa", err)
 		return nil, "", nil, false
 	}
-	if st.enrolled && id.Session.MFAMethod == "" {
+	if st.enrolled && !StrongMFA(id.Session.MFAMethod) {
 		p.s.writeError(w, r, errMFAEnrolNeedsStep)
 		return nil, "", nil, false
 	}
@@ -986,7 +992,7 @@ func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.render(w, r, http.StatusOK, "mfa.html", pageData{Title: "Two-step verification", User: u,
-		MFA: &mfaPage{Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && id.Session.MFAMethod == ""}})
+		MFA: &mfaPage{Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)}})
 }
 
 // requireSessionPage: a full session, or a redirect to login (pages) / 401.

@@ -295,6 +295,13 @@ func TestMFATrustedDevice(t *testing.T) {
 	if ans["authenticated"] != true {
 		t.Fatalf("login with a trusted device cookie: %v", ans)
 	}
+	// The trust cookie is a credential of the gateway: never forwarded.
+	full0 := m.loginTrusted(trust)
+	r0 := withCookie(withCookie(jsonReq("GET", "/app", ""), full0), trust)
+	r0.AddCookie(&http.Cookie{Name: "app_pref", Value: "dark"})
+	if b, _ := io.ReadAll(m.do(r0).Body); strings.Contains(string(b), tok) || !strings.Contains(string(b), "app_pref=dark") {
+		t.Errorf("upstream cookies after the guard: %s (trust token must go, app cookie must stay)", b)
+	}
 	// Header, for non-browser clients, in either spelling (Caddy drops
 	// underscore names unless allowed); never forwarded upstream.
 	for _, name := range []string{"nest_auth_device_trust", "Nest-Auth-Device-Trust"} {
@@ -314,8 +321,15 @@ func TestMFATrustedDevice(t *testing.T) {
 	if ans["mfa_required"] != true {
 		t.Fatalf("forged trust token skipped MFA: %v", ans)
 	}
-	// Listed and revocable by the user; revoked devices no longer skip.
+	// A session opened by the trusted device alone cannot change factors:
+	// a password plus a stolen trust cookie must not take over MFA.
 	full := m.loginTrusted(trust)
+	for _, req := range []*http.Request{jsonReq("POST", "/auth/mfa/recovery-codes", `{}`), jsonReq("POST", "/auth/mfa/totp/setup", `{}`)} {
+		if e := decodeErr(t, m.do(withCookie(req, full))); e.Code != CodeMFARequired {
+			t.Errorf("%s from a trusted-device session: %v, want MFA_REQUIRED", req.URL.Path, e)
+		}
+	}
+	// Listed and revocable by the user; revoked devices no longer skip.
 	res = m.do(withCookie(jsonReq("GET", "/auth/mfa/trusted-devices", ""), full))
 	var l struct {
 		Devices []trustedView `json:"trusted_devices"`
