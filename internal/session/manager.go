@@ -170,8 +170,17 @@ func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Id
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i <= len(existing)-m.cfg.MaxPerUser; i++ {
-		if err := m.deleteID(ctx, existing[i].ID); err != nil {
+	// Full sessions and challenge stages are capped separately: stages
+	// need only a password, and ten password logins must not sign the
+	// real user out of every device.
+	same := existing[:0:0]
+	for _, e := range existing {
+		if e.Full() == (o.Pending == "") {
+			same = append(same, e)
+		}
+	}
+	for i := 0; i <= len(same)-m.cfg.MaxPerUser; i++ {
+		if err := m.deleteID(ctx, same[i].ID); err != nil {
 			return nil, err
 		}
 	}

@@ -222,6 +222,35 @@ func TestMaxPerUserEvictsOldest(t *testing.T) {
 	}
 }
 
+// TestStagesDoNotEvictFullSessions: challenge stages (a password alone)
+// are capped among themselves and never push out a full session.
+func TestStagesDoNotEvictFullSessions(t *testing.T) {
+	m, _, _, clk, u := setup(t, Config{MaxPerUser: 2})
+	ctx := context.Background()
+	full, err := m.Create(ctx, u, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for i := 0; i < 5; i++ {
+		clk.Add(time.Second)
+		id, err := m.CreateWith(ctx, u, Options{AuthMethod: "password", Pending: store.PendingMFA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stages = append(stages, id.Token)
+	}
+	if _, err := m.Validate(ctx, full.Token); err != nil {
+		t.Fatalf("full session evicted by challenge stages: %v", err)
+	}
+	if _, err := m.Validate(ctx, stages[0]); !errors.Is(err, ErrNoSession) {
+		t.Error("oldest stage not evicted beyond the cap")
+	}
+	if _, err := m.Validate(ctx, stages[4]); err != nil {
+		t.Errorf("newest stage: %v", err)
+	}
+}
+
 func TestRevokeUserAndDisabledUser(t *testing.T) {
 	m, mem, _, clk, u := setup(t, Config{CacheTTL: time.Second})
 	ctx := context.Background()
