@@ -26,6 +26,13 @@ type Limits struct {
 	MFA ratelimit.Rate
 	// MFASend bounds emailed / texted codes per user.
 	MFASend ratelimit.Rate
+	// MFALockoutMax wrong second-factor codes for one account, from any
+	// address and any number of logins, within MFALockoutWindow stop its
+	// challenges for MFALockoutDuration (0: off). Without it an attacker
+	// who has the password could log in again and again for 5 new guesses.
+	MFALockoutMax      int
+	MFALockoutWindow   time.Duration
+	MFALockoutDuration time.Duration
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -41,6 +48,12 @@ func DefaultLimits() Limits {
 		LockoutDuration: 15 * time.Minute,
 		MFA:             ratelimit.Rate{N: 5, Per: time.Minute},
 		MFASend:         ratelimit.Rate{N: 3, Per: time.Minute},
+		// 10 a day: at most about 3,650 guesses a year at a 6-digit code
+		// (under 1.1% for TOTP's three valid steps), and far under NIST's
+		// 100 consecutive failures.
+		MFALockoutMax:      10,
+		MFALockoutWindow:   24 * time.Hour,
+		MFALockoutDuration: 24 * time.Hour,
 	}
 }
 
@@ -50,6 +63,7 @@ type limiters struct {
 	lockoutDuration  time.Duration
 
 	mfaUser, mfaAttempts, mfaSend ratelimit.Limiter
+	mfaLock                       ratelimit.Locker
 }
 
 // NewLimiter builds the limiter of one bucket ("login_ip",
@@ -66,12 +80,13 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 	if mk == nil {
 		mk = localLimiter
 	}
-	var lock ratelimit.Locker
-	if lockouts != nil {
-		lock = ratelimit.NewStoreLocker(lockouts, l.LockoutMax, l.LockoutWindow, l.LockoutDuration)
-	} else {
-		lock = ratelimit.NewLockout(l.LockoutMax, l.LockoutWindow, l.LockoutDuration, 0).Locker()
+	locker := func(max int, window, duration time.Duration) ratelimit.Locker {
+		if lockouts != nil {
+			return ratelimit.NewStoreLocker(lockouts, max, window, duration)
+		}
+		return ratelimit.NewLockout(max, window, duration, 0).Locker()
 	}
+	lock := locker(l.LockoutMax, l.LockoutWindow, l.LockoutDuration)
 	lim := limiters{
 		loginIP: mk("login_ip", l.LoginIP),
 		loginID: mk("login_identifier", l.LoginIdentifier),
@@ -80,6 +95,9 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 		lockoutDuration: l.LockoutDuration,
 	}
 	lim.mfaUser, lim.mfaAttempts, lim.mfaSend = mfaLimiters(l, mk)
+	// The MFA lock is the same shared store, keyed (email, "mfa"), so
+	// `caddy auth user unlock` and the admin API lift it with the rest.
+	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)
 	return lim
 }
 

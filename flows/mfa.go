@@ -467,6 +467,9 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.s.cfg.Now()
+	if p.mfaLocked(w, r, u, now, func(e *APIError) { fail(e, "locked") }) {
+		return
+	}
 	// Per-user budget (many stages cannot multiply guesses), then the
 	// stage's own: after mfaMaxAttempts codes the stage is dead.
 	if allowed, wait, err := p.s.limits.mfaUser.Allow(ctx, u.ID, now); err != nil {
@@ -499,8 +502,19 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 			reason = "expired_code"
 		}
 		p.s.obs.Login("mfa_"+in.Method, "invalid_code", time.Since(start))
+		locked, err := p.s.limits.mfaLock.Fail(ctx, u.Email, mfaLockKey, now)
+		if err != nil {
+			p.s.storeFailure(w, r, "mfa lockout", err)
+			return
+		}
+		if locked {
+			p.mfaLockedNow(r, u, id, tok)
+		}
 		fail(e, reason)
 		return
+	}
+	if err := p.s.limits.mfaLock.Succeed(ctx, u.Email, mfaLockKey); err != nil {
+		p.s.log.Warn("mfa lockout not cleared", zapUser(u.ID), zapErr(err))
 	}
 	p.s.obs.Login("mfa_"+in.Method, "success", time.Since(start))
 	p.s.audit(r, audit.Event{Type: audit.MFAVerified, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": in.Method}})
@@ -515,6 +529,44 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 		trustToken = p.trustThisDevice(w, r, u)
 	}
 	p.upgrade(w, r, id, tok, in.Method, rd, map[string]any{"device_token": trustToken})
+}
+
+// mfaLockKey is the lockout "address" of an account's second-factor lock:
+// one per account whatever the client address, so new logins from new
+// addresses do not buy new guesses.
+const mfaLockKey = "mfa"
+
+var errMFALocked = apiErr(http.StatusTooManyRequests, CodeAccountLocked, "Too many wrong codes for this account. Try again later, or ask an administrator to unlock it.")
+
+// mfaLocked answers (through fail) when the account's second factor is
+// locked, and reports whether it did.
+func (p *portal) mfaLocked(w http.ResponseWriter, r *http.Request, u *store.User, now time.Time, fail func(*APIError)) bool {
+	locked, wait, err := p.s.limits.mfaLock.Locked(r.Context(), u.Email, mfaLockKey, now)
+	if err != nil {
+		p.s.storeFailure(w, r, "mfa lockout", err)
+		return true
+	}
+	if !locked {
+		return false
+	}
+	p.s.obs.Limited("mfa_lockout")
+	retryAfter(w, wait)
+	fail(errMFALocked)
+	return true
+}
+
+// mfaLockedNow records that wrong codes just locked the account's second
+// factor: audit, a notice to the user (someone has their password), and
+// the stage ends.
+func (p *portal) mfaLockedNow(r *http.Request, u *store.User, id *session.Identity, tok string) {
+	ctx := r.Context()
+	p.s.log.Warn("second factor locked for this account after repeated wrong codes", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
+	p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: u.ID, Email: u.Email, Reason: "mfa"})
+	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindAccountLocked, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r)}})
+	if !id.Session.Full() {
+		_ = p.s.deps.Sessions.Revoke(ctx, tok)
+	}
 }
 
 // checkCode verifies one code; nil on success (the code is then spent).
@@ -659,6 +711,9 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.s.cfg.Now()
+	if p.mfaLocked(w, r, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
+		return
+	}
 	if allowed, wait, err := p.s.limits.mfaSend.Allow(ctx, u.ID, now); err != nil {
 		p.s.storeFailure(w, r, "rate limit", err)
 		return
