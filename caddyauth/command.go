@@ -319,7 +319,32 @@ func secretCommand() *cobra.Command {
 			return nil
 		},
 	}
-	s.AddCommand(gen)
+	reseal := &cobra.Command{
+		Use:   "reseal --config <file>",
+		Short: "Re-encrypt stored authenticator secrets under the current secret (run after a rotation, before dropping previous_secret)",
+		RunE: func(c *cobra.Command, _ []string) error {
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			ring, err := env.ring()
+			if err != nil {
+				return err
+			}
+			n, failed, err := resealTOTP(c.Context(), env.db, ring)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%d authenticator secret(s) re-encrypted under the current secret\n", n)
+			if failed > 0 {
+				return fmt.Errorf("%d authenticator secret(s) open with neither secret: those users need `caddy auth user reset-mfa`", failed)
+			}
+			return nil
+		},
+	}
+	configFlags(reseal)
+	s.AddCommand(gen, reseal)
 	return s
 }
 
@@ -327,6 +352,28 @@ func secretCommand() *cobra.Command {
 func (e *cliEnv) recordRevoked(ctx context.Context, u *store.User, n int) {
 	e.record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: u.ID, Email: u.Email,
 		Detail: map[string]string{"scope": "all", "sessions": strconv.Itoa(n)}})
+}
+
+// resealTOTP seals every TOTP secret again under the current key (it opens
+// with the current or the previous one) and reports how many it did and how
+// many opened with neither.
+func resealTOTP(ctx context.Context, st store.MFAStore, ring *keys.Ring) (n, failed int, err error) {
+	devs, err := st.AllTOTP(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, d := range devs {
+		secret, err := ring.Open("totp", d.Secret, []byte(d.UserID))
+		if err != nil {
+			failed++
+			continue
+		}
+		if err := st.ResealTOTP(ctx, d.UserID, d.ID, ring.Seal("totp", secret, []byte(d.UserID))); err != nil {
+			return n, failed, err
+		}
+		n++
+	}
+	return n, failed, nil
 }
 
 func (e *cliEnv) lookup(ctx context.Context, email string) (*store.User, error) {

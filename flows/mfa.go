@@ -595,10 +595,10 @@ func (p *portal) checkCode(ctx context.Context, id *session.Identity, st *mfaSta
 		return errMFACodeInvalid
 	case MethodRecovery:
 		norm := totp.NormalizeRecovery(code)
-		if len(norm) != 10 {
+		if len(norm) != totp.RecoveryLength {
 			return errMFACodeInvalid
 		}
-		if err := p.s.deps.MFA.UseRecoveryCode(ctx, u.ID, p.s.keys.MAC("recovery", u.ID, norm)); err != nil {
+		if err := p.s.deps.MFA.UseRecoveryCode(ctx, u.ID, recoveryHash(u.ID, norm)); err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				p.s.log.Error("recovery code check failed", zapErr(err))
 			}
@@ -610,12 +610,16 @@ func (p *portal) checkCode(ctx context.Context, id *session.Identity, st *mfaSta
 		if len(code) != 6 {
 			return errMFACodeInvalid
 		}
-		h := p.s.keys.MAC("mfa-code", id.Session.ID, method, code)
-		if _, err := p.s.deps.Tokens.ConsumeToken(ctx, h, mfaCodePurpose, now); err == nil {
-			return nil
+		hs := p.s.keys.MACs("mfa-code", id.Session.ID, method, code)
+		for _, h := range hs {
+			if _, err := p.s.deps.Tokens.ConsumeToken(ctx, h, mfaCodePurpose, now); err == nil {
+				return nil
+			}
 		}
-		if _, err := p.s.deps.Tokens.PeekToken(ctx, h, mfaCodePurpose, time.Time{}); err == nil {
-			return errMFACodeExpired
+		for _, h := range hs {
+			if _, err := p.s.deps.Tokens.PeekToken(ctx, h, mfaCodePurpose, time.Time{}); err == nil {
+				return errMFACodeExpired
+			}
 		}
 		return errMFACodeInvalid
 	}
@@ -1005,11 +1009,17 @@ func (p *portal) rotateTo(w http.ResponseWriter, r *http.Request, id *session.Id
 	return nid
 }
 
+// recoveryHash is the stored form of a recovery code: SHA-256 of the user
+// id and the normalised code. At 79 bits a code needs no key or stretching
+// against a dump, and not depending on the master secret keeps the codes
+// valid through a secret rotation, when they matter most.
+func recoveryHash(userID, norm string) string { return keys.HashToken(userID + ":" + norm) }
+
 func (p *portal) newRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
 	codes := totp.NewRecoveryCodes()
 	hashes := make([]string, len(codes))
 	for i, c := range codes {
-		hashes[i] = p.s.keys.MAC("recovery", userID, totp.NormalizeRecovery(c))
+		hashes[i] = recoveryHash(userID, totp.NormalizeRecovery(c))
 	}
 	return codes, p.s.deps.MFA.ReplaceRecoveryCodes(ctx, userID, hashes)
 }

@@ -643,3 +643,28 @@ func TestMFAAccountLockCapsGuesses(t *testing.T) {
 		t.Fatalf("after unlock: %d", res.StatusCode)
 	}
 }
+
+// TestMFASurvivesRotation: after a secret rotation with previous_secret
+// set, recovery codes and authenticators made before it keep working.
+func TestMFASurvivesRotation(t *testing.T) {
+	oldS, newS := keys.NewToken()+keys.NewToken(), keys.NewToken()+keys.NewToken()
+	oldRing, _ := keys.NewRing(oldS, "")
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	m.svc.keys, m.svc.cfg.Keys = oldRing, oldRing
+	secret, codes, _ := m.enrol(m.login(alicePW))
+	rotated, err := keys.NewRing(newS, oldS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.svc.keys, m.svc.cfg.Keys = rotated, rotated
+	stage, _ := m.passwordStage()
+	if res := m.challenge(stage, `{"method":"recovery","code":"`+codes[0]+`"}`); res.StatusCode != 200 {
+		t.Fatalf("recovery code after rotation: %d", res.StatusCode)
+	}
+	stage, _ = m.passwordStage()
+	m.clk.Advance(totp.Period * time.Second)
+	code, _ := totp.Code(secret, m.clk.Now())
+	if res := m.challenge(stage, `{"method":"totp","code":"`+code+`"}`); res.StatusCode != 200 {
+		t.Fatalf("authenticator after rotation: %d", res.StatusCode)
+	}
+}

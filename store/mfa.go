@@ -44,6 +44,11 @@ type MFAStore interface {
 	UseTOTPStep(ctx context.Context, userID, id string, step int64) error
 	// DeleteTOTP removes one device of the user; ErrNotFound if absent.
 	DeleteTOTP(ctx context.Context, userID, id string) error
+	// ResealTOTP replaces a device's sealed secret (re-encryption under a
+	// new master secret); ErrNotFound if absent.
+	ResealTOTP(ctx context.Context, userID, id string, secret []byte) error
+	// AllTOTP lists every device of every user (re-encryption).
+	AllTOTP(ctx context.Context) ([]*TOTPDevice, error)
 
 	// ReplaceRecoveryCodes sets the user's recovery code hashes, dropping
 	// the old set.

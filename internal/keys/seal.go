@@ -57,7 +57,23 @@ func gcm(key []byte) cipher.AEAD {
 // and emailed codes): hex HMAC-SHA256 under the purpose key. Unlike a plain
 // hash, a dump of the store cannot be brute-forced without the secret.
 func (r *Ring) MAC(purpose string, parts ...string) string {
-	m := hmac.New(sha256.New, r.Key(purpose))
+	return macWith(r.Key(purpose), parts)
+}
+
+// MACs are the MACs to look a stored code up by: under the current secret,
+// then the previous one, so a rotation keeps recovery codes (and codes in
+// flight) working.
+func (r *Ring) MACs(purpose string, parts ...string) []string {
+	keys := r.VerifyKeys(purpose)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = macWith(k, parts)
+	}
+	return out
+}
+
+func macWith(key []byte, parts []string) string {
+	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
 		m.Write([]byte(p))
 		m.Write([]byte{0})

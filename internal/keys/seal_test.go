@@ -42,6 +42,21 @@ func TestSealOpen(t *testing.T) {
 	}
 }
 
+// TestMACsAfterRotation: a code stored under the old secret is still found
+// while previous_secret is set.
+func TestMACsAfterRotation(t *testing.T) {
+	old, _ := NewRing(testSecret("a"), "")
+	rotated, _ := NewRing(testSecret("b"), testSecret("a"))
+	stored := old.MAC("recovery", "u1", "code")
+	got := rotated.MACs("recovery", "u1", "code")
+	if len(got) != 2 || got[0] != rotated.MAC("recovery", "u1", "code") || got[1] != stored {
+		t.Errorf("MACs after rotation = %v; want [current, %s]", got, stored)
+	}
+	if n := len(old.MACs("recovery", "u1", "code")); n != 1 {
+		t.Errorf("without a previous secret: %d MACs", n)
+	}
+}
+
 func TestMAC(t *testing.T) {
 	a, _ := NewRing(testSecret("a"), "")
 	b, _ := NewRing(testSecret("b"), "")

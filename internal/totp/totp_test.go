@@ -64,7 +64,7 @@ func TestRecoveryCodes(t *testing.T) {
 			t.Fatalf("%d codes", len(codes))
 		}
 		for _, c := range codes {
-			if len(c) != 11 || c[5] != '-' || strings.ContainsAny(c, "01ilo") {
+			if len(c) != 19 || c[4] != '-' || c[9] != '-' || c[14] != '-' || len(NormalizeRecovery(c)) != RecoveryLength || strings.ContainsAny(c, "01ilo") {
 				t.Errorf("bad code shape %q", c)
 			}
 			if seen[c] {

@@ -118,6 +118,28 @@ func (m *Store) DeleteTOTP(_ context.Context, userID, id string) error {
 	return nil
 }
 
+// ResealTOTP implements store.MFAStore.
+func (m *Store) ResealTOTP(_ context.Context, userID, id string, secret []byte) error {
+	defer m.lockMFA()()
+	t, ok := m.mfa.totp[id]
+	if !ok || t.UserID != userID {
+		return fmt.Errorf("memory: totp device: %w", store.ErrNotFound)
+	}
+	t.Secret = slices.Clone(secret)
+	return nil
+}
+
+// AllTOTP implements store.MFAStore.
+func (m *Store) AllTOTP(_ context.Context) ([]*store.TOTPDevice, error) {
+	defer m.lockMFA()()
+	out := make([]*store.TOTPDevice, 0, len(m.mfa.totp))
+	for _, t := range m.mfa.totp {
+		out = append(out, copyTOTP(t))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
 // ReplaceRecoveryCodes implements store.MFAStore.
 func (m *Store) ReplaceRecoveryCodes(_ context.Context, userID string, hashes []string) error {
 	defer m.lockMFA()()

@@ -100,6 +100,31 @@ func (d *DB) DeleteTOTP(ctx context.Context, userID, id string) error {
 	return d.wrap("delete totp device", oneRow(res, err))
 }
 
+// ResealTOTP replaces the sealed secret of one device.
+func (d *DB) ResealTOTP(ctx context.Context, userID, id string, secret []byte) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE totp_devices SET secret = ? WHERE user_id = ? AND id = ?`),
+		base64.StdEncoding.EncodeToString(secret), userID, id)
+	return d.wrap("reseal totp device", oneRow(res, err))
+}
+
+// AllTOTP lists every device, for re-encryption.
+func (d *DB) AllTOTP(ctx context.Context) ([]*store.TOTPDevice, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+totpCols+` FROM totp_devices ORDER BY user_id, created_at, id`)
+	if err != nil {
+		return nil, d.wrap("list totp devices", err)
+	}
+	defer rows.Close()
+	var out []*store.TOTPDevice
+	for rows.Next() {
+		t, err := scanTOTP(rows)
+		if err != nil {
+			return nil, d.wrap("list totp devices", err)
+		}
+		out = append(out, t)
+	}
+	return out, d.wrap("list totp devices", rows.Err())
+}
+
 // ReplaceRecoveryCodes swaps the whole set in one transaction.
 func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error {
 	tx, err := d.db.BeginTx(ctx, nil)

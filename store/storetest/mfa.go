@@ -66,6 +66,12 @@ func TestMFAStore(t *testing.T, open func(t *testing.T) MFAStores) {
 		if wins.Load() != 1 {
 			t.Errorf("%d racers accepted the same step; want 1", wins.Load())
 		}
+		must(t, "reseal", s.ResealTOTP(ctx, "u1", "d1", []byte("resealed")))
+		wantErr(t, "reseal other's", s.ResealTOTP(ctx, "u2", "d1", []byte("x")), store.ErrNotFound)
+		all, err := s.AllTOTP(ctx)
+		if err != nil || len(all) != 1 || string(all[0].Secret) != "resealed" || all[0].LastStep != 102 {
+			t.Errorf("AllTOTP after reseal = %+v, %v", all, err)
+		}
 		wantErr(t, "delete other's", s.DeleteTOTP(ctx, "u2", "d1"), store.ErrNotFound)
 		must(t, "delete", s.DeleteTOTP(ctx, "u1", "d1"))
 		wantErr(t, "delete again", s.DeleteTOTP(ctx, "u1", "d1"), store.ErrNotFound)

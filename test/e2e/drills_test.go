@@ -29,6 +29,8 @@ func TestDrillLeakedSecret(t *testing.T) {
 	for _, c := range []*harness.Client{alice, bob} {
 		expectStatus(t, c.Get("/app", api...), http.StatusOK)
 	}
+	// Alice has an authenticator: it must survive the rotation.
+	totpSecret, enrolledAt, _ := enrolTOTP(t, alice)
 
 	// 1. Generate a new secret.
 	out, errOut, code := g.cli("", "auth", "secret", "generate")
@@ -41,10 +43,20 @@ func TestDrillLeakedSecret(t *testing.T) {
 	if len(fresh) != 43 || fresh == leaked {
 		t.Fatalf("secret generate printed %d characters", len(fresh))
 	}
-	// 2. and 3. Replace it, no previous_secret, restart.
+	// 2. Replace it, the leaked one as previous_secret for the reseal only;
+	// 3. restart.
 	g.caddy.Stop()
 	g.cfg.Secret = fresh
-	g.cfg.AppOptions = nil // no previous_secret
+	g.cfg.AppOptions = []string{"previous_secret " + leaked}
+	g.start()
+	// 4. Re-encrypt the authenticator secrets under the new secret.
+	out, errOut, code = g.cli("", "auth", "secret", "reseal", "--config", g.caddy.ConfigPath())
+	if code != 0 || !strings.Contains(out, "1 authenticator secret(s) re-encrypted") {
+		t.Fatalf("secret reseal: exit %d\n%s%s", code, out, errOut)
+	}
+	// 5. Drop previous_secret and restart.
+	g.caddy.Stop()
+	g.cfg.AppOptions = nil
 	g.start()
 	cfg := harness.WriteCaddyfile(t, g.cfg.Caddyfile(t))
 	if strings.Contains(readFile(t, cfg), leaked) || strings.Contains(readFile(t, g.caddy.ConfigPath()), leaked) {
@@ -53,7 +65,7 @@ func TestDrillLeakedSecret(t *testing.T) {
 	if r := alice.Get("/app", api...); r.StatusCode == http.StatusOK {
 		t.Logf("as documented: after rotating the secret alone, old sessions still work (tokens are random, not derived from the secret)")
 	}
-	// 4. End every session.
+	// 6. End every session.
 	out, errOut, code = g.cli("", "auth", "sessions", "revoke", "--all", "--config", g.caddy.ConfigPath())
 	if code != 0 || !regexp.MustCompile(`\b2 session\(s\) revoked for every user`).MatchString(out) {
 		t.Fatalf("sessions revoke --all: exit %d\n%s%s", code, out, errOut)
@@ -62,15 +74,23 @@ func TestDrillLeakedSecret(t *testing.T) {
 		_, took := waitStatus(t, c, "/app", http.StatusUnauthorized, revokeWithin, api...)
 		t.Logf("old session refused %s after revoke --all", took)
 	}
-	// 5. Check.
+	// 7. Check.
 	out, _, _ = g.cli("", "auth", "user", "show", "alice@example.test", "--config", g.caddy.ConfigPath())
 	if !strings.Contains(out, "0 session(s)") {
 		t.Errorf("user show after revoke --all:\n%s", out)
 	}
-	// New logins work under the new secret.
+	// New logins work under the new secret, and alice's authenticator,
+	// resealed, still opens: a code from oathtool passes the challenge.
 	fresh2 := g.client()
-	fresh2.Login("alice@example.test", alicePW)
+	if ans := fresh2.Login("alice@example.test", alicePW).JSON(); ans["mfa_required"] != true {
+		t.Fatalf("alice's login after the rotation: %v", ans)
+	}
+	r := fresh2.PostJSON("/auth/mfa/challenge", map[string]any{"method": "totp", "code": oathtool(t, totpSecret, enrolledAt.Add(30*time.Second))})
+	expectStatus(t, r, http.StatusOK)
 	expectStatus(t, fresh2.Get("/app", api...), http.StatusOK)
+	bob2 := g.client()
+	bob2.Login("bob@example.test", bobPW)
+	expectStatus(t, bob2.Get("/app", api...), http.StatusOK)
 }
 
 // TestDrillCompromisedAdmin follows the "Compromised admin account"
