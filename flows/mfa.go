@@ -728,6 +728,14 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, errMFARateLimited)
 		return
 	}
+	// A new code replaces the ones sent before: only one is live at a
+	// time, so each guess can match one code, not thirty.
+	if tp, ok := p.s.deps.Tokens.(store.TokenPurger); ok {
+		if err := tp.DeleteUserTokens(ctx, u.ID, mfaCodePurpose); err != nil {
+			p.s.storeFailure(w, r, "mfa send", err)
+			return
+		}
+	}
 	code := sixDigits()
 	h := p.s.keys.MAC("mfa-code", id.Session.ID, in.Method, code)
 	if err := p.s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: h, Purpose: mfaCodePurpose, UserID: u.ID, ExpiresAt: now.Add(mfaCodeTTL)}); err != nil {

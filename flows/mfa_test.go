@@ -462,6 +462,15 @@ func TestMFAEmailCode(t *testing.T) {
 	if e := decodeErr(t, m.challenge(stage2, `{"method":"email","code":"`+code+`"}`)); e.Code != CodeMFACodeInvalid {
 		t.Errorf("email code reused: %v", e)
 	}
+	// A new send replaces the code sent before.
+	m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage2))
+	replaced := m.queue.last(t).Data["code"]
+	m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage2))
+	if replaced != m.queue.last(t).Data["code"] {
+		if e := decodeErr(t, m.challenge(stage2, `{"method":"email","code":"`+replaced+`"}`)); e.Code != CodeMFACodeInvalid {
+			t.Errorf("code replaced by a new send: %v, want MFA_CODE_INVALID", e)
+		}
+	}
 	// Expiry is reported as such.
 	m.do(withCookie(jsonReq("POST", "/auth/mfa/send", `{"method":"email"}`), stage2))
 	code2 := m.queue.last(t).Data["code"]

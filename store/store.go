@@ -132,6 +132,12 @@ type OneTimeToken struct {
 	ExpiresAt time.Time
 }
 
+// TokenPurger is implemented by token stores that can drop a user's tokens
+// of one purpose (a new code replaces the ones sent before).
+type TokenPurger interface {
+	DeleteUserTokens(ctx context.Context, userID, purpose string) error
+}
+
 // TokenStore keeps one-time tokens.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t *OneTimeToken) error

@@ -362,6 +362,18 @@ func (m *Store) lookupToken(hash, purpose string, now time.Time) (*store.OneTime
 	return t, true
 }
 
+// DeleteUserTokens implements store.TokenPurger.
+func (m *Store) DeleteUserTokens(_ context.Context, userID, purpose string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for h, t := range m.tokens {
+		if t.UserID == userID && t.Purpose == purpose {
+			delete(m.tokens, h)
+		}
+	}
+	return nil
+}
+
 // ConsumeToken deletes and returns the token under one lock, so two callers
 // racing for the same token cannot both win.
 func (m *Store) ConsumeToken(_ context.Context, hash, purpose string, now time.Time) (*store.OneTimeToken, error) {

@@ -313,3 +313,31 @@ func TestRebind(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteUserTokens(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, u := range []string{"u1", "u2"} {
+		adder(db)(t, u)
+	}
+	for _, tk := range []*store.OneTimeToken{
+		{Hash: "a", Purpose: "mfa_code", UserID: "u1", ExpiresAt: now.Add(time.Hour)},
+		{Hash: "b", Purpose: "mfa_code", UserID: "u1", ExpiresAt: now.Add(time.Hour)},
+		{Hash: "c", Purpose: "setup", UserID: "u1", ExpiresAt: now.Add(time.Hour)},
+		{Hash: "d", Purpose: "mfa_code", UserID: "u2", ExpiresAt: now.Add(time.Hour)},
+	} {
+		if err := db.CreateToken(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteUserTokens(ctx, "u1", "mfa_code"); err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true} {
+		_, err := db.PeekToken(ctx, h, map[string]string{"a": "mfa_code", "b": "mfa_code", "c": "setup", "d": "mfa_code"}[h], now)
+		if (err == nil) != want {
+			t.Errorf("token %s present = %v, want %v", h, err == nil, want)
+		}
+	}
+}

@@ -31,6 +31,12 @@ func (d *DB) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
 	return d.wrap("create token", err)
 }
 
+// DeleteUserTokens drops the user's tokens of one purpose.
+func (d *DB) DeleteUserTokens(ctx context.Context, userID, purpose string) error {
+	_, err := d.db.ExecContext(ctx, d.q(`DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?`), userID, purpose)
+	return d.wrap("delete user tokens", err)
+}
+
 // ConsumeToken deletes and returns the token in a single DELETE ... RETURNING:
 // the database serialises it, so of two racing consumers exactly one gets
 // the row.
