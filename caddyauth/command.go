@@ -437,8 +437,8 @@ func readPassword(r io.Reader) (string, error) {
 
 func checkGroups(groups []string) error {
 	for _, g := range groups {
-		if g == "" || strings.ContainsAny(g, ", \t\r\n") {
-			return fmt.Errorf("--group %q: group names cannot be empty or contain commas or spaces", g)
+		if !flows.ValidGroup(g) {
+			return fmt.Errorf("--group %q: group names cannot be empty or longer than 128 bytes, or contain commas, spaces or control characters", g)
 		}
 	}
 	return nil

@@ -38,6 +38,7 @@ const (
 	CodeOAuthIdentityTaken       = "OAUTH_IDENTITY_TAKEN"
 	CodeSignupDisabled           = "SIGNUP_DISABLED"
 	CodeLastLoginMethod          = "LAST_LOGIN_METHOD"
+	CodeOAuthUnlinked            = "OAUTH_UNLINKED"
 	CodeAccountDisabled          = "ACCOUNT_DISABLED"
 )
 

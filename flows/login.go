@@ -5,8 +5,11 @@ import (
 	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -42,6 +45,38 @@ func viewOf(u *store.User) userView {
 // NormalizeEmail is the one place emails are canonicalised (lower case,
 // trimmed) before lookup or storage.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// ValidGroup is the rule for group names, wherever they come from (CLI,
+// identity provider claims): not empty, at most 128 bytes, valid UTF-8,
+// and no comma, whitespace or control character, so Remote-Groups
+// (comma-separated) always splits back into the same groups.
+func ValidGroup(g string) bool {
+	if g == "" || len(g) > 128 || !utf8.ValidString(g) {
+		return false
+	}
+	for _, c := range g {
+		if c == ',' || unicode.IsSpace(c) || unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanGroups keeps the valid group names of a provider's claim and logs
+// how many it dropped (never their values: a claim is untrusted input).
+func (s *Service) cleanGroups(groups []string, provider string) []string {
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if ValidGroup(g) && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	if dropped := len(groups) - len(out); dropped > 0 {
+		s.log.Warn("dropped group names from an identity provider claim (empty, duplicate, or with commas, spaces or control characters)",
+			zap.String("provider", provider), zap.Int("dropped", dropped))
+	}
+	return out
+}
 
 // ValidPhone checks the E.164 shape: "+", a non-zero digit, 8 to 15 digits
 // in all.

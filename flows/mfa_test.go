@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -675,5 +676,21 @@ func TestMFASurvivesRotation(t *testing.T) {
 	code, _ := totp.Code(secret, m.clk.Now())
 	if res := m.challenge(stage, `{"method":"totp","code":"`+code+`"}`); res.StatusCode != 200 {
 		t.Fatalf("authenticator after rotation: %d", res.StatusCode)
+	}
+}
+
+func TestValidGroup(t *testing.T) {
+	for g, ok := range map[string]bool{
+		"staff": true, "team-a_b.c": true, "ÉQUIPE": true,
+		"": false, "staff,admin": false, " admin ": false, "a b": false, "a\tb": false, "a\x00b": false,
+		strings.Repeat("g", 129): false, "\xff": false,
+	} {
+		if ValidGroup(g) != ok {
+			t.Errorf("ValidGroup(%q) = %v, want %v", g, !ok, ok)
+		}
+	}
+	svc := newEnv(t, Config{}, GuardConfig{}).svc
+	if got := svc.cleanGroups([]string{"staff,admin", " admin ", "staff", "staff", "ops"}, "corp"); !slices.Equal(got, []string{"staff", "ops"}) {
+		t.Errorf("cleanGroups = %q", got)
 	}
 }

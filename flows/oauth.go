@@ -314,7 +314,7 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			ev.UserID = u.ID
 		}
 		fail(map[*APIError]string{errEmailUnverified: "email_unverified", errSignupDisabled: "signup_disabled",
-			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken"}[e], e, ev)
+			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked"}[e], e, ev)
 		return
 	}
 	if p.completeLogin(w, r, u, firstFactor{Method: method, IdPMFA: ident.MFA}, tx.RD) {
@@ -330,6 +330,9 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 //     (`signup on`, or the email's domain is in allowed_domains);
 //  4. otherwise the sign-in is refused with a stable code.
 func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *oauth.Identity) (*store.User, *APIError, error) {
+	if ident.Groups != nil {
+		ident.Groups = p.s.cleanGroups(ident.Groups, prov.Name())
+	}
 	ctx := r.Context()
 	ids := p.s.oauth.ids
 	now := p.s.cfg.Now()
@@ -358,6 +361,13 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 	case err == nil:
 		if !u.Active() {
 			return u, errAccountDisabled, nil
+		}
+		// The user unlinked this provider account: the email rule must
+		// not put it back (it may be the reason they unlinked it).
+		if tok, terr := p.s.deps.Tokens.PeekToken(ctx, unlinkedMarker(prov.Name(), ident.Subject), unlinkedPurpose, now); terr == nil && tok.UserID == u.ID {
+			return u, errOAuthUnlinked, nil
+		} else if terr != nil && !errors.Is(terr, store.ErrNotFound) {
+			return nil, nil, terr
 		}
 		if err := p.linkIdentity(r, u, prov, ident, "verified_email"); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -426,6 +436,16 @@ func (p *portal) refreshProfile(ctx context.Context, u *store.User, ident *oauth
 // names the user). It reports whether the identity was linked.
 func (p *portal) oauthLink(w http.ResponseWriter, r *http.Request, prov *oauth.Provider, ident *oauth.Identity, userID string) bool {
 	ctx := r.Context()
+	// The link finishes only for the account that started it and is still
+	// signed in here: on a shared computer another person signing in at
+	// the provider in that tab must not attach their account to it.
+	if cur, _, err := p.s.identify(r); err != nil {
+		p.s.storeFailure(w, r, "oauth link", err)
+		return false
+	} else if cur == nil || cur.User.ID != userID {
+		p.s.writeError(w, r, errOAuthState)
+		return false
+	}
 	u, err := p.s.deps.Users.UserByID(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		p.s.writeError(w, r, errOAuthState)
@@ -455,6 +475,8 @@ func (p *portal) oauthLink(w http.ResponseWriter, r *http.Request, prov *oauth.P
 			return false
 		}
 	}
+	// Linked again on purpose: the unlink marker no longer applies.
+	_, _ = p.s.deps.Tokens.ConsumeToken(ctx, unlinkedMarker(prov.Name(), ident.Subject), unlinkedPurpose, p.s.cfg.Now())
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"linked": prov.Name()})
 		return true
@@ -462,6 +484,19 @@ func (p *portal) oauthLink(w http.ResponseWriter, r *http.Request, prov *oauth.P
 	http.Redirect(w, r, p.base+"/login", http.StatusSeeOther)
 	return true
 }
+
+// An unlink leaves a marker (a one-time token keyed by provider and subject)
+// for ten years: only the signed-in user's explicit link removes it.
+const (
+	unlinkedPurpose = "oauth_unlinked"
+	unlinkedFor     = 10 * 365 * 24 * time.Hour
+)
+
+func unlinkedMarker(provider, subject string) string {
+	return keys.HashToken("oauth-unlinked:" + provider + ":" + subject)
+}
+
+var errOAuthUnlinked = apiErr(http.StatusForbidden, CodeOAuthUnlinked, "This provider account was unlinked from your account. Sign in another way and link it again from your account page.")
 
 // oauthUnlink removes the signed-in user's identity at a provider, unless
 // it is the user's last way to sign in.
@@ -495,6 +530,12 @@ func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, errLastLoginMethod)
 		return
 	}
+	var subject string
+	for _, i := range list {
+		if i.Provider == name {
+			subject = i.Subject
+		}
+	}
 	if err := p.s.oauth.ids.DeleteIdentity(ctx, u.ID, name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			p.s.writeError(w, r, errNotFound)
@@ -502,6 +543,27 @@ func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request) {
 		}
 		p.s.storeFailure(w, r, "oauth unlink", err)
 		return
+	}
+	// Remember the unlink, so the verified-email rule cannot link this
+	// provider account again by itself, and end the sessions it opened.
+	now := p.s.cfg.Now()
+	if err := p.s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: unlinkedMarker(name, subject), Purpose: unlinkedPurpose,
+		UserID: u.ID, ExpiresAt: now.Add(unlinkedFor)}); err != nil && !errors.Is(err, store.ErrConflict) {
+		p.s.storeFailure(w, r, "oauth unlink", err)
+		return
+	}
+	sessions, err := p.s.deps.Sessions.List(ctx, u.ID)
+	if err != nil {
+		p.s.storeFailure(w, r, "oauth unlink", err)
+		return
+	}
+	for _, s := range sessions {
+		if s.AuthMethod == "oauth:"+name && s.ID != id.Session.ID {
+			if err := p.s.deps.Sessions.RevokeID(ctx, s.ID); err != nil {
+				p.s.storeFailure(w, r, "oauth unlink", err)
+				return
+			}
+		}
 	}
 	p.s.log.Info("oauth identity unlinked", zapUser(u.ID), zap.String("provider", name))
 	p.s.audit(r, audit.Event{Type: audit.OAuthUnlinked, UserID: u.ID, Email: u.Email, Detail: map[string]string{"provider": name}})
