@@ -58,6 +58,10 @@ func TestAuditEventsCarryNoSecrets(t *testing.T) {
 			t.Fatalf("wrong password: %d", res.StatusCode)
 		}
 	}
+	// A password typed into the email field is not recorded.
+	const pwAsEmail = "my password typed in the wrong field"
+	secrets = append(secrets, pwAsEmail)
+	e.do(jsonReq("POST", "/auth/login", `{"email":"`+pwAsEmail+`","password":"`+wrongPW+`"}`))
 	// A third failure for alice trips the lockout.
 	e.do(jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"`+wrongPW+`"}`))
 	e.do(jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"`+wrongPW+`"}`))

@@ -46,6 +46,16 @@ func viewOf(u *store.User) userView {
 // trimmed) before lookup or storage.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
+// auditIdentifier is what a failed login records of the identifier that was
+// typed: the email when it looks like one, otherwise a marker. A password
+// typed into the email field must not be kept in the audit trail for years.
+func auditIdentifier(email string) string {
+	if ValidEmail(email) {
+		return email
+	}
+	return "(not an email address)"
+}
+
 // ValidGroup is the rule for group names, wherever they come from (CLI,
 // identity provider claims): not empty, at most 128 bytes, valid UTF-8,
 // and no comma, whitespace or control character, so Remote-Groups
@@ -215,7 +225,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 		result = "invalid_credentials"
 		p.s.log.Info("login failed", zapIP(ip))
-		ev := audit.Event{Type: audit.LoginFailed, Email: email, Reason: "invalid_credentials", Detail: map[string]string{"method": "password"}}
+		ev := audit.Event{Type: audit.LoginFailed, Email: auditIdentifier(email), Reason: "invalid_credentials", Detail: map[string]string{"method": "password"}}
 		if u != nil {
 			ev.UserID = u.ID
 			if verr == nil && !u.Active() {
@@ -228,7 +238,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			p.s.obs.StoreError("lockout")
 		} else if justLocked {
 			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
-			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: ev.UserID, Email: email})
+			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: ev.UserID, Email: auditIdentifier(email)})
 			p.lockedNotice(ctx, u, ip)
 		}
 		p.loginFailed(w, r, in, errInvalidCredentials)
@@ -309,7 +319,7 @@ func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, 
 	if e == errLockedOut {
 		typ = audit.LockedOut
 	}
-	p.s.audit(r, audit.Event{Type: typ, Email: email, Reason: kind})
+	p.s.audit(r, audit.Event{Type: typ, Email: auditIdentifier(email), Reason: kind})
 	p.s.log.Info("login refused by rate limit", zap.String("code", e.Code), zapIP(p.s.cfg.ClientIP(r)))
 	retryAfter(w, wait)
 	p.loginFailed(w, r, in, e)
