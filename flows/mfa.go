@@ -472,13 +472,7 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 	}
 	// Per-user budget (many stages cannot multiply guesses), then the
 	// stage's own: after mfaMaxAttempts codes the stage is dead.
-	if allowed, wait, err := p.s.limits.mfaUser.Allow(ctx, u.ID, now); err != nil {
-		p.s.storeFailure(w, r, "rate limit", err)
-		return
-	} else if !allowed {
-		p.s.obs.Limited("mfa_user")
-		retryAfter(w, wait)
-		fail(errMFARateLimited, "rate_limited")
+	if !p.mfaAllow(w, r, p.s.limits.mfaUser, "mfa_user", u, now, func(e *APIError) { fail(e, "rate_limited") }) {
 		return
 	}
 	if allowed, _, err := p.s.limits.mfaAttempts.Allow(ctx, id.Session.ID, now); err != nil {
@@ -537,6 +531,24 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 const mfaLockKey = "mfa"
 
 var errMFALocked = apiErr(http.StatusTooManyRequests, CodeAccountLocked, "Too many wrong codes for this account. Try again later, or ask an administrator to unlock it.")
+
+// mfaAllow spends one token of u's bucket in lim; when it is empty it
+// answers 429 RATE_LIMITED through fail (a store error: 503) and reports
+// false.
+func (p *portal) mfaAllow(w http.ResponseWriter, r *http.Request, lim ratelimit.Limiter, kind string, u *store.User, now time.Time, fail func(*APIError)) bool {
+	allowed, wait, err := lim.Allow(r.Context(), u.ID, now)
+	if err != nil {
+		p.s.storeFailure(w, r, "rate limit", err)
+		return false
+	}
+	if !allowed {
+		p.s.obs.Limited(kind)
+		p.s.audit(r, audit.Event{Type: audit.RateLimited, UserID: u.ID, Email: u.Email, Reason: kind})
+		retryAfter(w, wait)
+		fail(errMFARateLimited)
+	}
+	return allowed
+}
 
 // mfaLocked answers (through fail) when the account's second factor is
 // locked, and reports whether it did.
@@ -718,14 +730,7 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 	if p.mfaLocked(w, r, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
-	if allowed, wait, err := p.s.limits.mfaSend.Allow(ctx, u.ID, now); err != nil {
-		p.s.storeFailure(w, r, "rate limit", err)
-		return
-	} else if !allowed {
-		p.s.obs.Limited("mfa_send")
-		p.s.audit(r, audit.Event{Type: audit.RateLimited, UserID: u.ID, Email: u.Email, Reason: "mfa_send"})
-		retryAfter(w, wait)
-		p.s.writeError(w, r, errMFARateLimited)
+	if !p.mfaAllow(w, r, p.s.limits.mfaSend, "mfa_send", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
 	// A new code replaces the ones sent before: only one is live at a
@@ -921,13 +926,7 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := &id.User
 	now := p.s.cfg.Now()
-	if allowed, wait, err := p.s.limits.mfaUser.Allow(ctx, u.ID, now); err != nil {
-		p.s.storeFailure(w, r, "rate limit", err)
-		return
-	} else if !allowed {
-		p.s.obs.Limited("mfa_user")
-		retryAfter(w, wait)
-		p.s.writeError(w, r, errMFARateLimited)
+	if !p.mfaAllow(w, r, p.s.limits.mfaUser, "mfa_user", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
 	all, err := p.s.deps.MFA.ListTOTP(ctx, u.ID)

@@ -48,7 +48,11 @@ func (d *DB) CreateTOTP(ctx context.Context, t *store.TOTPDevice) error {
 
 // ListTOTP returns the user's devices, oldest first.
 func (d *DB) ListTOTP(ctx context.Context, userID string) ([]*store.TOTPDevice, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+totpCols+` FROM totp_devices WHERE user_id = ? ORDER BY created_at, id`), userID)
+	return d.queryTOTP(ctx, d.q(`SELECT `+totpCols+` FROM totp_devices WHERE user_id = ? ORDER BY created_at, id`), userID)
+}
+
+func (d *DB) queryTOTP(ctx context.Context, query string, args ...any) ([]*store.TOTPDevice, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, d.wrap("list totp devices", err)
 	}
@@ -109,20 +113,7 @@ func (d *DB) ResealTOTP(ctx context.Context, userID, id string, secret []byte) e
 
 // AllTOTP lists every device, for re-encryption.
 func (d *DB) AllTOTP(ctx context.Context) ([]*store.TOTPDevice, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+totpCols+` FROM totp_devices ORDER BY user_id, created_at, id`)
-	if err != nil {
-		return nil, d.wrap("list totp devices", err)
-	}
-	defer rows.Close()
-	var out []*store.TOTPDevice
-	for rows.Next() {
-		t, err := scanTOTP(rows)
-		if err != nil {
-			return nil, d.wrap("list totp devices", err)
-		}
-		out = append(out, t)
-	}
-	return out, d.wrap("list totp devices", rows.Err())
+	return d.queryTOTP(ctx, `SELECT `+totpCols+` FROM totp_devices ORDER BY user_id, created_at, id`)
 }
 
 // ReplaceRecoveryCodes swaps the whole set in one transaction.
