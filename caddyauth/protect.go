@@ -143,6 +143,11 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return next.ServeHTTP(w, r)
 	case flows.Public:
+		if id != nil {
+			// For a stricter protect later in this request; no
+			// headers here (guardVar stays unset).
+			caddyhttp.SetVar(r.Context(), identityVar, id)
+		}
 		return next.ServeHTTP(w, r)
 	}
 	return nil

@@ -53,7 +53,12 @@ func TestStackedProtectKeepsIdentityHeaders(t *testing.T) {
 	}
 }
 http://127.0.0.1:%d {
-	protect
+	protect {
+		public /docs/*
+	}
+	protect /docs/admin* {
+		header X-Strict-User {http.auth.user.email}
+	}
 	protect /strict* {
 		require mfa
 		header X-Strict-User {http.auth.user.email}
@@ -103,5 +108,18 @@ http://127.0.0.1:%d {
 	// The stricter path still applies its own rule (no MFA here).
 	if code, body := get("/strict/x"); code != http.StatusForbidden || !strings.Contains(body, "MFA_REQUIRED") {
 		t.Errorf("stricter path: %d %q", code, body)
+	}
+	// Public for the site-wide protect, protected by a stricter one: the
+	// signed-in user passes it; other public paths carry no identity.
+	if code, body := get("/docs/admin/x"); code != 200 || body != "user="+u.ID+" email=eve@example.test strict=eve@example.test" {
+		t.Errorf("protected path under a public prefix: %d %q", code, body)
+	}
+	if code, body := get("/docs/page"); code != 200 || body != "user= email= strict=" {
+		t.Errorf("public path: %d %q", code, body)
+	}
+	anon, _ := http.NewRequest("GET", base+"/docs/admin/x", nil)
+	anon.Header.Set("Accept", "application/json")
+	if res, err := client.Do(anon); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous on the protected path under a public prefix: %v %v", res.StatusCode, err)
 	}
 }

@@ -56,7 +56,9 @@ const (
 	Handled Outcome = iota
 	// Authenticated: identity headers are set; proxy the request.
 	Authenticated
-	// Public: an unauthenticated public path; proxy without identity.
+	// Public: a public path; proxy without identity headers. The
+	// identity returned with it (possibly nil) is only for a later guard
+	// of the same request.
 	Public
 )
 
@@ -160,9 +162,17 @@ func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *sessio
 	g.s.hsts(w, r)
 	g.dropTrustHeader(r.Header)
 	if g.isPublic(r.URL.Path) {
+		// Who is signed in, if anyone, for a stricter guard later in
+		// this request (`protect /docs/admin*` after a site-wide
+		// `public /docs/*`): this one is about to remove the cookie.
+		// A public path never fails on it, and gets no identity headers.
+		who := prior
+		if who == nil && len(r.Header["Cookie"]) > 0 {
+			who, _, _ = g.s.identify(r)
+		}
 		g.dropSessionCookie(r.Header)
 		g.s.obs.Decision("public")
-		return nil, Public
+		return who, Public
 	}
 	id, saw, err := prior, true, error(nil)
 	if id == nil {

@@ -694,3 +694,31 @@ func TestValidGroup(t *testing.T) {
 		t.Errorf("cleanGroups = %q", got)
 	}
 }
+
+// TestStackedPublicThenProtected: a path public for a site-wide guard and
+// protected by a stricter later one admits the signed-in user (the first
+// guard hands over who it saw before removing the cookie) and still refuses
+// anonymous requests.
+func TestStackedPublicThenProtected(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{Public: []string{"/docs/*"}})
+	strict, err := e.svc.NewGuard(GuardConfig{Base: "/auth", RequireMFA: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(alicePW)
+	r := withCookie(jsonReq("GET", "/docs/admin", ""), c)
+	rec := httptest.NewRecorder()
+	prior, out := e.guard.CheckAfter(rec, r, nil)
+	if out != Public || prior == nil || r.Header.Get("Remote-User") != "" || strings.Contains(r.Header.Get("Cookie"), c.Value) {
+		t.Fatalf("first guard: outcome %v, prior %v, Remote-User %q", out, prior != nil, r.Header.Get("Remote-User"))
+	}
+	if _, out := strict.CheckAfter(rec, r, prior); out != Authenticated || r.Header.Get("Remote-Email") != "alice@example.test" {
+		t.Errorf("stricter guard after a public match: outcome %v (status %d)", out, rec.Code)
+	}
+	anon := jsonReq("GET", "/docs/admin", "")
+	rec = httptest.NewRecorder()
+	prior, _ = e.guard.CheckAfter(rec, anon, nil)
+	if _, out := strict.CheckAfter(rec, anon, prior); out != Handled || rec.Code != http.StatusUnauthorized {
+		t.Errorf("anonymous: outcome %v, status %d", out, rec.Code)
+	}
+}
