@@ -117,16 +117,7 @@ func adminUserCommands() []*cobra.Command {
 		Short: "End every session of a user, on every instance",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-				n, err := env.revokeSessions(c.Context(), u.ID)
-				if err != nil {
-					return err
-				}
-				env.record(c.Context(), audit.Event{Type: audit.LogoutAll, UserID: u.ID, Email: u.Email,
-					Detail: map[string]string{"sessions": fmt.Sprint(n)}})
-				fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
-				return nil
-			})
+			return withUser(c, args[0], func(env *cliEnv, u *store.User) error { return logoutUser(c, env, u) })
 		},
 	}
 	configFlags(logoutAll)

@@ -291,15 +291,7 @@ func sessionsCommand() *cobra.Command {
 			if email == "" {
 				return errors.New("--user or --all is required")
 			}
-			return withUser(c, email, func(env *cliEnv, u *store.User) error {
-				n, err := env.revokeSessions(c.Context(), u.ID)
-				if err != nil {
-					return err
-				}
-				env.recordRevoked(c.Context(), u, n)
-				fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
-				return nil
-			})
+			return withUser(c, email, func(env *cliEnv, u *store.User) error { return logoutUser(c, env, u) })
 		},
 	}
 	configFlags(revoke)
@@ -307,6 +299,19 @@ func sessionsCommand() *cobra.Command {
 	revoke.Flags().Bool("all", false, "Every session of every user (leaked-secret runbook)")
 	s.AddCommand(revoke)
 	return s
+}
+
+// logoutUser ends every session of u on every instance and records it: the
+// work of both `sessions revoke --user` and `user logout-all`.
+func logoutUser(c *cobra.Command, env *cliEnv, u *store.User) error {
+	n, err := env.revokeSessions(c.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	env.record(c.Context(), audit.Event{Type: audit.LogoutAll, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
+	fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
+	return nil
 }
 
 func secretCommand() *cobra.Command {

@@ -278,27 +278,19 @@ func (p *portal) adminDeleteSession(w http.ResponseWriter, r *http.Request, admi
 	if u == nil {
 		return
 	}
-	ctx := r.Context()
 	want := r.PathValue("sid")
-	list, err := p.s.deps.Sessions.List(ctx, u.ID)
+	storeID, err := p.s.revokePublicSession(r.Context(), u.ID, want)
 	if err != nil {
 		p.adminStoreFailure(w, r, "admin delete session", err)
 		return
 	}
-	for _, s := range list {
-		if publicSessionID(s.ID) != want {
-			continue
-		}
-		if err := p.s.deps.Sessions.RevokeID(ctx, s.ID); err != nil {
-			p.adminStoreFailure(w, r, "admin delete session", err)
-			return
-		}
-		p.s.audit(r, audit.Event{Type: audit.SessionRevoked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-			Detail: map[string]string{"session": want}})
-		writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
+	if storeID == "" {
+		p.adminError(w, errNotFound)
 		return
 	}
-	p.adminError(w, errNotFound)
+	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"session": want}})
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
 }
 
 func (p *portal) adminLogoutAll(w http.ResponseWriter, r *http.Request, admin *session.Identity) {

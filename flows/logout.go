@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"strconv"
@@ -151,27 +152,37 @@ func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	want := r.PathValue("id")
-	list, err := p.s.deps.Sessions.List(r.Context(), id.User.ID)
+	storeID, err := p.s.revokePublicSession(r.Context(), id.User.ID, want)
 	if err != nil {
 		p.s.storeFailure(w, r, "delete session", err)
 		return
 	}
-	for _, s := range list {
-		if publicSessionID(s.ID) == want {
-			if err := p.s.deps.Sessions.RevokeID(r.Context(), s.ID); err != nil {
-				p.s.storeFailure(w, r, "delete session", err)
-				return
-			}
-			if s.ID == id.Session.ID {
-				p.s.clearSessionCookie(w)
-			}
-			p.s.audit(r, audit.Event{Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
-				Detail: map[string]string{"session": want}})
-			writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
-			return
+	if storeID == "" {
+		p.s.writeError(w, r, errNotFound)
+		return
+	}
+	if storeID == id.Session.ID {
+		p.s.clearSessionCookie(w)
+	}
+	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
+		Detail: map[string]string{"session": want}})
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
+}
+
+// revokePublicSession ends the user's session shown as publicID (see
+// publicSessionID) and returns its store id; "" when the user has no such
+// live session.
+func (s *Service) revokePublicSession(ctx context.Context, userID, publicID string) (string, error) {
+	list, err := s.deps.Sessions.List(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, sess := range list {
+		if publicSessionID(sess.ID) == publicID {
+			return sess.ID, s.deps.Sessions.RevokeID(ctx, sess.ID)
 		}
 	}
-	p.s.writeError(w, r, errNotFound)
+	return "", nil
 }
 
 // publicSessionID is the handle shown to users: the first 64 bits of the

@@ -190,22 +190,6 @@ func (p *portal) mfaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+b+"/trusted-devices/{id}/delete", p.deleteTrusted)
 }
 
-// identifyAny returns the caller's session at any stage with the token it
-// was found under (needed to rotate it).
-func (s *Service) identifyAny(r *http.Request) (*session.Identity, string, error) {
-	var buf [4]string
-	for _, v := range session.CookieValues(r.Header, s.cfg.Cookie.Name, buf[:0]) {
-		id, err := s.deps.Sessions.Validate(r.Context(), v)
-		if err == nil {
-			return id, v, nil
-		}
-		if !errors.Is(err, session.ErrNoSession) {
-			return nil, "", err
-		}
-	}
-	return nil, "", nil
-}
-
 // completeLogin is where every first factor ends: it applies the MFA policy
 // (a challenge stage, an enrolment stage or a full session) and answers.
 func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, rd string) bool {
@@ -264,7 +248,7 @@ func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.Use
 		return true
 	}
 	if target != "" {
-		next += "?rd=" + urlQueryEscape(target)
+		next += "?rd=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return true
@@ -516,7 +500,7 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 		p.s.audit(r, audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, Email: u.Email})
 		_ = p.s.notify(ctx, notify.Message{Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
 			Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r),
-				notify.DataUserAgent: truncateRunes(r.UserAgent(), 200), notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
+				notify.DataUserAgent: limitRunes(r.UserAgent(), 200), notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
 	}
 	var trustToken string
 	if in.TrustDevice && p.s.cfg.MFA.TrustedDevice > 0 {
@@ -682,7 +666,7 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 func (p *portal) trustThisDevice(w http.ResponseWriter, r *http.Request, u *store.User) string {
 	now := p.s.cfg.Now()
 	tok := keys.NewToken()
-	d := &store.TrustedDevice{ID: keys.HashToken(tok), UserID: u.ID, UserAgent: truncateRunes(r.UserAgent(), 512),
+	d := &store.TrustedDevice{ID: keys.HashToken(tok), UserID: u.ID, UserAgent: limitRunes(r.UserAgent(), 512),
 		IP: p.s.cfg.ClientIP(r), CreatedAt: now, ExpiresAt: now.Add(p.s.cfg.MFA.TrustedDevice)}
 	if err := p.s.deps.MFA.CreateTrustedDevice(r.Context(), d); err != nil {
 		p.s.log.Error("trusted device not saved", zapUser(u.ID), zapErr(err))
@@ -868,7 +852,7 @@ func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	u := &id.User
-	name := strings.TrimSpace(truncateRunes(in.Name, 64))
+	name := strings.TrimSpace(limitRunes(in.Name, 64))
 	if name == "" {
 		name = "Authenticator"
 	}
@@ -1232,29 +1216,16 @@ func (s *Service) ResetMFA(ctx context.Context, userID string) error {
 
 func (p *portal) redirectWithRD(w http.ResponseWriter, r *http.Request, to, rd string) {
 	if rd != "" {
-		to += "?rd=" + urlQueryEscape(rd)
+		to += "?rd=" + url.QueryEscape(rd)
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func orDefault(v, d string) string {
 	if v == "" {
 		return d
 	}
 	return v
-}
-
-func truncateRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	rs := []rune(s)
-	if len(rs) > n {
-		rs = rs[:n]
-	}
-	return strings.ToValidUTF8(string(rs), "")
 }
 
 // MFA limits applied per user and per challenge stage.

@@ -721,4 +721,19 @@ func TestStackedPublicThenProtected(t *testing.T) {
 	if _, out := strict.CheckAfter(rec, anon, prior); out != Handled || rec.Code != http.StatusUnauthorized {
 		t.Errorf("anonymous: outcome %v, status %d", out, rec.Code)
 	}
+	// Store down: the public path still passes without identity, and the
+	// stricter guard never admits the request (the cookie is already gone,
+	// so it answers as for an anonymous API call).
+	e.ss.mu.Lock()
+	e.ss.down = true
+	e.ss.mu.Unlock()
+	r = withCookie(jsonReq("GET", "/docs/admin", ""), c)
+	rec = httptest.NewRecorder()
+	prior, out = e.guard.CheckAfter(rec, r, nil)
+	if out != Public || prior != nil {
+		t.Fatalf("public path with the store down: outcome %v, identity %v", out, prior != nil)
+	}
+	if _, out := strict.CheckAfter(rec, r, prior); out != Handled || rec.Code < 400 || r.Header.Get("Remote-User") != "" {
+		t.Errorf("stricter guard with the store down: outcome %v, status %d: must refuse", out, rec.Code)
+	}
 }

@@ -98,7 +98,24 @@ func (p *portal) notFound(w http.ResponseWriter, r *http.Request) {
 
 // identify returns the request's session identity, nil for anonymous.
 // sawCookie tells an expired session from none at all.
+// A challenge-stage session is not signed in: only the MFA pages
+// (identifyAny) accept it.
 func (s *Service) identify(r *http.Request) (id *session.Identity, sawCookie bool, err error) {
+	id, _, sawCookie, err = s.findSession(r, false)
+	return id, sawCookie, err
+}
+
+// identifyAny returns the caller's session at any stage with the token it
+// was found under (needed to rotate it).
+func (s *Service) identifyAny(r *http.Request) (*session.Identity, string, error) {
+	id, tok, _, err := s.findSession(r, true)
+	return id, tok, err
+}
+
+// findSession validates the request's session cookies (at most four) and
+// returns the first live one, skipping challenge stages unless stages is
+// set. It runs on every protected request: no allocation on a cache hit.
+func (s *Service) findSession(r *http.Request, stages bool) (*session.Identity, string, bool, error) {
 	var buf [4]string
 	vals := session.CookieValues(r.Header, s.cfg.Cookie.Name, buf[:0])
 	for i, v := range vals {
@@ -107,18 +124,16 @@ func (s *Service) identify(r *http.Request) (id *session.Identity, sawCookie boo
 		}
 		id, err := s.deps.Sessions.Validate(r.Context(), v)
 		if err == nil {
-			if !id.Session.Full() {
-				// A challenge-stage session is not signed in; only
-				// the MFA pages (identifyPending) accept it.
+			if !stages && !id.Session.Full() {
 				continue
 			}
-			return id, true, nil
+			return id, v, true, nil
 		}
 		if !errors.Is(err, session.ErrNoSession) {
-			return nil, true, err
+			return nil, "", true, err
 		}
 	}
-	return nil, len(vals) > 0, nil
+	return nil, "", len(vals) > 0, nil
 }
 
 // storeFailure logs a store error (never a secret: store errors carry no

@@ -84,19 +84,7 @@ func (d *DB) UseTOTPStep(ctx context.Context, userID, id string, step int64) err
 }
 
 // oneRowConflict maps "no row changed" to ErrConflict (the guard refused).
-func oneRowConflict(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrConflict
-	}
-	return nil
-}
+func oneRowConflict(res sql.Result, err error) error { return rowOr(res, err, store.ErrConflict) }
 
 // DeleteTOTP removes one of the user's devices.
 func (d *DB) DeleteTOTP(ctx context.Context, userID, id string) error {

@@ -135,7 +135,10 @@ func (d *DB) DeleteUser(ctx context.Context, id string) error {
 
 // oneRow turns "no row affected" into sql.ErrNoRows, which wrap maps to
 // store.ErrNotFound.
-func oneRow(res sql.Result, err error) error {
+func oneRow(res sql.Result, err error) error { return rowOr(res, err, sql.ErrNoRows) }
+
+// rowOr returns none when the statement changed no row.
+func rowOr(res sql.Result, err, none error) error {
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func oneRow(res sql.Result, err error) error {
 		return err
 	}
 	if n == 0 {
-		return sql.ErrNoRows
+		return none
 	}
 	return nil
 }
