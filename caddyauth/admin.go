@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -117,7 +118,12 @@ func adminUserCommands() []*cobra.Command {
 		Short: "End every session of a user, on every instance",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withUser(c, args[0], func(env *cliEnv, u *store.User) error { return logoutUser(c, env, u) })
+			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
+				return logoutUser(c, env, u, func(n int) {
+					env.record(c.Context(), audit.Event{Type: audit.LogoutAll, UserID: u.ID, Email: u.Email,
+						Detail: map[string]string{"sessions": strconv.Itoa(n)}})
+				})
+			})
 		},
 	}
 	configFlags(logoutAll)

@@ -291,7 +291,9 @@ func sessionsCommand() *cobra.Command {
 			if email == "" {
 				return errors.New("--user or --all is required")
 			}
-			return withUser(c, email, func(env *cliEnv, u *store.User) error { return logoutUser(c, env, u) })
+			return withUser(c, email, func(env *cliEnv, u *store.User) error {
+				return logoutUser(c, env, u, func(n int) { env.recordRevoked(c.Context(), u, n) })
+			})
 		},
 	}
 	configFlags(revoke)
@@ -301,15 +303,15 @@ func sessionsCommand() *cobra.Command {
 	return s
 }
 
-// logoutUser ends every session of u on every instance and records it: the
-// work of both `sessions revoke --user` and `user logout-all`.
-func logoutUser(c *cobra.Command, env *cliEnv, u *store.User) error {
+// logoutUser ends every session of u on every instance, records it with
+// record (each command keeps its audit event) and reports: the work of both
+// `sessions revoke --user` and `user logout-all`.
+func logoutUser(c *cobra.Command, env *cliEnv, u *store.User, record func(n int)) error {
 	n, err := env.revokeSessions(c.Context(), u.ID)
 	if err != nil {
 		return err
 	}
-	env.record(c.Context(), audit.Event{Type: audit.LogoutAll, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
+	record(n)
 	fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
 	return nil
 }
