@@ -284,6 +284,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := keys.CheckSecret(secret); err != nil {
+		return fmt.Errorf("caddyauth: %s: %w", a.secretSource(), err)
+	}
+	if previous != "" {
+		if err := keys.CheckSecret(previous); err != nil {
+			return fmt.Errorf("caddyauth: %s: %w", secretOption("previous_secret", a.PreviousSecret), err)
+		}
+	}
 	ring, err := keys.NewRing(secret, previous)
 	if err != nil {
 		return fmt.Errorf("caddyauth: secret: %w", err)
@@ -414,6 +422,23 @@ func (a *App) secrets() (string, string, error) {
 		return "", "", fmt.Errorf("caddyauth: previous_secret: %w", err)
 	}
 	return secret, previous, nil
+}
+
+// secretSource names where the failing secret came from (never its value),
+// so the operator knows which placeholder or file to fix.
+func (a *App) secretSource() string {
+	if a.Secret == "" && a.SecretFile != "" {
+		return "secret_file " + a.SecretFile
+	}
+	return secretOption("secret", a.Secret)
+}
+
+// secretOption echoes a placeholder such as {env.X}, never a literal value.
+func secretOption(opt, v string) string {
+	if strings.Contains(v, "{") {
+		return opt + " " + v
+	}
+	return opt
 }
 
 func (a *App) sessionsBackend() string {

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/policy"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 )
@@ -91,6 +92,13 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			v, err := oneArg(d)
 			if err != nil {
 				return nil, err
+			}
+			// A literal secret is checked here so the error names its line;
+			// a placeholder is checked when it resolves, at start.
+			if opt != "secret_file" && !strings.Contains(v, "{") {
+				if err := keys.CheckSecret(v); err != nil {
+					return nil, d.Errf("caddyauth: %s: %v", opt, err)
+				}
 			}
 			switch opt {
 			case "secret":

@@ -45,21 +45,29 @@ func TestConfigErrors(t *testing.T) {
 			app, protect []string
 			want         string
 			line         int
+			secret       string // default: a good one
 		}{
-			{"unknown caddyauth option", []string{"frobnicate 1"}, nil, `unknown option "frobnicate"`, 5},
-			{"unknown protect option", nil, []string{"public /health", "frobnicate x"}, `unknown option "frobnicate"`, 11},
-			{"bad duration", []string{"cookie {", "\tidle 5x", "}"}, nil, `bad duration "5x"`, 6},
-			{"session_cache above the maximum", []string{"max_sessions_per_user 3", "session_cache 10s"}, nil, "session_cache must be between", 6},
-			{"unknown sessions backend", []string{"sessions mongo"}, nil, `unknown sessions backend "mongo"`, 5},
-			{"redis without a URL", []string{"sessions redis"}, nil, "needs a URL", 5},
-			{"bad max_sessions_per_user", []string{"max_sessions_per_user zero"}, nil, "positive integer", 5},
-			{"bad same_site", []string{"cookie {", "\tsame_site sideways", "}"}, nil, "same_site", 6},
-			{"unknown cookie option", []string{"cookie {", "\tflavour chocolate", "}"}, nil, `unknown cookie option "flavour"`, 6},
-			{"protect with arguments", nil, []string{"allow group"}, "needs a kind", 10},
+			{"short secret", nil, nil, "secret must be at least 32 bytes", 4, "only-twenty-one-chars"},
+			{"low-entropy secret", nil, nil, "too little variety", 4, strings.Repeat("ab", 22)},
+			{"short previous_secret", []string{"previous_secret tooshort"}, nil, "previous_secret: secret must be at least 32 bytes", 5, ""},
+			{"unknown caddyauth option", []string{"frobnicate 1"}, nil, `unknown option "frobnicate"`, 5, ""},
+			{"unknown protect option", nil, []string{"public /health", "frobnicate x"}, `unknown option "frobnicate"`, 11, ""},
+			{"bad duration", []string{"cookie {", "\tidle 5x", "}"}, nil, `bad duration "5x"`, 6, ""},
+			{"session_cache above the maximum", []string{"max_sessions_per_user 3", "session_cache 10s"}, nil, "session_cache must be between", 6, ""},
+			{"unknown sessions backend", []string{"sessions mongo"}, nil, `unknown sessions backend "mongo"`, 5, ""},
+			{"redis without a URL", []string{"sessions redis"}, nil, "needs a URL", 5, ""},
+			{"bad max_sessions_per_user", []string{"max_sessions_per_user zero"}, nil, "positive integer", 5, ""},
+			{"bad same_site", []string{"cookie {", "\tsame_site sideways", "}"}, nil, "same_site", 6, ""},
+			{"unknown cookie option", []string{"cookie {", "\tflavour chocolate", "}"}, nil, `unknown cookie option "flavour"`, 6, ""},
+			{"protect with arguments", nil, []string{"allow group"}, "needs a kind", 10, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				cfg := harness.WriteCaddyfile(t, badConfig(t, good, tc.app, tc.protect))
+				secret := tc.secret
+				if secret == "" {
+					secret = good
+				}
+				cfg := harness.WriteCaddyfile(t, badConfig(t, secret, tc.app, tc.protect))
 				out, errOut, code := harness.RunCLI(t, bin, "", "adapt", "--config", cfg, "--adapter", "caddyfile")
 				all := unescape(out + errOut)
 				if code == 0 {
@@ -91,20 +99,19 @@ func TestConfigErrors(t *testing.T) {
 			env    []string
 			want   []string
 		}{
-			{"short secret", func(t *testing.T) string {
-				return badConfig(t, "only-twenty-one-chars", []string{"sessions memory"}, nil)
-			}, nil, []string{"secret must be at least 32 bytes", "caddy auth secret generate"}},
-			{"low-entropy secret", func(t *testing.T) string {
-				return badConfig(t, strings.Repeat("ab", 22), []string{"sessions memory"}, nil)
-			}, nil, []string{"too little variety"}},
+			// A placeholder resolves only at start: the error names the
+			// placeholder (never the value) so the operator knows what to fix.
+			{"short secret from the environment", func(t *testing.T) string {
+				return badConfig(t, "{env.CADDYAUTH_E2E_SHORT_SECRET}", []string{"sessions memory"}, nil)
+			}, []string{"CADDYAUTH_E2E_SHORT_SECRET=only-twenty-one-chars"}, []string{"secret {env.CADDYAUTH_E2E_SHORT_SECRET}: secret must be at least 32 bytes", "caddy auth secret generate"}},
 			{"missing secret (protect without the global option)", noApp, nil,
 				[]string{"no secret configured", "caddyauth global option"}},
 			{"secret from an unset environment variable", func(t *testing.T) string {
 				return badConfig(t, "{env.CADDYAUTH_E2E_UNSET_SECRET}", []string{"sessions memory"}, nil)
 			}, []string{"CADDYAUTH_E2E_UNSET_SECRET="}, []string{"secret", "{env.CADDYAUTH_E2E_UNSET_SECRET}", "empty"}},
-			{"short previous_secret", func(t *testing.T) string {
-				return badConfig(t, good, []string{"previous_secret tooshort", "sessions memory"}, nil)
-			}, nil, []string{"previous_secret", "at least 32 bytes"}},
+			{"short previous_secret from the environment", func(t *testing.T) string {
+				return badConfig(t, good, []string{"previous_secret {env.CADDYAUTH_E2E_SHORT_OLD}", "sessions memory"}, nil)
+			}, []string{"CADDYAUTH_E2E_SHORT_OLD=tooshort"}, []string{"previous_secret {env.CADDYAUTH_E2E_SHORT_OLD}: secret must be at least 32 bytes"}},
 			{"secret_file missing", func(t *testing.T) string {
 				return strings.Replace(badConfig(t, good, []string{"sessions memory"}, nil), "secret "+good, "secret_file /nonexistent/caddyauth-secret", 1)
 			}, nil, []string{"secret_file", "/nonexistent/caddyauth-secret"}},
