@@ -140,6 +140,7 @@ func userCommand() *cobra.Command {
 			name, _ := c.Flags().GetString("name")
 			groups, _ := c.Flags().GetStringArray("group")
 			phone, _ := c.Flags().GetString("phone")
+			phone = flows.NormalizePhone(phone)
 			if phone != "" && !flows.ValidPhone(phone) {
 				return fmt.Errorf("--phone: %q is not an E.164 number (+ and 8 to 15 digits)", phone)
 			}
@@ -166,7 +167,10 @@ func userCommand() *cobra.Command {
 			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Phone: phone, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 			if err := env.db.CreateUser(c.Context(), u); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("a user with email %s (or phone %s) already exists", email, phone)
+					if phone != "" {
+						return fmt.Errorf("a user with email %s or phone %s already exists", email, phone)
+					}
+					return fmt.Errorf("a user with email %s already exists", email)
 				}
 				return err
 			}

@@ -22,6 +22,7 @@ import (
 type loginInput struct {
 	Email    string `json:"email"`
 	Username string `json:"username"`
+	Phone    string `json:"phone"`
 	Password string `json:"password"`
 	RD       string `json:"rd"`
 }
@@ -88,6 +89,34 @@ func (s *Service) cleanGroups(groups []string, provider string) []string {
 	return out
 }
 
+// NormalizePhone drops the spaces, dashes, dots and parentheses people type
+// inside a number ("+1 (555) 010-0000"), leaving E.164 if it was one.
+func NormalizePhone(p string) string {
+	return strings.Map(func(c rune) rune {
+		switch c {
+		case ' ', '-', '.', '(', ')':
+			return -1
+		}
+		return c
+	}, strings.TrimSpace(p))
+}
+
+// loginIdentifier picks the account key from the login fields: the phone
+// field, or a username that starts with "+", is an E.164 phone; otherwise
+// the email (or username) is an email address.
+func loginIdentifier(in loginInput) (id string, byPhone bool) {
+	if in.Phone != "" {
+		return NormalizePhone(in.Phone), true
+	}
+	if in.Email != "" {
+		return NormalizeEmail(in.Email), false
+	}
+	if strings.HasPrefix(strings.TrimSpace(in.Username), "+") {
+		return NormalizePhone(in.Username), true
+	}
+	return NormalizeEmail(in.Username), false
+}
+
 // ValidPhone checks the E.164 shape: "+", a non-zero digit, 8 to 15 digits
 // in all.
 func ValidPhone(p string) bool {
@@ -130,7 +159,7 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if wantsJSON(r) {
 		// An API client asking for the login page learns the contract.
-		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "password", "rd"}})
+		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "phone", "password", "rd"}})
 		return
 	}
 	data := pageData{Title: "Sign in", RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), "password")}
@@ -152,21 +181,25 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in loginInput
-	if e := decode(r, &in, map[string]*string{"email": &in.Email, "username": &in.Username, "password": &in.Password, "rd": &in.RD}); e != nil {
+	if e := decode(r, &in, map[string]*string{"email": &in.Email, "username": &in.Username, "phone": &in.Phone, "password": &in.Password, "rd": &in.RD}); e != nil {
 		result = "invalid_input"
 		p.loginFailed(w, r, in, e)
 		return
 	}
-	email := NormalizeEmail(in.Email)
-	if email == "" {
-		email = NormalizeEmail(in.Username)
-	}
-	if email == "" || in.Password == "" {
+	// ident is the email or E.164 phone typed; the limits key on it.
+	ident, byPhone := loginIdentifier(in)
+	if ident == "" || in.Password == "" {
 		result = "invalid_input"
 		p.loginFailed(w, r, in, invalidInput("Enter your email and password."))
 		return
 	}
-	if len(email) > 254 || len(in.Password) > password.MaxLength {
+	if byPhone && !ValidPhone(ident) {
+		// The shape of a phone number is no secret: say what is wrong.
+		result = "invalid_input"
+		p.loginFailed(w, r, in, invalidInput("Enter the phone number in international format, such as +15550100000."))
+		return
+	}
+	if len(ident) > 254 || len(in.Password) > password.MaxLength {
 		// Same answer as a wrong password: nobody has such a long one.
 		result = "invalid_credentials"
 		p.loginFailed(w, r, in, errInvalidCredentials)
@@ -180,7 +213,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		lim  ratelimit.Limiter
 		key  string
 		kind string
-	}{{p.s.limits.loginIP, ip, "login_ip"}, {p.s.limits.loginID, email, "login_identifier"}} {
+	}{{p.s.limits.loginIP, ip, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
 		ok, wait, err := b.lim.Allow(r.Context(), b.key, now)
 		if err != nil {
 			p.s.storeFailure(w, r, "rate limit", err)
@@ -193,6 +226,24 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
+	var u *store.User
+	var err error
+	if byPhone {
+		u, err = p.s.deps.Users.UserByPhone(ctx, ident)
+	} else {
+		u, err = p.s.deps.Users.UserByEmail(ctx, ident)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.s.storeFailure(w, r, "login lookup", err)
+		return
+	}
+	// The lockout keys on the account's email when there is one, so typing
+	// the phone instead does not buy a second set of guesses, and
+	// `caddy auth user unlock <email>` lifts either.
+	email := ident
+	if u != nil {
+		email = u.Email
+	}
 	locked, wait, err := p.s.limits.lockout.Locked(ctx, email, ip, now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
@@ -201,11 +252,6 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	if locked {
 		result = "locked"
 		p.limited(w, r, in, errLockedOut, "lockout", wait)
-		return
-	}
-	u, err := p.s.deps.Users.UserByEmail(ctx, email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.s.storeFailure(w, r, "login lookup", err)
 		return
 	}
 	hash := ""
@@ -226,6 +272,9 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		result = "invalid_credentials"
 		p.s.log.Info("login failed", zapIP(ip))
 		ev := audit.Event{Type: audit.LoginFailed, Email: auditIdentifier(email), Reason: "invalid_credentials", Detail: map[string]string{"method": "password"}}
+		if byPhone {
+			ev.Detail["identifier"] = "phone"
+		}
 		if u != nil {
 			ev.UserID = u.ID
 			if verr == nil && !u.Active() {
@@ -311,10 +360,7 @@ func loginDetail(s store.Session) map[string]string {
 
 func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError, kind string, wait time.Duration) {
 	p.s.obs.Limited(kind)
-	email := NormalizeEmail(in.Email)
-	if email == "" {
-		email = NormalizeEmail(in.Username)
-	}
+	email, _ := loginIdentifier(in)
 	typ := audit.RateLimited
 	if e == errLockedOut {
 		typ = audit.LockedOut

@@ -50,6 +50,8 @@ type UserStore interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByEmail looks up by normalised email.
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UserByPhone looks up by E.164 phone; ErrNotFound for "".
+	UserByPhone(ctx context.Context, phone string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error)
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash.

@@ -126,6 +126,17 @@ func (m *Store) UserByEmail(_ context.Context, email string) (*store.User, error
 	return copyUser(m.users[id]), nil
 }
 
+// UserByPhone looks the user up by E.164 phone.
+func (m *Store) UserByPhone(_ context.Context, phone string) (*store.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byPhone[phone]
+	if !ok || phone == "" {
+		return nil, fmt.Errorf("memory: user: %w", store.ErrNotFound)
+	}
+	return copyUser(m.users[id]), nil
+}
+
 // ListUsers returns every user, oldest first (ties broken by id) so the
 // order is stable across calls and backends.
 func (m *Store) ListUsers(_ context.Context) ([]*store.User, error) {

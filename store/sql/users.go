@@ -83,6 +83,15 @@ func (d *DB) UserByEmail(ctx context.Context, email string) (*store.User, error)
 	return u, d.wrap("user by email", err)
 }
 
+// UserByPhone returns the user with that E.164 phone.
+func (d *DB) UserByPhone(ctx context.Context, phone string) (*store.User, error) {
+	if phone == "" {
+		return nil, d.wrap("user by phone", sql.ErrNoRows)
+	}
+	u, err := scanUser(d.db.QueryRowContext(ctx, d.q(`SELECT `+userCols+` FROM users WHERE phone = ?`), phone))
+	return u, d.wrap("user by phone", err)
+}
+
 // ListUsers returns every user, oldest first.
 func (d *DB) ListUsers(ctx context.Context) ([]*store.User, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY created_at, id`)

@@ -484,6 +484,9 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		got, err = s.UserByEmail(ctx, "ALICE@example.com")
 		must(t, "by email, other case", err)
 		checkUser(t, got, &want)
+		got, err = s.UserByPhone(ctx, "+15551234567")
+		must(t, "by phone", err)
+		checkUser(t, got, &want)
 		if !got.Active() {
 			t.Error("Active() = false for an active user")
 		}
@@ -496,6 +499,8 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		wantErr(t, "by id", err, store.ErrNotFound)
 		_, err = s.UserByEmail(ctx, "nobody@example.com")
 		wantErr(t, "by email", err, store.ErrNotFound)
+		_, err = s.UserByPhone(ctx, "+15559999999")
+		wantErr(t, "by phone", err, store.ErrNotFound)
 		wantErr(t, "update", s.UpdateUser(ctx, user("nobody", "nobody@example.com", time.Now())), store.ErrNotFound)
 		wantErr(t, "delete", s.DeleteUser(ctx, "nobody"), store.ErrNotFound)
 	})
@@ -520,6 +525,9 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		if got.Phone != "" {
 			t.Errorf("phone = %q, want empty", got.Phone)
 		}
+		// "" is no phone: it must never find an account without one.
+		_, err = s.UserByPhone(ctx, "")
+		wantErr(t, "by empty phone", err, store.ErrNotFound)
 		if n, err := s.CountUsers(ctx); err != nil || n != 3 {
 			t.Errorf("count = %d, %v; want 3 (failed creates must leave nothing)", n, err)
 		}
@@ -558,6 +566,11 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		}
 		_, err = s.UserByEmail(ctx, "old@example.com")
 		wantErr(t, "by old email", err, store.ErrNotFound)
+		got, err = s.UserByPhone(ctx, "+15550000009")
+		must(t, "by new phone", err)
+		checkUser(t, got, &want)
+		_, err = s.UserByPhone(ctx, "+15550000001")
+		wantErr(t, "by old phone", err, store.ErrNotFound)
 
 		clash := want
 		clash.Email = "OTHER@example.com"
