@@ -306,19 +306,20 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 	return m.sessions.PurgeExpired(ctx, m.cfg.Now())
 }
 
-// RunJanitor purges expired sessions every interval until ctx is done.
-// onErr (may be nil) hears about failures.
+// RunJanitor purges expired sessions at once and then every interval until
+// ctx is done (at once too, so a gateway restarted more often than the
+// interval still cleans up). onErr (may be nil) hears about failures.
 func (m *Manager) RunJanitor(ctx context.Context, interval time.Duration, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if _, err := m.Purge(ctx); err != nil && onErr != nil && ctx.Err() == nil {
+			onErr(err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.Purge(ctx); err != nil && onErr != nil && ctx.Err() == nil {
-				onErr(err)
-			}
 		}
 	}
 }

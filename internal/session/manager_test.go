@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,15 @@ type countingStore struct {
 	gets    int
 	touches int
 	fail    bool
+
+	purgeFail atomic.Bool
+}
+
+func (c *countingStore) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	if c.purgeFail.Load() {
+		return 0, store.ErrUnavailable
+	}
+	return c.SessionStore.PurgeExpired(ctx, now)
 }
 
 func (c *countingStore) GetSession(ctx context.Context, id string) (*store.Session, error) {
@@ -450,5 +460,82 @@ func TestCacheBounded(t *testing.T) {
 	}
 	if c.len() != 2 {
 		t.Fatalf("cache holds %d entries, bound 2", c.len())
+	}
+}
+
+// TestJanitorPurgesOnSchedule: the janitor the app starts removes expired
+// sessions from the store by itself, keeps live ones, reports store
+// failures, and stops with its context.
+func TestJanitorPurgesOnSchedule(t *testing.T) {
+	m, mem, cs, clk, u := setup(t, Config{Lifetime: time.Hour, Idle: time.Hour, CacheTTL: -1})
+	ctx := context.Background()
+	old, _ := m.Create(ctx, u, "", "")
+	clk.Add(2 * time.Hour)
+	live, _ := m.Create(ctx, u, "", "")
+	if _, err := mem.GetSession(ctx, old.Session.ID); err != nil {
+		t.Fatalf("the expired row should still be stored before the janitor runs: %v", err)
+	}
+
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	errs := make(chan error, 16)
+	go func() {
+		defer close(done)
+		m.RunJanitor(jctx, 10*time.Millisecond, func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := mem.GetSession(ctx, old.Session.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the janitor did not purge the expired session within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := mem.GetSession(ctx, live.Session.ID); err != nil {
+		t.Fatalf("the janitor removed a live session: %v", err)
+	}
+
+	cs.purgeFail.Store(true)
+	select {
+	case err := <-errs:
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("janitor reported %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a failing purge was not reported")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the janitor did not stop with its context")
+	}
+}
+
+// TestJanitorPurgesAtStart: the first purge does not wait a whole interval.
+func TestJanitorPurgesAtStart(t *testing.T) {
+	m, mem, _, clk, u := setup(t, Config{Lifetime: time.Hour, Idle: time.Hour, CacheTTL: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	old, _ := m.Create(ctx, u, "", "")
+	clk.Add(2 * time.Hour)
+	go m.RunJanitor(ctx, time.Hour, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := mem.GetSession(ctx, old.Session.ID); errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no purge at start")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
