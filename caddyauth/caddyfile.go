@@ -575,8 +575,7 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.Portal = v
-			if err := p.Validate(); err != nil {
+			if p.Portal, err = portalURL(v); err != nil {
 				return nil, h.Errf("%v", err)
 			}
 		case "allow", "deny":

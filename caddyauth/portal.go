@@ -14,7 +14,7 @@ func init() {
 	caddy.RegisterModule(&Portal{})
 }
 
-var errPortalURL = errors.New("protect: portal must be an absolute http(s) URL such as https://auth.example.com/auth")
+var errPortalURL = errors.New("protect: portal must be an absolute http(s) URL without credentials, query or fragment, such as https://auth.example.com/auth")
 
 // Portal serves the login pages and JSON API under Base on a site that has
 // no `protect` (a central portal such as auth.example.com). Other paths go

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/caddyauth/gateway/internal/session"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -61,6 +62,11 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 	if p.Base == "" {
 		p.Base = "/auth"
 	}
+	if p.Portal != "" {
+		if p.Portal, err = portalURL(p.Portal); err != nil {
+			return err
+		}
+	}
 	g, err := app.service.NewGuard(flows.GuardConfig{
 		Base:       p.Base,
 		PortalURL:  p.Portal,
@@ -89,10 +95,25 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 
 // Validate checks the portal URL shape.
 func (p *Protect) Validate() error {
-	if p.Portal != "" && !strings.HasPrefix(p.Portal, "https://") && !strings.HasPrefix(p.Portal, "http://") {
-		return errPortalURL
+	if p.Portal == "" {
+		return nil
 	}
-	return nil
+	_, err := portalURL(p.Portal)
+	return err
+}
+
+// portalURL checks an external portal URL and gives a bare host the default
+// base: "https://auth.example.com" means its portal at /auth, which is
+// where `auth_portal` serves it unless told otherwise.
+func portalURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errPortalURL
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/auth"
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.

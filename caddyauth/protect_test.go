@@ -123,3 +123,31 @@ http://127.0.0.1:%d {
 		t.Errorf("anonymous on the protected path under a public prefix: %v %v", res.StatusCode, err)
 	}
 }
+
+func TestPortalURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://auth.example.com/auth", "https://auth.example.com/auth"},
+		{"https://auth.example.com/auth/", "https://auth.example.com/auth"},
+		{"https://auth.example.com", "https://auth.example.com/auth"},
+		{"https://auth.example.com/", "https://auth.example.com/auth"},
+		{"http://auth.localhost:8080/sso", "http://auth.localhost:8080/sso"},
+		{"auth.example.com", ""},
+		{"ftp://auth.example.com/auth", ""},
+		{"https:///auth", ""},
+		{"https://user:pw@auth.example.com/auth", ""},
+		{"https://auth.example.com/auth?x=1", ""},
+		{"https://auth.example.com/auth#f", ""},
+		{"javascript:alert(1)", ""},
+	} {
+		got, err := portalURL(tc.in)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("portalURL(%q) = %q, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("portalURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

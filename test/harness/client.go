@@ -2,9 +2,11 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -30,11 +32,16 @@ type ClientOption func(*clientOptions)
 type clientOptions struct {
 	http2   bool
 	timeout time.Duration
+	dialTo  string
 }
 
 // HTTP2 makes the client negotiate HTTP/2 (default HTTP/1.1, which keeps
 // header names exactly as written, so spelling variants reach the server).
 func HTTP2() ClientOption { return func(o *clientOptions) { o.http2 = true } }
+
+// DialTo sends every connection to addr (host:port) whatever the URL's
+// host, so a test can use names such as app.example.test without DNS.
+func DialTo(addr string) ClientOption { return func(o *clientOptions) { o.dialTo = addr } }
 
 // Timeout sets the per-request timeout (default 15s).
 func Timeout(d time.Duration) ClientOption { return func(o *clientOptions) { o.timeout = d } }
@@ -58,6 +65,12 @@ func NewClient(t testing.TB, base string, opts ...ClientOption) *Client {
 	}
 	if !o.http2 {
 		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
+	if o.dialTo != "" {
+		var d net.Dialer
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, o.dialTo)
+		}
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &Client{
