@@ -3,10 +3,12 @@ package flows
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 )
 
@@ -90,13 +92,51 @@ func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
 }
 
 func jsonProblem(err error) string {
-	msg := err.Error()
-	// json errors name fields, not values, so they are safe to echo; keep
-	// them short.
-	if len(msg) > 120 {
-		msg = msg[:120]
+	// Say what is wrong in the client's terms: field names and JSON types,
+	// never Go type names (loginInput.email) and never the values sent.
+	var typeErr *json.UnmarshalTypeError
+	var synErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return "the body must be a JSON object."
+		}
+		return fmt.Sprintf("field %q must be %s.", limitRunes(typeErr.Field, 64), jsonKind(typeErr.Type))
+	case errors.As(err, &synErr):
+		return fmt.Sprintf("syntax error at byte %d.", synErr.Offset)
+	case errors.Is(err, io.EOF):
+		return "empty body."
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends too early."
 	}
-	return msg
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if rest, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		// The field name is the client's own, quoted by encoding/json.
+		return "unknown field " + limitRunes(rest, 66) + "."
+	}
+	return "not valid JSON."
+}
+
+// jsonKind names the JSON type a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "of another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
 }
 
 func requestScheme(r *http.Request) string {
