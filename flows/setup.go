@@ -33,10 +33,16 @@ func CheckNewPassword(pw string) error {
 
 // NewSetupToken creates a one-time first-run token while no user exists.
 // It returns "" (and no error) once any user exists: the setup page is gone.
+// The links logged by earlier starts stop working: only the newest is live.
 func (s *Service) NewSetupToken(ctx context.Context) (string, time.Time, error) {
 	n, err := s.deps.Users.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return "", time.Time{}, err
+	}
+	if tp, ok := s.deps.Tokens.(store.TokenPurger); ok {
+		if err := tp.DeleteUserTokens(ctx, "", SetupPurpose); err != nil {
+			return "", time.Time{}, err
+		}
 	}
 	tok := keys.NewToken()
 	exp := s.cfg.Now().Add(s.cfg.SetupTTL)
@@ -141,7 +147,13 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		ID: keys.NewID(), Email: email, Name: limitRunes(in.Name, 200), Groups: []string{p.s.cfg.AdminGroup},
 		Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := p.s.deps.Users.CreateUser(ctx, u); err != nil {
+	// Atomic with the zero-users check: two live links posted at once
+	// cannot make two administrators.
+	if err := p.s.deps.Users.CreateFirstUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			p.s.writeError(w, r, errNotFound)
+			return
+		}
 		p.s.storeFailure(w, r, "setup create user", err)
 		return
 	}

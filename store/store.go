@@ -47,6 +47,9 @@ func (u *User) Active() bool { return u.Status == StatusActive }
 type UserStore interface {
 	// CreateUser inserts u; ErrConflict if its email or phone is taken.
 	CreateUser(ctx context.Context, u *User) error
+	// CreateFirstUser inserts u only while no user exists, atomically:
+	// ErrConflict once any user does (the first-run setup race).
+	CreateFirstUser(ctx context.Context, u *User) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByEmail looks up by normalised email.
 	UserByEmail(ctx context.Context, email string) (*User, error)

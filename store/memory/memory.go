@@ -72,6 +72,16 @@ func normEmail(e string) string { return strings.ToLower(e) }
 // CreateUser stores a copy of u with its email lower-cased. Zero CreatedAt
 // or UpdatedAt are set to now.
 func (m *Store) CreateUser(_ context.Context, u *store.User) error {
+	return m.createUser(u, false)
+}
+
+// CreateFirstUser is CreateUser while the store has no user; ErrConflict
+// after that. The check and the insert share one lock.
+func (m *Store) CreateFirstUser(_ context.Context, u *store.User) error {
+	return m.createUser(u, true)
+}
+
+func (m *Store) createUser(u *store.User, onlyFirst bool) error {
 	if u.ID == "" {
 		return fmt.Errorf("memory: create user: empty id")
 	}
@@ -87,6 +97,9 @@ func (m *Store) CreateUser(_ context.Context, u *store.User) error {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if onlyFirst && len(m.users) > 0 {
+		return fmt.Errorf("memory: create first user: a user exists: %w", store.ErrConflict)
+	}
 	if _, ok := m.users[c.ID]; ok {
 		return fmt.Errorf("memory: user id %q: %w", c.ID, store.ErrConflict)
 	}

@@ -326,6 +326,8 @@ func TestDeleteUserTokens(t *testing.T) {
 		{Hash: "b", Purpose: "mfa_code", UserID: "u1", ExpiresAt: now.Add(time.Hour)},
 		{Hash: "c", Purpose: "setup", UserID: "u1", ExpiresAt: now.Add(time.Hour)},
 		{Hash: "d", Purpose: "mfa_code", UserID: "u2", ExpiresAt: now.Add(time.Hour)},
+		{Hash: "e", Purpose: "setup", ExpiresAt: now.Add(time.Hour)}, // bound to no user
+		{Hash: "f", Purpose: "setup", ExpiresAt: now.Add(time.Hour)},
 	} {
 		if err := db.CreateToken(ctx, tk); err != nil {
 			t.Fatal(err)
@@ -334,8 +336,13 @@ func TestDeleteUserTokens(t *testing.T) {
 	if err := db.DeleteUserTokens(ctx, "u1", "mfa_code"); err != nil {
 		t.Fatal(err)
 	}
-	for h, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true} {
-		_, err := db.PeekToken(ctx, h, map[string]string{"a": "mfa_code", "b": "mfa_code", "c": "setup", "d": "mfa_code"}[h], now)
+	// "" means the tokens bound to no user: e and f go, u1's setup token c stays.
+	if err := db.DeleteUserTokens(ctx, "", "setup"); err != nil {
+		t.Fatal(err)
+	}
+	purpose := map[string]string{"a": "mfa_code", "b": "mfa_code", "c": "setup", "d": "mfa_code", "e": "setup", "f": "setup"}
+	for h, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true, "e": false, "f": false} {
+		_, err := db.PeekToken(ctx, h, purpose[h], now)
 		if (err == nil) != want {
 			t.Errorf("token %s present = %v, want %v", h, err == nil, want)
 		}

@@ -31,9 +31,15 @@ func (d *DB) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
 	return d.wrap("create token", err)
 }
 
-// DeleteUserTokens drops the user's tokens of one purpose.
+// DeleteUserTokens drops the user's tokens of one purpose; userID ""
+// means the tokens bound to no user (the first-run setup links).
 func (d *DB) DeleteUserTokens(ctx context.Context, userID, purpose string) error {
-	_, err := d.db.ExecContext(ctx, d.q(`DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?`), userID, purpose)
+	var err error
+	if userID == "" {
+		_, err = d.db.ExecContext(ctx, d.q(`DELETE FROM one_time_tokens WHERE user_id IS NULL AND purpose = ?`), purpose)
+	} else {
+		_, err = d.db.ExecContext(ctx, d.q(`DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ?`), userID, purpose)
+	}
 	return d.wrap("delete user tokens", err)
 }
 

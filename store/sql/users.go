@@ -52,12 +52,52 @@ func scanUser(r scanner) (*store.User, error) {
 // CreateUser inserts u with its email lower-cased; ErrConflict if the id,
 // email or phone is taken. Zero CreatedAt or UpdatedAt are set to now.
 func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
+	args, err := userRow(u)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	_, err = d.db.ExecContext(ctx, d.q(insertUser), args...)
+	return d.wrap("create user", err)
+}
+
+// CreateFirstUser inserts u in a transaction that first checks the table is
+// empty. SQLite transactions here take the write lock at BEGIN
+// (_txlock=immediate), so two first users cannot both see it empty;
+// PostgreSQL, when built, must LOCK TABLE users in the transaction first.
+func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
+	args, err := userRow(u)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create first user: %w", err)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrap("create first user", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var one int
+	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM users LIMIT 1`).Scan(&one); {
+	case err == nil:
+		return fmt.Errorf("sqlstore: create first user: a user exists: %w", store.ErrConflict)
+	case !errors.Is(err, sql.ErrNoRows):
+		return d.wrap("create first user", err)
+	}
+	if _, err := tx.ExecContext(ctx, d.q(insertUser), args...); err != nil {
+		return d.wrap("create first user", err)
+	}
+	return d.wrap("create first user", tx.Commit())
+}
+
+const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// userRow is u as insertUser's arguments, email lower-cased and zero
+// times set to now.
+func userRow(u *store.User) ([]any, error) {
 	if u.ID == "" {
-		return errors.New("sqlstore: create user: empty id")
+		return nil, errors.New("empty id")
 	}
 	groups, err := groupsJSON(u.Groups)
 	if err != nil {
-		return fmt.Errorf("sqlstore: create user: %w", err)
+		return nil, err
 	}
 	created, updated := u.CreatedAt, u.UpdatedAt
 	if created.IsZero() {
@@ -66,9 +106,7 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	if updated.IsZero() {
 		updated = created
 	}
-	_, err = d.db.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated))
-	return d.wrap("create user", err)
+	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated)}, nil
 }
 
 // UserByID returns the user with that id.

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -490,6 +491,38 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		if !got.Active() {
 			t.Error("Active() = false for an active user")
 		}
+	})
+
+	t.Run("CreateFirstUser", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		// Racers for the first account: exactly one wins, the rest get
+		// ErrConflict, and no second account appears.
+		const racers = 8
+		errs := make(chan error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.CreateFirstUser(ctx, user(fmt.Sprintf("first%d", i), fmt.Sprintf("first%d@example.com", i), time.Now()))
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		won := 0
+		for err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			wantErr(t, "losing racer", err, store.ErrConflict)
+		}
+		if n, err := s.CountUsers(ctx); won != 1 || err != nil || n != 1 {
+			t.Fatalf("%d winners, %d users (%v); want exactly one", won, n, err)
+		}
+		wantErr(t, "after the first", s.CreateFirstUser(ctx, user("late", "late@example.com", time.Now())), store.ErrConflict)
+		must(t, "ordinary create still works", s.CreateUser(ctx, user("second", "second@example.com", time.Now())))
 	})
 
 	t.Run("Missing", func(t *testing.T) {
