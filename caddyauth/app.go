@@ -397,6 +397,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.sessionsBackend() == "memory" {
 		a.logger.Warn("DEVELOPMENT ONLY: sessions memory is set; sessions are lost on restart and not shared between instances")
 	}
+	for _, w := range cookieWarnings(ck) {
+		a.logger.Warn(w)
+	}
 	return nil
 }
 
@@ -422,6 +425,29 @@ func (a *App) secrets() (string, string, error) {
 		return "", "", fmt.Errorf("caddyauth: previous_secret: %w", err)
 	}
 	return secret, previous, nil
+}
+
+// cookieWarnings names the cookie settings that are allowed but weaken the
+// defaults, so an operator sees the choice in the start-up log.
+func cookieWarnings(ck *CookieConfig) []string {
+	var out []string
+	lifetime, idle := time.Duration(ck.Lifetime), time.Duration(ck.Idle)
+	if lifetime == 0 {
+		lifetime = 24 * time.Hour
+	}
+	if idle == 0 {
+		idle = time.Hour
+	}
+	if ck.SameSite == "none" {
+		out = append(out, "cookie same_site none: browsers send the session cookie with cross-site requests; the portal keeps its CSRF check, but the protected apps lose SameSite protection and must defend against CSRF themselves")
+	}
+	if lifetime > 30*24*time.Hour {
+		out = append(out, fmt.Sprintf("cookie lifetime %s is longer than 30 days, the longest NIST SP 800-63B allows between sign-ins", lifetime))
+	}
+	if idle >= lifetime {
+		out = append(out, fmt.Sprintf("cookie idle %s is not shorter than lifetime %s: the idle timeout never ends a session", idle, lifetime))
+	}
+	return out
 }
 
 // secretSource names where the failing secret came from (never its value),

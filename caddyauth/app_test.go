@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -91,5 +92,32 @@ func TestLimitsFromConfig(t *testing.T) {
 	}
 	if _, err := (&App{RateLimit: &RateLimitConfig{LoginIP: "fast"}}).limits(); err == nil {
 		t.Fatal("bad rate accepted")
+	}
+}
+
+func TestCookieWarnings(t *testing.T) {
+	day := caddy.Duration(24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		ck   CookieConfig
+		want []string
+	}{
+		{"defaults", CookieConfig{}, nil},
+		{"strict and short", CookieConfig{SameSite: "strict", Lifetime: day, Idle: caddy.Duration(time.Hour)}, nil},
+		{"same_site none", CookieConfig{SameSite: "none"}, []string{"same_site none"}},
+		{"a year", CookieConfig{Lifetime: 365 * day, Idle: day}, []string{"longer than 30 days"}},
+		{"idle past lifetime", CookieConfig{Lifetime: caddy.Duration(time.Hour), Idle: caddy.Duration(2 * time.Hour)}, []string{"idle timeout never ends"}},
+		{"idle past the default lifetime", CookieConfig{Idle: 2 * day}, []string{"idle timeout never ends"}},
+	} {
+		got := cookieWarnings(&tc.ck)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %q, want %d warnings", tc.name, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: %q lacks %q", tc.name, got[i], w)
+			}
+		}
 	}
 }
