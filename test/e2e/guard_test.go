@@ -164,10 +164,26 @@ var adminVariants = []string{
 // not a parse error, decided.
 func TestProtectPathVariants(t *testing.T) {
 	t.Parallel()
-	g := newGateway(t, func(c *harness.GatewayConfig) {
+	checkPathVariants(t, newGateway(t, func(c *harness.GatewayConfig) {
 		c.ProtectMatcher = "/admin*"
 		c.ProtectOptions = []string{"allow group admins"}
-	})
+	}))
+}
+
+// TestProtectPathVariantsAfterSiteWide: the same with a site-wide protect
+// first, which admits the staff user; the stricter protect /admin* after
+// it must still refuse every spelling.
+func TestProtectPathVariantsAfterSiteWide(t *testing.T) {
+	t.Parallel()
+	checkPathVariants(t, newGateway(t, func(c *harness.GatewayConfig) {
+		c.ProtectOptions = nil
+		c.SiteExtra = []string{"protect /admin* {", "\tallow group admins", "}"}
+	}))
+}
+
+// checkPathVariants: staff 403, anonymous 401, admin 200 with the
+// spelling as sent, on every adminVariants path.
+func checkPathVariants(t *testing.T, g *gateway) {
 	pw := newPassword()
 	g.addUser("staff@example.test", "Staff", pw, "staff")
 	g.addUser("root@example.test", "Root", pw, "admins")
