@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -709,3 +710,160 @@ func mustJSON(v any) string {
 }
 
 var _ = errors.Is
+
+// loginAs signs in as email/pw through the JSON API and returns the
+// session cookie.
+func (e *env) loginAs(email, pw string) *http.Cookie {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+	res := e.do(jsonReq("POST", "/auth/login", string(b)))
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("login as %s: %d", email, res.StatusCode)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == e.svc.CookieName() {
+			return c
+		}
+	}
+	e.t.Fatal("no session cookie")
+	return nil
+}
+
+// sessionsOf is GET /auth/sessions with cookie c.
+func (e *env) sessionsOf(c *http.Cookie) []sessionView {
+	e.t.Helper()
+	res := e.do(withCookie(jsonReq("GET", "/auth/sessions", ""), c))
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("GET /auth/sessions: %d", res.StatusCode)
+	}
+	var list struct {
+		Sessions []sessionView `json:"sessions"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		e.t.Fatal(err)
+	}
+	return list.Sessions
+}
+
+// TestSessionOwnership (SECURITY.md 8.2.2): GET /auth/sessions lists only
+// the caller's sessions, and DELETE /auth/sessions/{id} with the real
+// public id of another user's session answers 404 NOT_FOUND (the same as
+// an unknown id, so it does not confirm the id exists) and leaves that
+// session alive.
+func TestSessionOwnership(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	const bobPW = "bobs own long passphrase"
+	hash, _ := e.hasher.Hash(context.Background(), bobPW)
+	bob := &store.User{ID: keys.NewID(), Email: "bob@example.test", Name: "Bob", Groups: []string{"staff"}, Status: store.StatusActive, PasswordHash: hash}
+	if err := e.mem.CreateUser(context.Background(), bob); err != nil {
+		t.Fatal(err)
+	}
+	a1 := e.login(alicePW)
+	a2 := e.login(alicePW)
+	b1 := e.loginAs("bob@example.test", bobPW)
+
+	aliceIDs := map[string]bool{}
+	for _, s := range e.sessionsOf(a1) {
+		aliceIDs[s.ID] = true
+	}
+	if len(aliceIDs) != 2 {
+		t.Fatalf("Alice lists %d sessions, want her 2", len(aliceIDs))
+	}
+	bobList := e.sessionsOf(b1)
+	if len(bobList) != 1 || !bobList[0].Current {
+		t.Fatalf("Bob lists %+v, want only his own current session", bobList)
+	}
+	if aliceIDs[bobList[0].ID] {
+		t.Fatalf("Bob's session %s appears in Alice's list", bobList[0].ID)
+	}
+
+	for aliceID := range aliceIDs {
+		res := e.do(withCookie(jsonReq("DELETE", "/auth/sessions/"+aliceID, ""), b1))
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("Bob deleting Alice's session: %d, want 404", res.StatusCode)
+		}
+		if got := decodeErr(t, res); got.Code != CodeNotFound {
+			t.Fatalf("Bob deleting Alice's session: %+v", got)
+		}
+	}
+	// Both of Alice's sessions still work, and she still lists both.
+	for _, c := range []*http.Cookie{a1, a2} {
+		if res := e.do(withCookie(jsonReq("GET", "/app", ""), c)); res.StatusCode != http.StatusOK {
+			t.Fatalf("Alice's session after Bob's delete: %d", res.StatusCode)
+		}
+	}
+	if n := len(e.sessionsOf(a2)); n != 2 {
+		t.Fatalf("Alice lists %d sessions after Bob's delete, want 2", n)
+	}
+	// Bob's own session is untouched by the refused deletes and he can
+	// still end it himself.
+	if res := e.do(withCookie(jsonReq("DELETE", "/auth/sessions/"+bobList[0].ID, ""), b1)); res.StatusCode != http.StatusOK {
+		t.Fatalf("Bob deleting his own session: %d", res.StatusCode)
+	}
+	if res := e.do(withCookie(jsonReq("GET", "/app", ""), b1)); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("Bob's deleted session still works: %d", res.StatusCode)
+	}
+	if res := e.do(withCookie(jsonReq("GET", "/app", ""), a1)); res.StatusCode != http.StatusOK {
+		t.Fatalf("Alice's session after Bob deleted his own: %d", res.StatusCode)
+	}
+}
+
+var inputTag = regexp.MustCompile(`<input\b[^>]*>`)
+
+// attr is the value of attribute name in an HTML tag ("" if absent).
+func attr(tag, name string) string {
+	m := regexp.MustCompile(`\s` + name + `="([^"]*)"`).FindStringSubmatch(tag)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// TestSetupPageFields (SECURITY.md 6.2.6 / 6.2.7): the first-run setup
+// form, as served and as re-rendered after a mistake, has its password
+// inputs as type="password" with autocomplete="new-password" (so password
+// managers offer to generate and save), and nothing that blocks paste or
+// password managers.
+func TestSetupPageFields(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	// Setup is only offered while no user exists.
+	if err := e.mem.DeleteUser(context.Background(), e.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.svc.NewSetupToken(context.Background())
+	if err != nil || tok == "" {
+		t.Fatalf("setup token: %v", err)
+	}
+	get := httptest.NewRequest("GET", "/auth/setup?token="+tok, nil)
+	get.Header.Set("Accept", "text/html")
+	retry := formReq("/auth/setup", url.Values{"token": {tok}, "email": {"root@example.test"}, "password": {"short"}, "confirm": {"short"}})
+	for name, r := range map[string]*http.Request{"setup page": get, "setup page after a mistake": retry} {
+		rec := httptest.NewRecorder()
+		e.portal.ServeHTTP(rec, r)
+		page := rec.Body.String()
+		if !strings.Contains(page, `action="/auth/setup"`) {
+			t.Fatalf("%s: no setup form (%d):\n%s", name, rec.Code, page)
+		}
+		passwords := 0
+		for _, tag := range inputTag.FindAllString(page, -1) {
+			switch attr(tag, "name") {
+			case "password", "confirm":
+				passwords++
+				if attr(tag, "type") != "password" {
+					t.Errorf("%s: %s is not type=password", name, tag)
+				}
+				if attr(tag, "autocomplete") != "new-password" {
+					t.Errorf("%s: %s lacks autocomplete=new-password", name, tag)
+				}
+			}
+		}
+		if passwords != 2 {
+			t.Errorf("%s: %d password inputs, want password and confirm", name, passwords)
+		}
+		for _, bad := range []string{`autocomplete="off"`, "onpaste", "oncopy", "ondrop"} {
+			if strings.Contains(strings.ToLower(page), bad) {
+				t.Errorf("%s has %s", name, bad)
+			}
+		}
+	}
+}

@@ -144,3 +144,39 @@ func TestFirstRunSetupRace(t *testing.T) {
 		t.Errorf("%d users after racing setup posts:\n%s", n, out)
 	}
 }
+
+// TestFirstRunNoDefaultAccounts (SECURITY.md 6.3.2): a fresh gateway with
+// no user has no default account: the usual default credentials, typed as
+// email or username, are refused as any wrong password is, and the admin
+// API needs credentials. The first administrator comes only from the
+// one-time setup link (TestFirstRunSetup).
+func TestFirstRunNoDefaultAccounts(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, nil).start()
+	g.caddy.WaitLog("no user exists yet", 10*time.Second)
+	c := g.client()
+	for _, cred := range [][2]string{
+		{"admin", "admin"}, {"root", "root"}, {"admin@localhost", "admin"}, {"admin", "password"},
+		{"admin@example.com", "admin"}, {"caddy", "caddy"}, {"admin", ""},
+	} {
+		for _, field := range []string{"email", "username"} {
+			r := c.PostJSON("/auth/login", map[string]string{field: cred[0], "password": cred[1]})
+			if cred[1] == "" {
+				expectError(t, r, http.StatusBadRequest, "INVALID_INPUT")
+				continue
+			}
+			expectError(t, r, http.StatusUnauthorized, "INVALID_CREDENTIALS")
+			if r.SetCookie(cookieName) != "" {
+				t.Errorf("%s %q: a session cookie was set", field, cred[0])
+			}
+		}
+		// The form login refuses them the same way, without a session.
+		r := c.PostForm("/auth/login", url.Values{"email": {cred[0]}, "password": {cred[1]}}, browser...)
+		if r.StatusCode < 400 || r.SetCookie(cookieName) != "" || r.FromUpstream() {
+			t.Errorf("form login %q: %s", cred[0], r)
+		}
+	}
+	expectError(t, c.Get("/auth/session"), http.StatusUnauthorized, "UNAUTHENTICATED")
+	expectError(t, c.Get("/auth/admin/users", api...), http.StatusUnauthorized, "UNAUTHENTICATED")
+	expectError(t, c.Get("/app", api...), http.StatusUnauthorized, "UNAUTHENTICATED")
+}
