@@ -154,7 +154,7 @@ func userCommand() *cobra.Command {
 			if err := checkGroups(groups); err != nil {
 				return err
 			}
-			hash, err := hashFromStdin(c)
+			hash, err := hashFromStdin(c, email, name)
 			if err != nil {
 				return err
 			}
@@ -244,11 +244,19 @@ func userCommand() *cobra.Command {
 		Short: "Set a user's password (reads it from standard input) and end their sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			hash, err := hashFromStdin(c)
+			pw, err := passwordFromStdin(c, args[0])
 			if err != nil {
 				return err
 			}
 			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
+				// Checked again now that the account's name is known.
+				if err := flows.CheckNewPassword(pw, u.Email, u.Name); err != nil {
+					return err
+				}
+				hash, err := hashPassword(c, pw)
+				if err != nil {
+					return err
+				}
 				u.PasswordHash, u.UpdatedAt = hash, time.Now()
 				if err := env.db.UpdateUser(c.Context(), u); err != nil {
 					return err
@@ -418,29 +426,41 @@ func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error)
 	return len(ids), err
 }
 
-// hashFromStdin requires --password-stdin, reads the password and hashes
+// hashFromStdin requires --password-stdin, reads the password, checks it
+// against the policy with context (the account's email and name) and hashes
 // it; passwords never travel as arguments (they would show in ps and shell
 // history).
-func hashFromStdin(c *cobra.Command) (string, error) {
-	if stdin, _ := c.Flags().GetBool("password-stdin"); !stdin {
-		return "", errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
-	}
-	pw, err := readPassword(c.InOrStdin())
+func hashFromStdin(c *cobra.Command, context ...string) (string, error) {
+	pw, err := passwordFromStdin(c, context...)
 	if err != nil {
 		return "", err
 	}
+	return hashPassword(c, pw)
+}
+
+// passwordFromStdin requires --password-stdin and reads a new password that
+// the policy accepts with context.
+func passwordFromStdin(c *cobra.Command, context ...string) (string, error) {
+	if stdin, _ := c.Flags().GetBool("password-stdin"); !stdin {
+		return "", errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
+	}
+	return readPassword(c.InOrStdin(), context...)
+}
+
+func hashPassword(c *cobra.Command, pw string) (string, error) {
 	return password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
 }
 
 // readPassword reads the whole of r and drops one trailing newline; the
-// password is otherwise taken exactly as given (no trimming).
-func readPassword(r io.Reader) (string, error) {
+// password is otherwise taken exactly as given (no trimming). It must pass
+// the new-password policy with context.
+func readPassword(r io.Reader, context ...string) (string, error) {
 	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, password.MaxLength+2)))
 	if err != nil {
 		return "", err
 	}
 	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if err := flows.CheckNewPassword(pw); err != nil {
+	if err := flows.CheckNewPassword(pw, context...); err != nil {
 		return "", err
 	}
 	return pw, nil

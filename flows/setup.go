@@ -3,11 +3,12 @@ package flows
 import (
 	"context"
 	"errors"
-	"github.com/caddyauth/gateway/internal/audit"
+	"fmt"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
+	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/store"
@@ -17,18 +18,34 @@ import (
 const SetupPurpose = "setup"
 
 // MinPasswordLen is the minimum for a password that is the only factor
-// (NIST SP 800-63B-4: 15). Policy options come with the password issue.
-const MinPasswordLen = 15
+// (NIST SP 800-63B-4: 15).
+const MinPasswordLen = password.MinLength
 
-// CheckNewPassword applies the length policy to a new password.
-func CheckNewPassword(pw string) error {
-	if n := utf8.RuneCountInString(pw); n < MinPasswordLen {
-		return errors.New("password must be at least 15 characters")
+// CheckNewPassword applies the new-password policy (password.CheckNew):
+// length, no short pattern repeated, not built from context (the account's
+// email address and name, and the service name), not a common password.
+// The error is one of password's Err* reasons; PasswordMessage words it.
+func CheckNewPassword(pw string, context ...string) error {
+	return password.CheckNew(pw, context...)
+}
+
+// PasswordMessage is the sentence shown to a person whose new password was
+// refused with err (a reason from CheckNewPassword). It says why, never
+// what the password was.
+func PasswordMessage(err error) string {
+	switch {
+	case errors.Is(err, password.ErrTooShort):
+		return "The password must be at least 15 characters."
+	case errors.Is(err, password.ErrTooLong):
+		return fmt.Sprintf("The password must be at most %d bytes.", password.MaxLength)
+	case errors.Is(err, password.ErrRepetitive):
+		return "The password repeats one short pattern. Choose another, such as a few unrelated words."
+	case errors.Is(err, password.ErrContext):
+		return "The password is built from your email address, your name or the service name. Choose another, such as a few unrelated words."
+	case errors.Is(err, password.ErrCommon):
+		return "The password is too common: it is, or is built from, a frequently used password or a keyboard or number sequence. Choose another, such as a few unrelated words."
 	}
-	if len(pw) > password.MaxLength {
-		return password.ErrTooLong
-	}
-	return nil
+	return "The password is not allowed. Choose another."
 }
 
 // NewSetupToken creates a one-time first-run token while no user exists.
@@ -119,8 +136,8 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		fail("Enter a valid email address.")
 		return
 	}
-	if err := CheckNewPassword(in.Password); err != nil {
-		fail("The password " + err.Error()[len("password "):] + ".")
+	if err := CheckNewPassword(in.Password, email, in.Name); err != nil {
+		fail(PasswordMessage(err))
 		return
 	}
 	if in.Confirm != "" && in.Confirm != in.Password {

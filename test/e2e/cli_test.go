@@ -32,6 +32,13 @@ func TestCLI(t *testing.T) {
 		if code == 0 || !strings.Contains(out+errOut, "at least 15") {
 			t.Errorf("short password: exit %d\n%s%s", code, out, errOut)
 		}
+		// The policy's context: the name given with --name.
+		named := "Carol Danvers 123456"
+		harness.Sensitive(named)
+		out, errOut, code = g.cli(named, "auth", "user", "add", "--config", cfg, "--email", "carol@example.test", "--name", "Carol Danvers", "--password-stdin")
+		if code == 0 || !strings.Contains(out+errOut, "built from the account's email address or name") {
+			t.Errorf("password built from the name: exit %d\n%s%s", code, out, errOut)
+		}
 		out, errOut, code = g.cli("", "auth", "user", "add", "--config", cfg, "--email", "carol@example.test")
 		if code == 0 || !strings.Contains(out+errOut, "--password-stdin") {
 			t.Errorf("no --password-stdin: exit %d\n%s%s", code, out, errOut)
@@ -89,8 +96,16 @@ func TestCLI(t *testing.T) {
 		c := g.client()
 		c.Login("bob@example.test", bobPW)
 		expectStatus(t, c.Get("/app", api...), http.StatusOK)
+		// A common password is refused, with the reason, and changes nothing.
+		weak := "passwordpassword"
+		harness.Sensitive(weak)
+		out, errOut, code := g.cli(weak+"\n", "auth", "user", "passwd", "bob@example.test", "--password-stdin", "--config", cfg)
+		if code == 0 || !strings.Contains(out+errOut, "too common") || strings.Contains(out, "password changed") {
+			t.Fatalf("user passwd with a common password: exit %d\n%s%s", code, out, errOut)
+		}
+		expectStatus(t, c.Get("/app", api...), http.StatusOK)
 		newPW := newPassword()
-		out, errOut, code := g.cli(newPW+"\n", "auth", "user", "passwd", "bob@example.test", "--password-stdin", "--config", cfg)
+		out, errOut, code = g.cli(newPW+"\n", "auth", "user", "passwd", "bob@example.test", "--password-stdin", "--config", cfg)
 		if code != 0 || !strings.Contains(out, "password changed") {
 			t.Fatalf("user passwd: exit %d\n%s%s", code, out, errOut)
 		}
