@@ -15,13 +15,13 @@ import (
 	"github.com/caddyauth/gateway/store/memory"
 )
 
-type setupEnv struct {
+type linkEnv struct {
 	svc *Service
 	mem *memory.Store
 	clk *clock
 }
 
-func newSetupEnv(t *testing.T) *setupEnv {
+func newLinkEnv(t *testing.T) *linkEnv {
 	t.Helper()
 	mem := memory.New()
 	clk := newClock()
@@ -30,23 +30,23 @@ func newSetupEnv(t *testing.T) *setupEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &setupEnv{svc: svc, mem: mem, clk: clk}
+	return &linkEnv{svc: svc, mem: mem, clk: clk}
 }
 
-func (e *setupEnv) do(r *http.Request) *http.Response {
+func (e *linkEnv) do(r *http.Request) *http.Response {
 	rec := httptest.NewRecorder()
 	e.svc.Portal("/auth").ServeHTTP(rec, r)
 	return rec.Result()
 }
 
-func (e *setupEnv) post(tok, email string) *http.Response {
+func (e *linkEnv) post(tok, email string) *http.Response {
 	return e.do(jsonReq("POST", "/auth/setup", `{"token":"`+tok+`","email":"`+email+`","password":"a long enough passphrase"}`))
 }
 
 // TestSetupLinkExpires: a link older than SetupTTL shows no page and
 // creates no account.
 func TestSetupLinkExpires(t *testing.T) {
-	e := newSetupEnv(t)
+	e := newLinkEnv(t)
 	tok, exp, err := e.svc.NewSetupToken(context.Background())
 	if err != nil || tok == "" {
 		t.Fatal(tok, err)
@@ -69,7 +69,7 @@ func TestSetupLinkExpires(t *testing.T) {
 // TestSetupNewestLinkOnly: a restart (or reload) logs a new link and the
 // earlier ones stop working.
 func TestSetupNewestLinkOnly(t *testing.T) {
-	e := newSetupEnv(t)
+	e := newLinkEnv(t)
 	ctx := context.Background()
 	old, _, _ := e.svc.NewSetupToken(ctx)
 	tok, _, _ := e.svc.NewSetupToken(ctx)
@@ -88,7 +88,7 @@ func TestSetupNewestLinkOnly(t *testing.T) {
 // leave a live link; posted at once, they still make one administrator.
 func TestSetupTwoLiveLinksOneAdmin(t *testing.T) {
 	for round := range 20 {
-		e := newSetupEnv(t)
+		e := newLinkEnv(t)
 		ctx := context.Background()
 		a, _, _ := e.svc.NewSetupToken(ctx)
 		b := keys.NewToken() // the other instance's link
