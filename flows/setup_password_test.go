@@ -15,10 +15,13 @@ import (
 	"github.com/caddyauth/gateway/store/memory"
 )
 
-// setupEnv is a fresh service with no user and a live setup token.
+// setupEnv is a fresh service with no user, a settable clock and a live
+// setup token.
 type setupEnv struct {
 	t   *testing.T
+	svc *Service
 	mem *memory.Store
+	clk *clock
 	p   http.Handler
 	tok string
 }
@@ -26,8 +29,9 @@ type setupEnv struct {
 func newSetupEnv(t *testing.T) *setupEnv {
 	t.Helper()
 	mem := memory.New()
-	mgr, _ := session.New(mem, mem, session.Config{})
-	svc, err := New(Config{}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 2)})
+	clk := newClock()
+	mgr, _ := session.New(mem, mem, session.Config{Now: clk.Now})
+	svc, err := New(Config{Now: clk.Now}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 4)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +39,7 @@ func newSetupEnv(t *testing.T) *setupEnv {
 	if err != nil || tok == "" {
 		t.Fatalf("setup token %q: %v", tok, err)
 	}
-	return &setupEnv{t: t, mem: mem, p: svc.Portal("/auth"), tok: tok}
+	return &setupEnv{t: t, svc: svc, mem: mem, clk: clk, p: svc.Portal("/auth"), tok: tok}
 }
 
 func (e *setupEnv) do(r *http.Request) (*http.Response, string) {
