@@ -19,7 +19,7 @@ type templates map[string]*template.Template
 
 func loadTemplates() (templates, error) {
 	t := templates{}
-	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html"} {
+	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html", "password.html"} {
 		tp, err := template.New(page).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
 		if err != nil {
 			return nil, err
@@ -44,6 +44,8 @@ type pageData struct {
 	PasswordOff bool
 	// OAuth: provider buttons and, signed in, linked accounts (login page).
 	OAuth *oauthView
+	// Done: the change the page was for went through.
+	Done bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {

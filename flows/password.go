@@ -1,0 +1,206 @@
+package flows
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
+)
+
+// changePasswordInput is POST /auth/change-password. LogoutOthers is a
+// pointer so a JSON client that leaves it out gets the safe default (end
+// the other sessions); the form sends the checkbox, checked by default.
+type changePasswordInput struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	Confirm         string `json:"confirm"`
+	LogoutOthers    *bool  `json:"logout_others"`
+}
+
+func (p *portal) passwordRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+p.base+"/change-password", p.changePasswordPage)
+	mux.HandleFunc("POST "+p.base+"/change-password", p.changePassword)
+}
+
+func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request) {
+	id := p.requireSessionPage(w, r)
+	if id == nil {
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"change_password": p.base + "/change-password",
+			"fields": []string{"current_password", "new_password", "confirm", "logout_others"}})
+		return
+	}
+	u := id.User
+	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Change your password", User: &u})
+}
+
+// changePassword: the signed-in user proves the current password and sets a
+// new one that passes the policy. The session is rotated, and by default
+// every other session and remembered device of the user is ended.
+func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
+	id, tok, saw, err := p.s.findSession(r, false)
+	if err != nil {
+		p.s.storeFailure(w, r, "change password", err)
+		return
+	}
+	if id == nil {
+		p.s.writeError(w, r, unauthenticated(saw))
+		return
+	}
+	var in changePasswordInput
+	var othersForm string
+	if e := decode(r, &in, map[string]*string{"current_password": &in.CurrentPassword, "new_password": &in.NewPassword,
+		"confirm": &in.Confirm, "logout_others": &othersForm}); e != nil {
+		p.s.writeError(w, r, e)
+		return
+	}
+	logoutOthers := in.LogoutOthers == nil || *in.LogoutOthers
+	if !isJSON(r) {
+		// An unchecked checkbox sends nothing.
+		logoutOthers = othersForm == "on" || othersForm == "true" || othersForm == "1"
+	}
+	fail := func(e *APIError) {
+		p.s.obs.Error(e.Code)
+		if wantsHTML(r) {
+			u := id.User
+			p.s.render(w, r, e.Status, "password.html", pageData{Title: "Change your password", User: &u, Error: e})
+			return
+		}
+		writeJSON(w, e.Status, e)
+	}
+	if in.CurrentPassword == "" || in.NewPassword == "" {
+		fail(invalidInput("Enter your current password and a new one."))
+		return
+	}
+	ctx := r.Context()
+	// A fresh row: the session cache may hold the user for a few seconds.
+	u, err := p.s.deps.Users.UserByID(ctx, id.User.ID)
+	if err != nil {
+		p.s.storeFailure(w, r, "change password", err)
+		return
+	}
+	if u.PasswordHash == "" {
+		fail(invalidInput("This account signs in without a password, so there is none to change."))
+		return
+	}
+	// Guessing the current password from a stolen session meets the same
+	// limits as guessing it at the login form.
+	now, ip := p.s.cfg.Now(), p.s.cfg.ClientIP(r)
+	if ok, wait, err := p.s.limits.loginID.Allow(ctx, u.Email, now); err != nil {
+		p.s.storeFailure(w, r, "rate limit", err)
+		return
+	} else if !ok {
+		p.s.obs.Limited("login_identifier")
+		retryAfter(w, wait)
+		fail(errRateLimited)
+		return
+	}
+	if locked, wait, err := p.s.limits.lockout.Locked(ctx, u.Email, ip, now); err != nil {
+		p.s.storeFailure(w, r, "lockout", err)
+		return
+	} else if locked {
+		p.s.obs.Limited("lockout")
+		retryAfter(w, wait)
+		fail(errLockedOut)
+		return
+	}
+	if err := p.s.deps.Hasher.Verify(ctx, u.PasswordHash, in.CurrentPassword); err != nil {
+		if !errors.Is(err, password.ErrMismatch) && !errors.Is(err, password.ErrTooLong) {
+			if ctx.Err() != nil {
+				return
+			}
+			p.s.log.Error("password verification failed", zapErr(err))
+		}
+		p.s.audit(r, audit.Event{Type: audit.PasswordChangeFailed, UserID: u.ID, Email: u.Email, Reason: "invalid_credentials"})
+		if justLocked, err := p.s.limits.lockout.Fail(ctx, u.Email, ip, now); err != nil {
+			p.s.log.Error("lockout failure not recorded", zapErr(err))
+		} else if justLocked {
+			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: u.ID, Email: u.Email})
+			p.lockedNotice(ctx, u, ip)
+		}
+		fail(apiErr(http.StatusUnauthorized, CodeInvalidCredentials, "The current password is incorrect."))
+		return
+	}
+	if in.Confirm != "" && in.Confirm != in.NewPassword {
+		fail(invalidInput("The two new passwords differ."))
+		return
+	}
+	if in.NewPassword == in.CurrentPassword {
+		fail(invalidInput("The new password is the same as the current one."))
+		return
+	}
+	if err := CheckNewPassword(in.NewPassword, u.Email, u.Name); err != nil {
+		fail(invalidInput(PasswordMessage(err)))
+		return
+	}
+	hash, err := p.s.deps.Hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		p.s.writeError(w, r, errInternal)
+		return
+	}
+	u.PasswordHash, u.UpdatedAt = hash, now
+	if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+		p.s.storeFailure(w, r, "change password", err)
+		return
+	}
+	if err := p.s.limits.lockout.Succeed(ctx, u.Email, ip); err != nil {
+		p.s.log.Warn("lockout not cleared after a password change", zapErr(err))
+	}
+	ended, nid, ok := p.afterPasswordChange(w, r, id, tok, u, logoutOthers)
+	if !ok {
+		return
+	}
+	p.s.log.Info("password changed", zapUser(u.ID))
+	p.s.audit(r, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"via": "self", "sessions_ended": strconv.Itoa(ended)}})
+	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
+			notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST")}})
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"password_changed": true, "sessions_ended": ended,
+			"expires_at": nid.Session.ExpiresAt.UTC().Format(time.RFC3339)})
+		return
+	}
+	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Password changed", User: u, Done: true})
+}
+
+// afterPasswordChange replaces the caller's session with a new one (the
+// same factors; no fixation across a credential change) and, with
+// logoutOthers, ends every other session and forgets the remembered
+// devices. It reports how many other sessions ended; ok is false after it
+// answered a store failure.
+func (p *portal) afterPasswordChange(w http.ResponseWriter, r *http.Request, id *session.Identity, tok string, u *store.User, logoutOthers bool) (int, *session.Identity, bool) {
+	ctx := r.Context()
+	ended := 0
+	if logoutOthers {
+		n, err := p.s.deps.Sessions.RevokeUser(ctx, u.ID)
+		if err != nil {
+			p.s.storeFailure(w, r, "change password: end sessions", err)
+			return 0, nil, false
+		}
+		ended = max(n-1, 0) // the caller's own is replaced, not ended
+		if err := p.s.deps.MFA.DeleteTrustedDevices(ctx, u.ID); err != nil {
+			p.s.storeFailure(w, r, "change password: forget devices", err)
+			return 0, nil, false
+		}
+	} else if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
+		p.s.storeFailure(w, r, "change password: rotate", err)
+		return 0, nil, false
+	}
+	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(),
+		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod})
+	if err != nil {
+		p.s.storeFailure(w, r, "change password: new session", err)
+		return 0, nil, false
+	}
+	p.s.setSessionCookie(w, nid)
+	return ended, nid, true
+}
