@@ -74,6 +74,9 @@ type App struct {
 	// HashConcurrency bounds password hashes running at once (default
 	// 2 x CPUs); each takes 19 MiB.
 	HashConcurrency int `json:"hash_concurrency,omitempty"`
+	// ContextWords are words a new password must not be built from (the
+	// company or product name), besides the account's email and name.
+	ContextWords []string `json:"context_words,omitempty"`
 	// RateLimit tunes the login rate limits (default 20/1m per client IP,
 	// 5/1m per identifier).
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
@@ -361,6 +364,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		},
 		HSTS:          a.hstsValue(),
 		RedirectHosts: a.RedirectHosts,
+		ContextWords:  a.ContextWords,
 		ClientIP:      clientIP,
 		Logger:        a.logger,
 		Limits:        &a.effectiveLimits,

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -172,6 +173,17 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Cookie = c
+		case "context_words":
+			words := d.RemainingArgs()
+			if len(words) == 0 {
+				return nil, d.Err("caddyauth: context_words needs at least one word (your company or product name)")
+			}
+			for _, w := range words {
+				if utf8.RuneCountInString(w) < 4 {
+					return nil, d.Errf("caddyauth: context_words: %q is shorter than 4 characters, too short to judge a password by", w)
+				}
+			}
+			app.ContextWords = append(app.ContextWords, words...)
 		case "max_sessions_per_user", "hash_concurrency":
 			v, err := oneArg(d)
 			if err != nil {

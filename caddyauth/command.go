@@ -154,15 +154,15 @@ func userCommand() *cobra.Command {
 			if err := checkGroups(groups); err != nil {
 				return err
 			}
-			hash, err := hashFromStdin(c, email, name)
-			if err != nil {
-				return err
-			}
 			env, err := loadEnv(c)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
+			hash, err := hashFromStdin(c, append([]string{email, name}, env.app.ContextWords...)...)
+			if err != nil {
+				return err
+			}
 			now := time.Now()
 			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Phone: phone, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 			if err := env.db.CreateUser(c.Context(), u); err != nil {
@@ -250,7 +250,7 @@ func userCommand() *cobra.Command {
 			}
 			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
 				// Checked again now that the account's name is known.
-				if err := flows.CheckNewPassword(pw, u.Email, u.Name); err != nil {
+				if err := flows.CheckNewPassword(pw, append([]string{u.Email, u.Name}, env.app.ContextWords...)...); err != nil {
 					return err
 				}
 				hash, err := hashPassword(c, pw)

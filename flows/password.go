@@ -137,7 +137,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		fail(invalidInput("The new password is the same as the current one."))
 		return
 	}
-	if err := CheckNewPassword(in.NewPassword, u.Email, u.Name); err != nil {
+	if err := p.s.checkNewPassword(in.NewPassword, u.Email, u.Name); err != nil {
 		fail(invalidInput(PasswordMessage(err)))
 		return
 	}

@@ -174,3 +174,21 @@ func readBody(t *testing.T, res *http.Response) string {
 	}
 	return string(b)
 }
+
+// TestContextWords (SECURITY.md 6.2.11): the configured words count like
+// the account's own, on every path that sets a password.
+func TestContextWords(t *testing.T) {
+	e := newEnv(t, Config{ContextWords: []string{"Acme"}}, GuardConfig{})
+	c := e.login(alicePW)
+	for _, pw := range []string{"acmeacmeacme2026", "ACME123456789012"} {
+		res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+pw+`"}`, c))
+		if got := decodeErr(t, res); res.StatusCode != 400 || !strings.Contains(got.Message, "built from") {
+			t.Errorf("%q: %d %+v, want 400 built from context", pw, res.StatusCode, got)
+		}
+	}
+	// A passphrase that merely mentions the word passes.
+	res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"my desk at acme faces the harbour"}`, c))
+	if res.StatusCode != 200 {
+		t.Fatalf("passphrase mentioning the word: %d %+v", res.StatusCode, decodeErr(t, res))
+	}
+}

@@ -66,6 +66,9 @@ type Config struct {
 	SetupTTL time.Duration
 	// AdminGroup is given to the first account (default "admin").
 	AdminGroup string
+	// ContextWords are words (besides the account's email and name) a new
+	// password must not be built from: the company or product name.
+	ContextWords []string
 	// Limits for the login endpoint; nil means DefaultLimits().
 	Limits *Limits
 	// CORSOrigins may call the portal API from the browser with

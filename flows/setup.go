@@ -29,6 +29,11 @@ func CheckNewPassword(pw string, context ...string) error {
 	return password.CheckNew(pw, context...)
 }
 
+// checkNewPassword is CheckNewPassword with the configured context words.
+func (s *Service) checkNewPassword(pw string, context ...string) error {
+	return CheckNewPassword(pw, append(context, s.cfg.ContextWords...)...)
+}
+
 // PasswordMessage is the sentence shown to a person whose new password was
 // refused with err (a reason from CheckNewPassword). It says why, never
 // what the password was.
@@ -136,7 +141,7 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		fail("Enter a valid email address.")
 		return
 	}
-	if err := CheckNewPassword(in.Password, email, in.Name); err != nil {
+	if err := p.s.checkNewPassword(in.Password, email, in.Name); err != nil {
 		fail(PasswordMessage(err))
 		return
 	}

@@ -153,3 +153,22 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// TestCLIContextWords: `context_words` in the Caddyfile reaches the CLI,
+// which reads the same config: user add and user passwd refuse a password
+// built from the company name.
+func TestCLIContextWords(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(c *harness.GatewayConfig) { c.AppOptions = append(c.AppOptions, "context_words globex") })
+	bad := "GlobexGlobex2026pw"
+	harness.Sensitive(bad)
+	_, errOut, code := g.cli(bad, "auth", "user", "add", "--config", g.cfgPath, "--email", "hank@example.test", "--password-stdin")
+	if code == 0 || !strings.Contains(errOut, "built from") {
+		t.Fatalf("user add with a company-name password: exit %d: %s", code, errOut)
+	}
+	g.addUser("hank@example.test", "Hank Scorpio", newPassword())
+	_, errOut, code = g.cli(bad, "auth", "user", "passwd", "--config", g.cfgPath, "hank@example.test", "--password-stdin")
+	if code == 0 || !strings.Contains(errOut, "built from") {
+		t.Fatalf("user passwd with a company-name password: exit %d: %s", code, errOut)
+	}
+}
