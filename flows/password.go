@@ -10,7 +10,6 @@ import (
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/session"
-	"github.com/caddyauth/gateway/store"
 )
 
 // changePasswordInput is POST /auth/change-password. LogoutOthers is a
@@ -146,6 +145,13 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, errInternal)
 		return
 	}
+	// Sessions end before the password changes: if a step fails, the user
+	// is signed out with the old password still valid, never left with a
+	// new password and an attacker's session still alive.
+	ended, ok := p.endSessionsForPasswordChange(w, r, tok, u.ID, logoutOthers)
+	if !ok {
+		return
+	}
 	u.PasswordHash, u.UpdatedAt = hash, now
 	if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
 		p.s.storeFailure(w, r, "change password", err)
@@ -154,10 +160,15 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 	if err := p.s.limits.lockout.Succeed(ctx, u.Email, ip); err != nil {
 		p.s.log.Warn("lockout not cleared after a password change", zapErr(err))
 	}
-	ended, nid, ok := p.afterPasswordChange(w, r, id, tok, u, logoutOthers)
-	if !ok {
+	// The caller continues in a new session with the same factors (no
+	// fixation across a credential change).
+	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: ip, UserAgent: r.UserAgent(),
+		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod})
+	if err != nil {
+		p.s.storeFailure(w, r, "change password: new session", err)
 		return
 	}
+	p.s.setSessionCookie(w, nid)
 	p.s.log.Info("password changed", zapUser(u.ID))
 	p.s.audit(r, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email,
 		Detail: map[string]string{"via": "self", "sessions_ended": strconv.Itoa(ended)}})
@@ -172,35 +183,27 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Password changed", User: u, Done: true})
 }
 
-// afterPasswordChange replaces the caller's session with a new one (the
-// same factors; no fixation across a credential change) and, with
-// logoutOthers, ends every other session and forgets the remembered
-// devices. It reports how many other sessions ended; ok is false after it
-// answered a store failure.
-func (p *portal) afterPasswordChange(w http.ResponseWriter, r *http.Request, id *session.Identity, tok string, u *store.User, logoutOthers bool) (int, *session.Identity, bool) {
+// endSessionsForPasswordChange ends the caller's session (it is replaced
+// once the password is saved) and, with logoutOthers, every other session
+// of the user and the remembered devices. It reports how many other
+// sessions ended; ok is false after it answered a store failure.
+func (p *portal) endSessionsForPasswordChange(w http.ResponseWriter, r *http.Request, tok, userID string, logoutOthers bool) (int, bool) {
 	ctx := r.Context()
-	ended := 0
-	if logoutOthers {
-		n, err := p.s.deps.Sessions.RevokeUser(ctx, u.ID)
-		if err != nil {
-			p.s.storeFailure(w, r, "change password: end sessions", err)
-			return 0, nil, false
+	if !logoutOthers {
+		if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
+			p.s.storeFailure(w, r, "change password: rotate", err)
+			return 0, false
 		}
-		ended = max(n-1, 0) // the caller's own is replaced, not ended
-		if err := p.s.deps.MFA.DeleteTrustedDevices(ctx, u.ID); err != nil {
-			p.s.storeFailure(w, r, "change password: forget devices", err)
-			return 0, nil, false
-		}
-	} else if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
-		p.s.storeFailure(w, r, "change password: rotate", err)
-		return 0, nil, false
+		return 0, true
 	}
-	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(),
-		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod})
+	n, err := p.s.deps.Sessions.RevokeUser(ctx, userID)
 	if err != nil {
-		p.s.storeFailure(w, r, "change password: new session", err)
-		return 0, nil, false
+		p.s.storeFailure(w, r, "change password: end sessions", err)
+		return 0, false
 	}
-	p.s.setSessionCookie(w, nid)
-	return ended, nid, true
+	if err := p.s.deps.MFA.DeleteTrustedDevices(ctx, userID); err != nil {
+		p.s.storeFailure(w, r, "change password: forget devices", err)
+		return 0, false
+	}
+	return max(n-1, 0), true // the caller's own is replaced, not ended
 }

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/store"
 )
 
 const newPW = "plum tractor quietly sings"
@@ -191,4 +193,29 @@ func TestContextWords(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("passphrase mentioning the word: %d %+v", res.StatusCode, decodeErr(t, res))
 	}
+}
+
+// failingUpdates is a user store whose UpdateUser is down.
+type failingUpdates struct{ store.UserStore }
+
+func (failingUpdates) UpdateUser(context.Context, *store.User) error { return store.ErrUnavailable }
+
+// TestChangePasswordStoreDown: when saving the password fails, the answer
+// is 503 and the failure lands on the safe side: the other sessions are
+// already gone and the old password still works, never a new password
+// with an attacker's session alive.
+func TestChangePasswordStoreDown(t *testing.T) {
+	e := newEnvWith(t, Config{}, GuardConfig{}, func(d *Deps) {
+		d.MFA = d.Users.(store.MFAStore)
+		d.Users = failingUpdates{d.Users}
+	})
+	other, mine := e.login(alicePW), e.login(alicePW)
+	res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+newPW+`"}`, mine))
+	if got := decodeErr(t, res); res.StatusCode != 503 || got.Code != "STORE_UNAVAILABLE" {
+		t.Fatalf("store down: %d %+v", res.StatusCode, got)
+	}
+	if e.alive(other) {
+		t.Fatal("a failed change left the other session alive")
+	}
+	e.login(alicePW) // the old password still works
 }
