@@ -242,3 +242,33 @@ func TestChangePasswordLockout(t *testing.T) {
 		http.StatusUnauthorized, "INVALID_CREDENTIALS")
 	g.client().Login(email, pw)
 }
+
+// TestChangePasswordKeepOthers: with "logout_others": false the caller's
+// session is still replaced (no fixation across a credential change) but
+// the user's other sessions live on.
+func TestChangePasswordKeepOthers(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, nil)
+	const email = "grace@example.test"
+	pw, next := newPassword(), newPassword()
+	g.addUser(email, "Grace", pw)
+	g.start()
+	a, b := g.client(), g.client()
+	a.Login(email, pw)
+	b.Login(email, pw)
+	oldA := a.Cookie(cookieName)
+	harness.Sensitive(oldA)
+	r := a.PostJSON("/auth/change-password", map[string]any{"current_password": pw, "new_password": next, "logout_others": false})
+	expectStatus(t, r, http.StatusOK)
+	if r.JSON()["sessions_ended"] != float64(0) {
+		t.Errorf("answer: %s", r)
+	}
+	if a.Cookie(cookieName) == oldA {
+		t.Fatalf("the caller's session cookie was not replaced")
+	}
+	expectError(t, g.client().Get("/app", hdr(api, withCookie(oldA))...), http.StatusUnauthorized, "SESSION_EXPIRED")
+	expectStatus(t, a.Get("/app", api...), http.StatusOK)
+	// Past the 1s session cache: B's session is really alive in the store.
+	time.Sleep(1200 * time.Millisecond)
+	expectStatus(t, b.Get("/app", api...), http.StatusOK)
+}
