@@ -466,6 +466,8 @@ type inputFact struct {
 	Value        string   `json:"value"`
 	Required     bool     `json:"required"`
 	MinLength    int      `json:"minLength"`
+	Checked      bool     `json:"checked"`
+	Hidden       bool     `json:"hidden"` // the hidden attribute, and not rendered
 	Labels       []string `json:"labels"`
 }
 
@@ -498,7 +500,8 @@ const pageFactsJS = `(() => {
 			background: getComputedStyle(e).backgroundColor, color: getComputedStyle(e).color})),
 		inputs: Array.from(document.querySelectorAll('input')).map(e => ({
 			id: e.id, name: e.name, type: e.type, autocomplete: e.getAttribute('autocomplete') || '',
-			value: e.value, required: e.required, minLength: e.minLength,
+			value: e.value, required: e.required, minLength: e.minLength, checked: e.checked,
+			hidden: e.hidden && e.getClientRects().length === 0,
 			labels: Array.from(e.labels || []).map(txt)})),
 		forms: Array.from(document.forms).map(f => ({action: f.getAttribute('action'), method: (f.getAttribute('method') || 'get').toLowerCase()})),
 		labelsFor: Array.from(document.querySelectorAll('label')).map(l => l.htmlFor),
@@ -562,7 +565,10 @@ func assertPortalPage(t *testing.T, what string, resp *network.Response, p *page
 		t.Errorf("%s: labels tied to no field: %v", what, p.LabelsBroke)
 	}
 	for _, in := range p.Inputs {
-		if in.Type != "hidden" && len(in.Labels) == 0 {
+		// A field that is not rendered (type=hidden, or the hidden
+		// username beside a new password for password managers) is
+		// neither seen nor read out: it needs no label.
+		if in.Type != "hidden" && !in.Hidden && len(in.Labels) == 0 {
 			t.Errorf("%s: field %q has no label", what, in.Name)
 		}
 	}

@@ -13,5 +13,7 @@
 // localhost and 127.0.0.1, so it cannot reach the internet.
 //
 // TestPagesUnderStrictCSP also refreshes docs/img/setup.png, login.png and
-// login-error.png when a page changes visibly.
+// login-error.png when a page changes visibly; TestMFAJourney and
+// TestChangePasswordJourney refresh mfa-challenge.png and
+// change-password.png.
 package browser
