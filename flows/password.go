@@ -38,7 +38,7 @@ func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := id.User
-	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Change your password", User: &u})
+	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Change your password", User: &u, LogoutOthers: true})
 }
 
 // changePassword: the signed-in user proves the current password and sets a
@@ -70,7 +70,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		p.s.obs.Error(e.Code)
 		if wantsHTML(r) {
 			u := id.User
-			p.s.render(w, r, e.Status, "password.html", pageData{Title: "Change your password", User: &u, Error: e})
+			p.s.render(w, r, e.Status, "password.html", pageData{Title: "Change your password", User: &u, Error: e, LogoutOthers: logoutOthers})
 			return
 		}
 		writeJSON(w, e.Status, e)

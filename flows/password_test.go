@@ -219,3 +219,23 @@ func TestChangePasswordStoreDown(t *testing.T) {
 	}
 	e.login(alicePW) // the old password still works
 }
+
+// TestChangePasswordFormKeepsChoice: after an error the page shows the
+// box as the user left it.
+func TestChangePasswordFormKeepsChoice(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	c := e.login(alicePW)
+	for _, tc := range []struct {
+		form    url.Values
+		checked bool
+	}{
+		{url.Values{"current_password": {"wrong password here"}, "new_password": {newPW}}, false},
+		{url.Values{"current_password": {"wrong password here"}, "new_password": {newPW}, "logout_others": {"on"}}, true},
+	} {
+		res := e.do(withCookie(formReq("/auth/change-password", tc.form), c))
+		page := readBody(t, res)
+		if got := strings.Contains(page, `value="on" checked`); res.StatusCode != 401 || got != tc.checked {
+			t.Errorf("%v: %d, box checked %v, want %v", tc.form, res.StatusCode, got, tc.checked)
+		}
+	}
+}

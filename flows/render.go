@@ -46,6 +46,8 @@ type pageData struct {
 	OAuth *oauthView
 	// Done: the change the page was for went through.
 	Done bool
+	// LogoutOthers is the state of the change-password page's checkbox.
+	LogoutOthers bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
