@@ -257,8 +257,8 @@ func userCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				u.PasswordHash, u.UpdatedAt = hash, time.Now()
-				if err := env.db.UpdateUser(c.Context(), u); err != nil {
+				// Only the hash: a concurrent disable or group change stays.
+				if err := env.db.SetPasswordHash(c.Context(), u.ID, hash, time.Now()); err != nil {
 					return err
 				}
 				env.record(c.Context(), audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "cli"}})

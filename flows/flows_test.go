@@ -44,6 +44,8 @@ type flakySessions struct {
 	store.SessionStore
 	mu   sync.Mutex
 	down bool
+	// createDown fails only CreateSession.
+	createDown bool
 }
 
 func (f *flakySessions) isDown() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.down }
@@ -54,7 +56,10 @@ func (f *flakySessions) GetSession(ctx context.Context, id string) (*store.Sessi
 	return f.SessionStore.GetSession(ctx, id)
 }
 func (f *flakySessions) CreateSession(ctx context.Context, s *store.Session) error {
-	if f.isDown() {
+	f.mu.Lock()
+	createDown := f.createDown
+	f.mu.Unlock()
+	if f.isDown() || createDown {
 		return store.ErrUnavailable
 	}
 	return f.SessionStore.CreateSession(ctx, s)

@@ -299,7 +299,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
 			u.PasswordHash = h
-			if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+			if err := p.s.deps.Users.SetPasswordHash(ctx, u.ID, h, p.s.cfg.Now()); err != nil {
 				p.s.log.Warn("password rehash not saved", zapUser(u.ID), zapErr(err))
 			}
 		}

@@ -84,6 +84,7 @@ var (
 	errMFALastFactor     = apiErr(http.StatusConflict, CodeConflict, "A second factor is required here; add another authenticator before removing this one.")
 	errMFANotEnrolled    = apiErr(http.StatusConflict, CodeConflict, "There is no authenticator waiting for confirmation. Start the setup again.")
 	errMFAEnrolNeedsStep = apiErr(http.StatusForbidden, CodeMFARequired, "Verify with your current second factor before changing your MFA settings.")
+	errPasswordNeedsStep = apiErr(http.StatusForbidden, CodeMFARequired, "Verify with your second factor before changing your password.")
 )
 
 func (c *MFAConfig) setDefaults(cookie CookieConfig) error {

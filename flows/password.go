@@ -86,8 +86,24 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		p.s.storeFailure(w, r, "change password", err)
 		return
 	}
+	if !u.Active() {
+		p.s.writeError(w, r, errUnauthenticated)
+		return
+	}
 	if u.PasswordHash == "" {
 		fail(invalidInput("This account signs in without a password, so there is none to change."))
+		return
+	}
+	// The same rule as for MFA settings: an enrolled user whose session
+	// did not pass a real second factor (a remembered device only, or a
+	// session from before enrolment) steps up first.
+	st, err := p.s.mfaState(ctx, u)
+	if err != nil {
+		p.s.storeFailure(w, r, "change password", err)
+		return
+	}
+	if st.enrolled && !StrongMFA(id.Session.MFAMethod) {
+		fail(errPasswordNeedsStep)
 		return
 	}
 	// Guessing the current password from a stolen session meets the same
@@ -152,35 +168,48 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u.PasswordHash, u.UpdatedAt = hash, now
-	if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+	// Only the hash is written: a disable or group change made meanwhile
+	// by an administrator stays.
+	if err := p.s.deps.Users.SetPasswordHash(ctx, u.ID, hash, now); err != nil {
 		p.s.storeFailure(w, r, "change password", err)
 		return
 	}
-	if err := p.s.limits.lockout.Succeed(ctx, u.Email, ip); err != nil {
-		p.s.log.Warn("lockout not cleared after a password change", zapErr(err))
-	}
-	// The caller continues in a new session with the same factors (no
-	// fixation across a credential change).
-	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: ip, UserAgent: r.UserAgent(),
-		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod})
-	if err != nil {
-		p.s.storeFailure(w, r, "change password: new session", err)
-		return
-	}
-	p.s.setSessionCookie(w, nid)
+	u.PasswordHash, u.UpdatedAt = hash, now
+	// From here the password has changed: record it and tell the user
+	// before anything else can fail.
 	p.s.log.Info("password changed", zapUser(u.ID))
 	p.s.audit(r, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email,
 		Detail: map[string]string{"via": "self", "sessions_ended": strconv.Itoa(ended)}})
 	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
 		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
 			notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST")}})
+	if err := p.s.limits.lockout.Succeed(ctx, u.Email, ip); err != nil {
+		p.s.log.Warn("lockout not cleared after a password change", zapErr(err))
+	}
+	// The caller continues in a new session with the same factors and no
+	// more time than the old one had left (no fixation across a credential
+	// change, and no way to stretch a stolen session by changing it).
+	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: ip, UserAgent: r.UserAgent(),
+		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod,
+		Lifetime: id.Session.ExpiresAt.Sub(now)})
+	signedIn := err == nil
+	if signedIn {
+		p.s.setSessionCookie(w, nid)
+	} else {
+		// The change stands; only the new session is missing.
+		p.s.log.Error("password changed, but the new session was not created", zapUser(u.ID), zapErr(err))
+		p.s.obs.StoreError("change password: new session")
+		p.s.clearSessionCookie(w)
+	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"password_changed": true, "sessions_ended": ended,
-			"expires_at": nid.Session.ExpiresAt.UTC().Format(time.RFC3339)})
+		out := map[string]any{"password_changed": true, "signed_in": signedIn, "sessions_ended": ended}
+		if signedIn {
+			out["expires_at"] = nid.Session.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Password changed", User: u, Done: true})
+	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Password changed", User: u, Done: true, SignedOut: !signedIn})
 }
 
 // endSessionsForPasswordChange ends the caller's session (it is replaced

@@ -195,10 +195,12 @@ func TestContextWords(t *testing.T) {
 	}
 }
 
-// failingUpdates is a user store whose UpdateUser is down.
+// failingUpdates is a user store that cannot write a password hash.
 type failingUpdates struct{ store.UserStore }
 
-func (failingUpdates) UpdateUser(context.Context, *store.User) error { return store.ErrUnavailable }
+func (failingUpdates) SetPasswordHash(context.Context, string, string, time.Time) error {
+	return store.ErrUnavailable
+}
 
 // TestChangePasswordStoreDown: when saving the password fails, the answer
 // is 503 and the failure lands on the safe side: the other sessions are
@@ -237,5 +239,65 @@ func TestChangePasswordFormKeepsChoice(t *testing.T) {
 		if got := strings.Contains(page, `value="on" checked`); res.StatusCode != 401 || got != tc.checked {
 			t.Errorf("%v: %d, box checked %v, want %v", tc.form, res.StatusCode, got, tc.checked)
 		}
+	}
+}
+
+// TestChangePasswordNoNewSession: when only the new session cannot be
+// created, the change stands, is recorded and told, and the answer says
+// to sign in again (not a 503 that reads as "nothing happened").
+func TestChangePasswordNoNewSession(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	e := m.env
+	c := e.login(alicePW)
+	e.ss.mu.Lock()
+	e.ss.createDown = true
+	e.ss.mu.Unlock()
+	res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+newPW+`"}`, c))
+	var body map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	if res.StatusCode != 200 || body["password_changed"] != true || body["signed_in"] != false {
+		t.Fatalf("%d %v", res.StatusCode, body)
+	}
+	if !m.aud.has("password.changed") || m.queue.last(t).Kind != notify.KindPasswordChanged {
+		t.Fatal("the change was not recorded or told")
+	}
+	e.ss.mu.Lock()
+	e.ss.createDown = false
+	e.ss.mu.Unlock()
+	e.login(newPW)
+}
+
+// TestChangePasswordKeepsLifetime: the replacement session ends when the
+// old one would have, so changing the password cannot stretch a session.
+func TestChangePasswordKeepsLifetime(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	c := e.login(alicePW)
+	var before map[string]any
+	_ = json.NewDecoder(e.do(withCookie(jsonReq("GET", "/auth/session", ""), c)).Body).Decode(&before)
+	time.Sleep(1100 * time.Millisecond) // expires_at has second precision
+	res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+newPW+`"}`, c))
+	var after map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&after)
+	old, _ := time.Parse(time.RFC3339, before["session"].(map[string]any)["expires_at"].(string))
+	got, err := time.Parse(time.RFC3339, after["expires_at"].(string))
+	if err != nil || got.After(old) {
+		t.Fatalf("new session expires %v, the old one %v (%v)", got, old, err)
+	}
+}
+
+// TestChangePasswordNeedsRealSecondFactor: an enrolled user whose session
+// passed only a remembered device (or no second factor) steps up first,
+// as for MFA settings.
+func TestChangePasswordNeedsRealSecondFactor(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{TrustedDevice: 24 * time.Hour}, GuardConfig{})
+	e := m.env
+	before := e.login(alicePW) // a full session from before enrolment
+	_, _, strong := m.enrol(e.login(alicePW))
+	res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+newPW+`"}`, before))
+	if got := decodeErr(t, res); res.StatusCode != 403 || got.Code != CodeMFARequired {
+		t.Fatalf("password-only session of an enrolled user: %d %+v", res.StatusCode, got)
+	}
+	if res := e.do(changeReq(`{"current_password":"`+alicePW+`","new_password":"`+newPW+`"}`, strong)); res.StatusCode != 200 {
+		t.Fatalf("session that passed TOTP: %d %+v", res.StatusCode, decodeErr(t, res))
 	}
 }

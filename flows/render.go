@@ -48,6 +48,8 @@ type pageData struct {
 	Done bool
 	// LogoutOthers is the state of the change-password page's checkbox.
 	LogoutOthers bool
+	// SignedOut: the change went through but the caller must sign in again.
+	SignedOut bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {

@@ -59,6 +59,10 @@ type UserStore interface {
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash.
 	UpdateUser(ctx context.Context, u *User) error
+	// SetPasswordHash writes only the password hash (and UpdatedAt), so a
+	// password change cannot undo a concurrent disable or group change;
+	// ErrNotFound if there is no such user.
+	SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error
 	// DeleteUser removes the user and everything that hangs off it.
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -173,6 +173,12 @@ func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
 	return d.wrap("update user", oneRow(res, err))
 }
 
+// SetPasswordHash writes the hash and updated_at of one user.
+func (d *DB) SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(at), id)
+	return d.wrap("set password hash", oneRow(res, err))
+}
+
 // DeleteUser removes the user; the foreign keys cascade to its sessions and
 // one-time tokens. ErrNotFound if there is no such user.
 func (d *DB) DeleteUser(ctx context.Context, id string) error {

@@ -493,6 +493,27 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		}
 	})
 
+	t.Run("SetPasswordHash", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		u := user("pw", "pw@example.com", time.Now().Add(-time.Hour))
+		u.Groups = []string{"staff"}
+		must(t, "create", s.CreateUser(ctx, u))
+		// A disable written after the hash was computed must survive.
+		dis := *u
+		dis.Status = store.StatusDisabled
+		dis.Groups = []string{"ops"}
+		must(t, "disable", s.UpdateUser(ctx, &dis))
+		at := time.Now().Truncate(time.Millisecond)
+		must(t, "set hash", s.SetPasswordHash(ctx, "pw", "$argon2id$changed", at))
+		got, err := s.UserByID(ctx, "pw")
+		must(t, "get", err)
+		if got.PasswordHash != "$argon2id$changed" || got.Status != store.StatusDisabled || !slices.Equal(got.Groups, []string{"ops"}) || !got.UpdatedAt.Equal(at) {
+			t.Fatalf("after SetPasswordHash: %+v", got)
+		}
+		wantErr(t, "missing user", s.SetPasswordHash(ctx, "nobody", "$argon2id$x", at), store.ErrNotFound)
+	})
+
 	t.Run("CreateFirstUser", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
