@@ -102,19 +102,20 @@ func NormalizePhone(p string) string {
 }
 
 // loginIdentifier picks the account key from the login fields: the phone
-// field, or a username that starts with "+", is an E.164 phone; otherwise
-// the email (or username) is an email address.
+// field, or an email or username field that starts with "+" (the page has
+// one field for both), is an E.164 phone; otherwise it is an email address.
 func loginIdentifier(in loginInput) (id string, byPhone bool) {
 	if in.Phone != "" {
 		return NormalizePhone(in.Phone), true
 	}
-	if in.Email != "" {
-		return NormalizeEmail(in.Email), false
+	v := in.Email
+	if v == "" {
+		v = in.Username
 	}
-	if strings.HasPrefix(strings.TrimSpace(in.Username), "+") {
-		return NormalizePhone(in.Username), true
+	if strings.HasPrefix(strings.TrimSpace(v), "+") {
+		return NormalizePhone(v), true
 	}
-	return NormalizeEmail(in.Username), false
+	return NormalizeEmail(v), false
 }
 
 // ValidPhone checks the E.164 shape: "+", a non-zero digit, 8 to 15 digits
@@ -237,12 +238,29 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		p.s.storeFailure(w, r, "login lookup", err)
 		return
 	}
-	// The lockout keys on the account's email when there is one, so typing
-	// the phone instead does not buy a second set of guesses, and
-	// `caddy auth user unlock <email>` lifts either.
+	// The lockout and the identifier bucket key on the account's email
+	// when there is one, so typing the phone instead buys no second set of
+	// guesses, and `caddy auth user unlock <email>` lifts either. An
+	// unknown phone spends a bucket of its own: the same store work.
 	email := ident
 	if u != nil {
 		email = u.Email
+	}
+	if byPhone {
+		key := email
+		if u == nil {
+			key = "phone:" + ident
+		}
+		ok, wait, err := p.s.limits.loginID.Allow(ctx, key, now)
+		if err != nil {
+			p.s.storeFailure(w, r, "rate limit", err)
+			return
+		}
+		if !ok {
+			result = "rate_limited"
+			p.limited(w, r, in, errRateLimited, "login_identifier", wait)
+			return
+		}
 	}
 	locked, wait, err := p.s.limits.lockout.Locked(ctx, email, ip, now)
 	if err != nil {
@@ -380,6 +398,9 @@ func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInp
 	email := in.Email
 	if email == "" {
 		email = in.Username
+	}
+	if email == "" {
+		email = in.Phone
 	}
 	p.s.render(w, r, e.Status, "login.html", pageData{Title: "Sign in", Error: e, Email: email, RD: p.returnTo(r, in.RD), PasswordOff: e == errMethodDisabled})
 }

@@ -3,9 +3,14 @@ package flows
 import (
 	"context"
 	"io"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyauth/gateway/internal/ratelimit"
 )
 
 // TestLoginByPhone: the `phone` field (DESIGN.md's login contract), or a
@@ -85,5 +90,64 @@ func TestLoginByPhone(t *testing.T) {
 	}
 	if code := loginPhone(alicePW); code != 200 {
 		t.Fatalf("after unlock: %d", code)
+	}
+}
+
+// TestLoginByPhoneSharesIdentifierBucket: guesses by email and by phone of
+// one account draw on one identifier bucket, so switching field buys no
+// extra guesses from a pool of addresses.
+func TestLoginByPhoneSharesIdentifierBucket(t *testing.T) {
+	e := newEnv(t, Config{Limits: &Limits{LoginIdentifier: ratelimit.Rate{N: 3, Per: time.Minute}}}, GuardConfig{})
+	e.alice.Phone = "+15550100000"
+	if err := e.mem.UpdateUser(context.Background(), e.alice); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if res := loginFrom(e, "192.0.2."+strconv.Itoa(i+1), "alice@example.test", "wrong password here", ""); res.StatusCode != 401 {
+			t.Fatalf("guess %d by email: %d", i, res.StatusCode)
+		}
+	}
+	r := jsonReq("POST", "/auth/login", `{"phone":"+15550100000","password":"wrong password here"}`)
+	r.RemoteAddr = "198.51.100.7:4000"
+	if got := decodeErr(t, e.do(r)); got.Code != CodeRateLimited {
+		t.Fatalf("a guess by phone after the email's bucket is spent: %+v, want RATE_LIMITED", got)
+	}
+	// An unknown phone is not limited by someone else's bucket.
+	r = jsonReq("POST", "/auth/login", `{"phone":"+15550199999","password":"wrong password here"}`)
+	if res := e.do(r); res.StatusCode != 401 {
+		t.Fatalf("unknown phone: %d", res.StatusCode)
+	}
+}
+
+// TestLoginPageTakesPhone: with an SMS sender the page's one field takes an
+// email or a phone number (a "+..." value is a phone); without one it stays
+// an email field.
+func TestLoginPageTakesPhone(t *testing.T) {
+	page := func(e *env) string {
+		r := httptest.NewRequest("GET", "/auth/login", nil)
+		r.Header.Set("Accept", "text/html")
+		return readBody(t, e.do(r))
+	}
+	plain := newEnv(t, Config{}, GuardConfig{})
+	if p := page(plain); !strings.Contains(p, `type="email"`) || strings.Contains(p, "phone") {
+		t.Fatalf("no SMS sender: the field should be a plain email field:\n%s", p)
+	}
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{}) // has an outbox with every channel
+	if p := page(m.env); !strings.Contains(p, "Email or phone number") || !strings.Contains(p, `type="text" inputmode="email"`) {
+		t.Fatalf("with an SMS sender:\n%s", p)
+	}
+	m.alice.Phone = "+15550100000"
+	if err := m.mem.UpdateUser(context.Background(), m.alice); err != nil {
+		t.Fatal(err)
+	}
+	res := m.do(formReq("/auth/login", url.Values{"email": {"+1 555 010 0000"}, "password": {alicePW}}))
+	if res.StatusCode != 303 {
+		t.Fatalf("form login with a phone in the email field: %d", res.StatusCode)
+	}
+	sessionCookie(t, m.env, res)
+	// A refused phone login shows the number again, not an empty field.
+	res = m.do(formReq("/auth/login", url.Values{"phone": {"+15550100000"}, "password": {"wrong password here"}}))
+	if p := readBody(t, res); res.StatusCode != 401 || !strings.Contains(p, `value="&#43;15550100000"`) && !strings.Contains(p, `value="+15550100000"`) {
+		t.Fatalf("refused phone login page: %d\n%s", res.StatusCode, p)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -50,14 +51,20 @@ type pageData struct {
 	LogoutOthers bool
 	// SignedOut: the change went through but the caller must sign in again.
 	SignedOut bool
+	// PhoneLogin labels the login field "Email or phone number".
+	PhoneLogin bool
 }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
 	if d.Base == "" {
 		d.Base = baseOf(r)
 	}
-	if page == "login.html" && d.OAuth == nil {
-		d.OAuth = s.oauthView(r, d)
+	if page == "login.html" {
+		if d.OAuth == nil {
+			d.OAuth = s.oauthView(r, d)
+		}
+		// With an SMS sender phones matter: the one field takes either.
+		d.PhoneLogin = s.hasChannel(notify.SMS)
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl[page].ExecuteTemplate(&buf, "layout", d); err != nil {
