@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -409,10 +410,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // secrets resolves the current and previous secrets.
 func (a *App) secrets() (string, string, error) {
-	repl := caddy.NewReplacer()
-	secret, err := repl.ReplaceOrErr(a.Secret, true, true)
+	secret, err := resolveSecret("secret", a.Secret, true)
 	if err != nil {
-		return "", "", fmt.Errorf("caddyauth: secret: %w", err)
+		return "", "", err
 	}
 	if secret == "" && a.SecretFile != "" {
 		b, err := os.ReadFile(a.SecretFile)
@@ -424,11 +424,43 @@ func (a *App) secrets() (string, string, error) {
 	if secret == "" {
 		return "", "", errors.New("caddyauth: no secret configured (or it resolved to empty): add `secret {env.CADDYAUTH_SECRET}` or `secret_file <path>` to the caddyauth global option; generate one with `caddy auth secret generate`")
 	}
-	previous, err := repl.ReplaceOrErr(a.PreviousSecret, false, true)
+	previous, err := resolveSecret("previous_secret", a.PreviousSecret, false)
 	if err != nil {
-		return "", "", fmt.Errorf("caddyauth: previous_secret: %w", err)
+		return "", "", err
 	}
 	return secret, previous, nil
+}
+
+// placeholderRE matches a value that is one whole env or file placeholder,
+// the only global placeholders that can hold a secret. Any other value,
+// braces or not, is a literal.
+var placeholderRE = regexp.MustCompile(`^\{(env|file)\.[^{}]+\}$`)
+
+// isPlaceholder reports whether the secret option value v is a single
+// placeholder such as {env.CADDYAUTH_SECRET} or {file./run/secrets/caddyauth}.
+func isPlaceholder(v string) bool { return placeholderRE.MatchString(v) }
+
+// mixesPlaceholder reports whether v holds an env or file placeholder
+// along with other text, which a secret option does not support.
+func mixesPlaceholder(v string) bool {
+	return !isPlaceholder(v) && (strings.Contains(v, "{env.") || strings.Contains(v, "{file."))
+}
+
+// resolveSecret resolves v when it is a single placeholder and returns any
+// other value as written. Errors name the option and the placeholder, never
+// a literal value. An empty placeholder is an error only when required.
+func resolveSecret(opt, v string, required bool) (string, error) {
+	if !isPlaceholder(v) {
+		if mixesPlaceholder(v) {
+			return "", fmt.Errorf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+		}
+		return v, nil
+	}
+	s, err := caddy.NewReplacer().ReplaceOrErr(v, required, true)
+	if err != nil {
+		return "", fmt.Errorf("caddyauth: %s: %w", opt, err)
+	}
+	return s, nil
 }
 
 // cookieWarnings names the cookie settings that are allowed but weaken the
@@ -465,7 +497,7 @@ func (a *App) secretSource() string {
 
 // secretOption echoes a placeholder such as {env.X}, never a literal value.
 func secretOption(opt, v string) string {
-	if strings.Contains(v, "{") {
+	if isPlaceholder(v) {
 		return opt + " " + v
 	}
 	return opt

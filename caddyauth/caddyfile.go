@@ -94,9 +94,13 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			// A literal secret is checked here so the error names its line;
-			// a placeholder is checked when it resolves, at start.
-			if opt != "secret_file" && !strings.Contains(v, "{") {
+			// A literal secret, braces or not, is checked here so the error
+			// names its line; a placeholder is checked when it resolves, at
+			// start. Neither error prints the value.
+			if opt != "secret_file" && !isPlaceholder(v) {
+				if mixesPlaceholder(v) {
+					return nil, d.Errf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+				}
 				if err := keys.CheckSecret(v); err != nil {
 					return nil, d.Errf("caddyauth: %s: %v", opt, err)
 				}
