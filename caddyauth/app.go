@@ -469,10 +469,10 @@ func cookieWarnings(ck *CookieConfig) []string {
 	var out []string
 	lifetime, idle := time.Duration(ck.Lifetime), time.Duration(ck.Idle)
 	if lifetime == 0 {
-		lifetime = 24 * time.Hour
+		lifetime = session.DefaultLifetime
 	}
 	if idle == 0 {
-		idle = time.Hour
+		idle = session.DefaultIdle
 	}
 	if ck.SameSite == "none" {
 		out = append(out, "cookie same_site none: browsers send the session cookie with cross-site requests; the portal keeps its CSRF check, but the protected apps lose SameSite protection and must defend against CSRF themselves")

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyauth/gateway/internal/session"
 )
 
 func provision(t *testing.T, a *App) error {
@@ -108,6 +110,9 @@ func TestCookieWarnings(t *testing.T) {
 		{"a year", CookieConfig{Lifetime: 365 * day, Idle: day}, []string{"longer than 30 days"}},
 		{"idle past lifetime", CookieConfig{Lifetime: caddy.Duration(time.Hour), Idle: caddy.Duration(2 * time.Hour)}, []string{"idle timeout never ends"}},
 		{"idle past the default lifetime", CookieConfig{Idle: 2 * day}, []string{"idle timeout never ends"}},
+		{"idle at the default lifetime", CookieConfig{Idle: caddy.Duration(session.DefaultLifetime)}, []string{"idle timeout never ends"}},
+		{"lifetime at the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle)}, []string{"idle timeout never ends"}},
+		{"lifetime just past the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle + time.Minute)}, nil},
 	} {
 		got := cookieWarnings(&tc.ck)
 		if len(got) != len(tc.want) {
