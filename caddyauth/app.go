@@ -474,7 +474,7 @@ func cookieWarnings(ck *CookieConfig) []string {
 	if idle == 0 {
 		idle = session.DefaultIdle
 	}
-	if ck.SameSite == "none" {
+	if sameSiteNone(ck.SameSite) {
 		out = append(out, "cookie same_site none: browsers send the session cookie with cross-site requests; the portal keeps its CSRF check, but the protected apps lose SameSite protection and must defend against CSRF themselves")
 	}
 	if lifetime > 30*24*time.Hour {
@@ -604,7 +604,7 @@ func (a *App) Validate() error {
 	if a.MaxSessionsPerUser < 0 {
 		return errors.New("caddyauth: max_sessions_per_user must be positive")
 	}
-	if a.Cookie != nil && a.Cookie.SameSite == "none" && a.Cookie.Insecure {
+	if a.Cookie != nil && sameSiteNone(a.Cookie.SameSite) && a.Cookie.Insecure {
 		return errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)")
 	}
 	return nil
@@ -748,6 +748,10 @@ func (a *App) registerBase(base string) {
 	a.bases[base] = true
 	a.basesMu.Unlock()
 }
+
+// sameSiteNone reports whether the same_site value s means none; like
+// parseSameSite it ignores case, so JSON "None" is judged as "none".
+func sameSiteNone(s string) bool { return strings.EqualFold(s, "none") }
 
 func parseSameSite(s string) (http.SameSite, error) {
 	switch strings.ToLower(s) {

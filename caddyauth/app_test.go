@@ -107,6 +107,8 @@ func TestCookieWarnings(t *testing.T) {
 		{"defaults", CookieConfig{}, nil},
 		{"strict and short", CookieConfig{SameSite: "strict", Lifetime: day, Idle: caddy.Duration(time.Hour)}, nil},
 		{"same_site none", CookieConfig{SameSite: "none"}, []string{"same_site none"}},
+		{"same_site None from JSON", CookieConfig{SameSite: "None"}, []string{"same_site none"}},
+		{"same_site NONE", CookieConfig{SameSite: "NONE"}, []string{"same_site none"}},
 		{"a year", CookieConfig{Lifetime: 365 * day, Idle: day}, []string{"longer than 30 days"}},
 		{"idle past lifetime", CookieConfig{Lifetime: caddy.Duration(time.Hour), Idle: caddy.Duration(2 * time.Hour)}, []string{"idle timeout never ends"}},
 		{"idle past the default lifetime", CookieConfig{Idle: 2 * day}, []string{"idle timeout never ends"}},
@@ -166,5 +168,22 @@ func TestLiteralSecretWithBraces(t *testing.T) {
 	err := provision(t, &App{Secret: "{env.A}-{env.B}-0123456789abcdefghijklmnop", Sessions: &SessionsConfig{Backend: "memory"}})
 	if err == nil || !strings.Contains(err.Error(), "whole value") {
 		t.Errorf("placeholder mixed with text: %v", err)
+	}
+}
+
+// TestValidateSameSiteNoneInsecure: same_site none needs a secure cookie,
+// however the JSON config spells none (parseSameSite ignores case).
+func TestValidateSameSiteNoneInsecure(t *testing.T) {
+	for _, v := range []string{"none", "None", "NONE"} {
+		err := (&App{Cookie: &CookieConfig{SameSite: v, Insecure: true}}).Validate()
+		if err == nil || !strings.Contains(err.Error(), "same_site none needs a secure cookie") {
+			t.Errorf("same_site %q insecure: %v", v, err)
+		}
+		if err := (&App{Cookie: &CookieConfig{SameSite: v}}).Validate(); err != nil {
+			t.Errorf("same_site %q secure: %v", v, err)
+		}
+	}
+	if err := (&App{Cookie: &CookieConfig{SameSite: "Lax", Insecure: true}}).Validate(); err != nil {
+		t.Errorf("same_site Lax insecure: %v", err)
 	}
 }
