@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -607,6 +608,11 @@ func (a *App) Validate() error {
 	if a.Cookie != nil && sameSiteNone(a.Cookie.SameSite) && a.Cookie.Insecure {
 		return errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)")
 	}
+	for _, w := range a.ContextWords {
+		if err := checkContextWord(w); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -747,6 +753,14 @@ func (a *App) registerBase(base string) {
 	a.basesMu.Lock()
 	a.bases[base] = true
 	a.basesMu.Unlock()
+}
+
+// checkContextWord refuses a context word the password policy would ignore.
+func checkContextWord(w string) error {
+	if utf8.RuneCountInString(strings.TrimSpace(w)) < password.MinContextWord {
+		return fmt.Errorf("caddyauth: context_words: %q is shorter than %d characters, too short to judge a password by", w, password.MinContextWord)
+	}
+	return nil
 }
 
 // sameSiteNone reports whether the same_site value s means none; like

@@ -187,3 +187,27 @@ func TestValidateSameSiteNoneInsecure(t *testing.T) {
 		t.Errorf("same_site Lax insecure: %v", err)
 	}
 }
+
+// TestValidateContextWords: the JSON config gets the same 4-character
+// minimum as the Caddyfile, instead of the policy silently ignoring a
+// shorter word.
+func TestValidateContextWords(t *testing.T) {
+	for _, tc := range []struct {
+		words []string
+		bad   string
+	}{
+		{[]string{"acme", "Ünïc"}, ""},
+		{[]string{"acme", "io"}, `"io"`},
+		{[]string{"abc"}, `"abc"`},
+		{[]string{""}, `""`},
+		{[]string{" ab "}, `" ab "`},
+	} {
+		err := (&App{ContextWords: tc.words}).Validate()
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("%q refused: %v", tc.words, err)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), "context_words") || !strings.Contains(err.Error(), tc.bad)):
+			t.Errorf("%q: got %v, want an error naming context_words and %s", tc.words, err, tc.bad)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -183,8 +182,8 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("caddyauth: context_words needs at least one word (your company or product name)")
 			}
 			for _, w := range words {
-				if utf8.RuneCountInString(w) < 4 {
-					return nil, d.Errf("caddyauth: context_words: %q is shorter than 4 characters, too short to judge a password by", w)
+				if err := checkContextWord(w); err != nil {
+					return nil, d.Err(err.Error())
 				}
 			}
 			app.ContextWords = append(app.ContextWords, words...)

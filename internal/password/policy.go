@@ -27,6 +27,11 @@ var (
 	ErrCommon     = errors.New("password is too common: a frequently used password, repeated or with digits or symbols added, or a keyboard or number sequence")
 )
 
+// MinContextWord is the fewest characters a context word needs to be judged
+// by: shorter words and name parts are ignored, and configured context
+// words shorter than this are refused.
+const MinContextWord = 4
+
 // ServiceName is always a context word: a password containing it is refused.
 const ServiceName = "caddyauth"
 
@@ -237,7 +242,7 @@ func builtFromContext(lower, an string, context []string) bool {
 		words := strings.FieldsFunc(c, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 		words = append(words, alnum(c))
 		for _, w := range words {
-			if utf8.RuneCountInString(w) >= 4 && mostly(an, w) {
+			if utf8.RuneCountInString(w) >= MinContextWord && mostly(an, w) {
 				return true
 			}
 		}
