@@ -45,8 +45,9 @@ func init() {
 // `protect` and `auth_portal` handlers. It owns the stores, the session
 // manager and the keys.
 type App struct {
-	// Secret is the master secret (>= 32 bytes); placeholders such as
-	// {env.CADDYAUTH_SECRET} and {file./path} are resolved.
+	// Secret is the master secret (>= 32 bytes). A value that is one whole
+	// placeholder, {env.CADDYAUTH_SECRET} or {file./path}, is resolved; any
+	// other value is a literal, braces included.
 	Secret string `json:"secret,omitempty"`
 	// SecretFile is read when Secret is empty; surrounding whitespace is
 	// trimmed.
