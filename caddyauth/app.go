@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -43,8 +45,9 @@ func init() {
 // `protect` and `auth_portal` handlers. It owns the stores, the session
 // manager and the keys.
 type App struct {
-	// Secret is the master secret (>= 32 bytes); placeholders such as
-	// {env.CADDYAUTH_SECRET} and {file./path} are resolved.
+	// Secret is the master secret (>= 32 bytes). A value that is one whole
+	// placeholder, {env.CADDYAUTH_SECRET} or {file./path}, is resolved; any
+	// other value is a literal, braces included.
 	Secret string `json:"secret,omitempty"`
 	// SecretFile is read when Secret is empty; surrounding whitespace is
 	// trimmed.
@@ -409,10 +412,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // secrets resolves the current and previous secrets.
 func (a *App) secrets() (string, string, error) {
-	repl := caddy.NewReplacer()
-	secret, err := repl.ReplaceOrErr(a.Secret, true, true)
+	secret, err := resolveSecret("secret", a.Secret, true)
 	if err != nil {
-		return "", "", fmt.Errorf("caddyauth: secret: %w", err)
+		return "", "", err
 	}
 	if secret == "" && a.SecretFile != "" {
 		b, err := os.ReadFile(a.SecretFile)
@@ -424,11 +426,43 @@ func (a *App) secrets() (string, string, error) {
 	if secret == "" {
 		return "", "", errors.New("caddyauth: no secret configured (or it resolved to empty): add `secret {env.CADDYAUTH_SECRET}` or `secret_file <path>` to the caddyauth global option; generate one with `caddy auth secret generate`")
 	}
-	previous, err := repl.ReplaceOrErr(a.PreviousSecret, false, true)
+	previous, err := resolveSecret("previous_secret", a.PreviousSecret, false)
 	if err != nil {
-		return "", "", fmt.Errorf("caddyauth: previous_secret: %w", err)
+		return "", "", err
 	}
 	return secret, previous, nil
+}
+
+// placeholderRE matches a value that is one whole env or file placeholder,
+// the only global placeholders that can hold a secret. Any other value,
+// braces or not, is a literal.
+var placeholderRE = regexp.MustCompile(`^\{(env|file)\.[^{}]+\}$`)
+
+// isPlaceholder reports whether the secret option value v is a single
+// placeholder such as {env.CADDYAUTH_SECRET} or {file./run/secrets/caddyauth}.
+func isPlaceholder(v string) bool { return placeholderRE.MatchString(v) }
+
+// mixesPlaceholder reports whether v holds an env or file placeholder
+// along with other text, which a secret option does not support.
+func mixesPlaceholder(v string) bool {
+	return !isPlaceholder(v) && (strings.Contains(v, "{env.") || strings.Contains(v, "{file."))
+}
+
+// resolveSecret resolves v when it is a single placeholder and returns any
+// other value as written. Errors name the option and the placeholder, never
+// a literal value. An empty placeholder is an error only when required.
+func resolveSecret(opt, v string, required bool) (string, error) {
+	if !isPlaceholder(v) {
+		if mixesPlaceholder(v) {
+			return "", fmt.Errorf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+		}
+		return v, nil
+	}
+	s, err := caddy.NewReplacer().ReplaceOrErr(v, required, true)
+	if err != nil {
+		return "", fmt.Errorf("caddyauth: %s: %w", opt, err)
+	}
+	return s, nil
 }
 
 // cookieWarnings names the cookie settings that are allowed but weaken the
@@ -437,12 +471,12 @@ func cookieWarnings(ck *CookieConfig) []string {
 	var out []string
 	lifetime, idle := time.Duration(ck.Lifetime), time.Duration(ck.Idle)
 	if lifetime == 0 {
-		lifetime = 24 * time.Hour
+		lifetime = session.DefaultLifetime
 	}
 	if idle == 0 {
-		idle = time.Hour
+		idle = session.DefaultIdle
 	}
-	if ck.SameSite == "none" {
+	if sameSiteNone(ck.SameSite) {
 		out = append(out, "cookie same_site none: browsers send the session cookie with cross-site requests; the portal keeps its CSRF check, but the protected apps lose SameSite protection and must defend against CSRF themselves")
 	}
 	if lifetime > 30*24*time.Hour {
@@ -465,7 +499,7 @@ func (a *App) secretSource() string {
 
 // secretOption echoes a placeholder such as {env.X}, never a literal value.
 func secretOption(opt, v string) string {
-	if strings.Contains(v, "{") {
+	if isPlaceholder(v) {
 		return opt + " " + v
 	}
 	return opt
@@ -572,8 +606,13 @@ func (a *App) Validate() error {
 	if a.MaxSessionsPerUser < 0 {
 		return errors.New("caddyauth: max_sessions_per_user must be positive")
 	}
-	if a.Cookie != nil && a.Cookie.SameSite == "none" && a.Cookie.Insecure {
+	if a.Cookie != nil && sameSiteNone(a.Cookie.SameSite) && a.Cookie.Insecure {
 		return errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)")
+	}
+	for _, w := range a.ContextWords {
+		if err := checkContextWord(w); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -716,6 +755,18 @@ func (a *App) registerBase(base string) {
 	a.bases[base] = true
 	a.basesMu.Unlock()
 }
+
+// checkContextWord refuses a context word the password policy would ignore.
+func checkContextWord(w string) error {
+	if utf8.RuneCountInString(strings.TrimSpace(w)) < password.MinContextWord {
+		return fmt.Errorf("caddyauth: context_words: %q is shorter than %d characters, too short to judge a password by", w, password.MinContextWord)
+	}
+	return nil
+}
+
+// sameSiteNone reports whether the same_site value s means none; like
+// parseSameSite it ignores case, so JSON "None" is judged as "none".
+func sameSiteNone(s string) bool { return strings.EqualFold(s, "none") }
 
 func parseSameSite(s string) (http.SameSite, error) {
 	switch strings.ToLower(s) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyauth/gateway/internal/session"
 )
 
 func provision(t *testing.T, a *App) error {
@@ -105,9 +107,14 @@ func TestCookieWarnings(t *testing.T) {
 		{"defaults", CookieConfig{}, nil},
 		{"strict and short", CookieConfig{SameSite: "strict", Lifetime: day, Idle: caddy.Duration(time.Hour)}, nil},
 		{"same_site none", CookieConfig{SameSite: "none"}, []string{"same_site none"}},
+		{"same_site None from JSON", CookieConfig{SameSite: "None"}, []string{"same_site none"}},
+		{"same_site NONE", CookieConfig{SameSite: "NONE"}, []string{"same_site none"}},
 		{"a year", CookieConfig{Lifetime: 365 * day, Idle: day}, []string{"longer than 30 days"}},
 		{"idle past lifetime", CookieConfig{Lifetime: caddy.Duration(time.Hour), Idle: caddy.Duration(2 * time.Hour)}, []string{"idle timeout never ends"}},
 		{"idle past the default lifetime", CookieConfig{Idle: 2 * day}, []string{"idle timeout never ends"}},
+		{"idle at the default lifetime", CookieConfig{Idle: caddy.Duration(session.DefaultLifetime)}, []string{"idle timeout never ends"}},
+		{"lifetime at the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle)}, []string{"idle timeout never ends"}},
+		{"lifetime just past the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle + time.Minute)}, nil},
 	} {
 		got := cookieWarnings(&tc.ck)
 		if len(got) != len(tc.want) {
@@ -118,6 +125,89 @@ func TestCookieWarnings(t *testing.T) {
 			if !strings.Contains(got[i], w) {
 				t.Errorf("%s: %q lacks %q", tc.name, got[i], w)
 			}
+		}
+	}
+}
+
+// TestSecretOptionNeverEchoesLiteral: a start-up error names a placeholder
+// so the operator knows what to fix, but never prints a literal secret, even
+// one that contains braces.
+func TestSecretOptionNeverEchoesLiteral(t *testing.T) {
+	for _, tc := range []struct{ v, want string }{
+		{"{env.CADDYAUTH_SECRET}", "secret {env.CADDYAUTH_SECRET}"},
+		{"{file./run/secrets/caddyauth}", "secret {file./run/secrets/caddyauth}"},
+		{"abc{def}", "secret"},
+		{"{abc}", "secret"},
+		{"{env.A}{env.B}", "secret"},
+		{"x{env.CADDYAUTH_SECRET}", "secret"},
+		{"0123456789abcdefghij{klmnopqrstuvwxyz", "secret"},
+		{"0123456789abcdefghij", "secret"},
+	} {
+		if got := secretOption("secret", tc.v); got != tc.want {
+			t.Errorf("secretOption(%q) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestLiteralSecretWithBraces: a literal secret containing braces is used as
+// written, and a failing one is reported without its value.
+func TestLiteralSecretWithBraces(t *testing.T) {
+	a := &App{Secret: "abc{def}-0123456789abcdefghijklmnopqrstuvwxyz", Sessions: &SessionsConfig{Backend: "memory"}}
+	if err := provision(t, a); err != nil {
+		t.Fatalf("literal secret with braces refused: %v", err)
+	}
+	for _, v := range []string{"abc{def}", "tooshort{x}"} {
+		err := provision(t, &App{Secret: v, Sessions: &SessionsConfig{Backend: "memory"}})
+		if err == nil {
+			t.Fatalf("%q accepted", v)
+		}
+		if strings.Contains(err.Error(), v) || strings.Contains(err.Error(), "def") || strings.Contains(err.Error(), "{x}") {
+			t.Errorf("error echoes the literal: %v", err)
+		}
+	}
+	err := provision(t, &App{Secret: "{env.A}-{env.B}-0123456789abcdefghijklmnop", Sessions: &SessionsConfig{Backend: "memory"}})
+	if err == nil || !strings.Contains(err.Error(), "whole value") {
+		t.Errorf("placeholder mixed with text: %v", err)
+	}
+}
+
+// TestValidateSameSiteNoneInsecure: same_site none needs a secure cookie,
+// however the JSON config spells none (parseSameSite ignores case).
+func TestValidateSameSiteNoneInsecure(t *testing.T) {
+	for _, v := range []string{"none", "None", "NONE"} {
+		err := (&App{Cookie: &CookieConfig{SameSite: v, Insecure: true}}).Validate()
+		if err == nil || !strings.Contains(err.Error(), "same_site none needs a secure cookie") {
+			t.Errorf("same_site %q insecure: %v", v, err)
+		}
+		if err := (&App{Cookie: &CookieConfig{SameSite: v}}).Validate(); err != nil {
+			t.Errorf("same_site %q secure: %v", v, err)
+		}
+	}
+	if err := (&App{Cookie: &CookieConfig{SameSite: "Lax", Insecure: true}}).Validate(); err != nil {
+		t.Errorf("same_site Lax insecure: %v", err)
+	}
+}
+
+// TestValidateContextWords: the JSON config gets the same 4-character
+// minimum as the Caddyfile, instead of the policy silently ignoring a
+// shorter word.
+func TestValidateContextWords(t *testing.T) {
+	for _, tc := range []struct {
+		words []string
+		bad   string
+	}{
+		{[]string{"acme", "Ünïc"}, ""},
+		{[]string{"acme", "io"}, `"io"`},
+		{[]string{"abc"}, `"abc"`},
+		{[]string{""}, `""`},
+		{[]string{" ab "}, `" ab "`},
+	} {
+		err := (&App{ContextWords: tc.words}).Validate()
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("%q refused: %v", tc.words, err)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), "context_words") || !strings.Contains(err.Error(), tc.bad)):
+			t.Errorf("%q: got %v, want an error naming context_words and %s", tc.words, err, tc.bad)
 		}
 	}
 }

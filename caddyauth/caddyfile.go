@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -94,9 +93,13 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			// A literal secret is checked here so the error names its line;
-			// a placeholder is checked when it resolves, at start.
-			if opt != "secret_file" && !strings.Contains(v, "{") {
+			// A literal secret, braces or not, is checked here so the error
+			// names its line; a placeholder is checked when it resolves, at
+			// start. Neither error prints the value.
+			if opt != "secret_file" && !isPlaceholder(v) {
+				if mixesPlaceholder(v) {
+					return nil, d.Errf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+				}
 				if err := keys.CheckSecret(v); err != nil {
 					return nil, d.Errf("caddyauth: %s: %v", opt, err)
 				}
@@ -179,8 +182,8 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Err("caddyauth: context_words needs at least one word (your company or product name)")
 			}
 			for _, w := range words {
-				if utf8.RuneCountInString(w) < 4 {
-					return nil, d.Errf("caddyauth: context_words: %q is shorter than 4 characters, too short to judge a password by", w)
+				if err := checkContextWord(w); err != nil {
+					return nil, d.Err(err.Error())
 				}
 			}
 			app.ContextWords = append(app.ContextWords, words...)

@@ -27,6 +27,15 @@ var (
 	ErrCommon     = errors.New("password is too common: a frequently used password, repeated or with digits or symbols added, or a keyboard or number sequence")
 )
 
+// MinContextWord is the fewest characters a context word needs to be judged
+// by: shorter words and name parts are ignored, and configured context
+// words shorter than this are refused.
+const MinContextWord = 4
+
+// minEmailAlnum is the fewest letters and digits an email address needs for
+// a password containing them, punctuation aside, to be refused.
+const minEmailAlnum = 8
+
 // ServiceName is always a context word: a password containing it is refused.
 const ServiceName = "caddyauth"
 
@@ -39,7 +48,8 @@ const ServiceName = "caddyauth"
 //   - not one unit of at most 4 characters repeated, like "aaaa..." or
 //     "abcabc..." (ErrRepetitive);
 //   - not built from the context (ErrContext): it must not contain
-//     ServiceName or the full email address; the email's local part and the
+//     ServiceName or the full email address, nor the address's letters and
+//     digits when there are at least 8 of them; the email's local part and the
 //     name (whole, or any word of it) of at least 4 characters must not make
 //     up half or more of its letters and digits, nor leave only a weak rest
 //     (a listed password, a sequence, digits in a row);
@@ -229,7 +239,13 @@ func builtFromContext(lower, an string, context []string) bool {
 			continue
 		}
 		if at := strings.LastIndexByte(c, '@'); at > 0 {
-			if strings.Contains(lower, c) || strings.Contains(an, alnum(c)) {
+			if strings.Contains(lower, c) {
+				return true
+			}
+			// The email's letters and digits alone are judged only when
+			// there are enough of them: "al@ex.io" is "alexio", a run that
+			// ordinary words such as "Alex Iolanthe" contain.
+			if ac := alnum(c); utf8.RuneCountInString(ac) >= minEmailAlnum && strings.Contains(an, ac) {
 				return true
 			}
 			c = c[:at]
@@ -237,7 +253,7 @@ func builtFromContext(lower, an string, context []string) bool {
 		words := strings.FieldsFunc(c, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 		words = append(words, alnum(c))
 		for _, w := range words {
-			if utf8.RuneCountInString(w) >= 4 && mostly(an, w) {
+			if utf8.RuneCountInString(w) >= MinContextWord && mostly(an, w) {
 				return true
 			}
 		}

@@ -47,6 +47,8 @@ func TestCheckNewAccepts(t *testing.T) {
 		{"a lone letter at each end of symbols", "a!~#$%-&*()_+{}a", nil},
 		{"name is a small part", "alice in wonderland drinks tea", []string{"alice@example.test", "Alice"}},
 		{"short local part ignored", "bob went to the market today", []string{"bob@example.test", "Bob"}},
+		{"short email's letters in a run", "Alex Iolanthe sings by the river", []string{"al@ex.io"}},
+		{"email's letters and digits under 8", "Mo Lin Re sails across the bay", []string{"mo@lin.re"}},
 		{"mixed case and symbols", "Tr0ub4dor&3 was never enough", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +100,9 @@ func TestCheckNewRefuses(t *testing.T) {
 		{"name twice", "Alice Liddell Alice Liddell", alice, ErrContext},
 		{"name word and a digit run", "liddell123456789012", alice, ErrContext},
 		{"configured word", "acmeacmeacme2026", []string{"acme"}, ErrContext},
+		{"short full email", "al@ex.io is my favourite address", []string{"al@ex.io"}, ErrContext},
+		{"email's letters and digits at 8", "Mo Lina Re sails across the bay", []string{"mo@lina.re"}, ErrContext},
+		{"email's letters and digits over 8", "Jo Example.io is where my cat naps", []string{"jo@example.io"}, ErrContext},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckNew(tc.pw, tc.context...)

@@ -28,10 +28,17 @@ var ErrNoSession = errors.New("no valid session")
 // instance that cached it.
 const MaxCacheTTL = 5 * time.Second
 
+// Defaults for a zero Config.Lifetime and Config.Idle. Exported so the
+// start-up checks judge the same values the manager applies.
+const (
+	DefaultLifetime = 24 * time.Hour
+	DefaultIdle     = time.Hour
+)
+
 // Config tunes the manager. Zero values get defaults in New.
 type Config struct {
-	Lifetime      time.Duration // absolute lifetime (default 24h)
-	Idle          time.Duration // idle timeout (default 1h)
+	Lifetime      time.Duration // absolute lifetime (default DefaultLifetime)
+	Idle          time.Duration // idle timeout (default DefaultIdle)
 	MaxPerUser    int           // oldest evicted beyond this (default 10)
 	CacheTTL      time.Duration // 0: default 5s; negative: no cache
 	CacheSize     int           // entries (default 100000)
@@ -102,10 +109,10 @@ func (m *Manager) broadcast(ctx context.Context, ids []string) {
 // New returns a Manager over the given stores.
 func New(sessions store.SessionStore, users store.UserStore, cfg Config) (*Manager, error) {
 	if cfg.Lifetime == 0 {
-		cfg.Lifetime = 24 * time.Hour
+		cfg.Lifetime = DefaultLifetime
 	}
 	if cfg.Idle == 0 {
-		cfg.Idle = time.Hour
+		cfg.Idle = DefaultIdle
 	}
 	if cfg.Lifetime < 0 || cfg.Idle < 0 {
 		return nil, fmt.Errorf("session lifetime and idle timeout must be positive")

@@ -307,6 +307,18 @@ func TestConfigLimits(t *testing.T) {
 	}
 }
 
+// TestConfigDefaults: a zero lifetime and idle get the exported defaults,
+// which the caddyauth start-up warnings rely on.
+func TestConfigDefaults(t *testing.T) {
+	m, _, _, _, _ := setup(t, Config{})
+	if m.cfg.Lifetime != DefaultLifetime || m.cfg.Idle != DefaultIdle {
+		t.Fatalf("defaults: lifetime %s idle %s", m.cfg.Lifetime, m.cfg.Idle)
+	}
+	if DefaultIdle >= DefaultLifetime {
+		t.Fatalf("default idle %s is not shorter than lifetime %s", DefaultIdle, DefaultLifetime)
+	}
+}
+
 func TestCookieValues(t *testing.T) {
 	for _, tc := range []struct {
 		header []string
