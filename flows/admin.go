@@ -137,6 +137,16 @@ func adminViewOf(u *store.User) adminUserView {
 		CreatedAt:   u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
+// actionTarget is target for a changing call on a user, which takes no
+// body: the action is the path.
+func (p *portal) actionTarget(w http.ResponseWriter, r *http.Request) *store.User {
+	if e := noBody(r); e != nil {
+		p.adminError(w, e)
+		return nil
+	}
+	return p.target(w, r)
+}
+
 // target loads the user named in the path, or answers 404 / 503.
 func (p *portal) target(w http.ResponseWriter, r *http.Request) *store.User {
 	u, err := p.s.deps.Users.UserByID(r.Context(), r.PathValue("id"))
@@ -174,11 +184,7 @@ func (p *portal) adminGetUser(w http.ResponseWriter, r *http.Request, _ *session
 // An admin cannot disable themself: nobody would be left to undo it.
 func (p *portal) adminSetStatus(status string) adminHandler {
 	return func(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
-		if e := noBody(r); e != nil {
-			p.adminError(w, e)
-			return
-		}
-		u := p.target(w, r)
+		u := p.actionTarget(w, r)
 		if u == nil {
 			return
 		}
@@ -294,11 +300,7 @@ func (p *portal) adminDeleteSession(w http.ResponseWriter, r *http.Request, admi
 }
 
 func (p *portal) adminLogoutAll(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
-	if e := noBody(r); e != nil {
-		p.adminError(w, e)
-		return
-	}
-	u := p.target(w, r)
+	u := p.actionTarget(w, r)
 	if u == nil {
 		return
 	}
@@ -337,11 +339,7 @@ func (s *Service) resetMFA(ctx context.Context, userID string) error {
 }
 
 func (p *portal) adminResetMFA(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
-	if e := noBody(r); e != nil {
-		p.adminError(w, e)
-		return
-	}
-	u := p.target(w, r)
+	u := p.actionTarget(w, r)
 	if u == nil {
 		return
 	}
@@ -354,11 +352,7 @@ func (p *portal) adminResetMFA(w http.ResponseWriter, r *http.Request, admin *se
 }
 
 func (p *portal) adminUnlock(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
-	if e := noBody(r); e != nil {
-		p.adminError(w, e)
-		return
-	}
-	u := p.target(w, r)
+	u := p.actionTarget(w, r)
 	if u == nil {
 		return
 	}
