@@ -448,13 +448,18 @@ func mixesPlaceholder(v string) bool {
 	return !isPlaceholder(v) && (strings.Contains(v, "{env.") || strings.Contains(v, "{file."))
 }
 
+// errMixedPlaceholder is the error for such a value of option opt.
+func errMixedPlaceholder(opt string) error {
+	return fmt.Errorf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+}
+
 // resolveSecret resolves v when it is a single placeholder and returns any
 // other value as written. Errors name the option and the placeholder, never
 // a literal value. An empty placeholder is an error only when required.
 func resolveSecret(opt, v string, required bool) (string, error) {
 	if !isPlaceholder(v) {
 		if mixesPlaceholder(v) {
-			return "", fmt.Errorf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+			return "", errMixedPlaceholder(opt)
 		}
 		return v, nil
 	}

@@ -98,7 +98,7 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			// start. Neither error prints the value.
 			if opt != "secret_file" && !isPlaceholder(v) {
 				if mixesPlaceholder(v) {
-					return nil, d.Errf("caddyauth: %s: a placeholder must be the whole value, such as {env.CADDYAUTH_SECRET}", opt)
+					return nil, d.Err(errMixedPlaceholder(opt).Error())
 				}
 				if err := keys.CheckSecret(v); err != nil {
 					return nil, d.Errf("caddyauth: %s: %v", opt, err)
