@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -129,12 +130,18 @@ func (c *Caddy) Stop() {
 	if c.Exited() {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	stopProcess(c.cmd, c.done, syscall.SIGTERM, 3*time.Second)
+}
+
+// stopProcess sends sig, waits up to grace for the process to exit (done
+// closes when its Wait returns), then kills it and waits.
+func stopProcess(cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, grace time.Duration) {
+	_ = cmd.Process.Signal(sig)
 	select {
-	case <-c.done:
-	case <-time.After(3 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 

@@ -148,13 +148,7 @@ func (m *Mailpit) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(cmd, done, syscall.SIGTERM, 5*time.Second)
 }
 
 // Restart starts the server again on the same ports.
