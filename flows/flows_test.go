@@ -266,6 +266,25 @@ func TestLoginTimingUnknownVsKnown(t *testing.T) {
 	if ratio := float64(u) / float64(k); ratio < 0.5 || ratio > 2 {
 		t.Fatalf("unknown user %v vs known user %v (medians): timing reveals who exists", u, k)
 	}
+
+	// The same by phone: an unknown number costs a lookup and the dummy
+	// hash, like a known one.
+	e.alice.Phone = "+15550100000"
+	_ = e.mem.UpdateUser(context.Background(), e.alice)
+	byPhone := func(phone string) time.Duration {
+		start := time.Now()
+		e.do(jsonReq("POST", "/auth/login", `{"phone":"`+phone+`","password":"wrong password here"}`))
+		return time.Since(start)
+	}
+	known, unknown = known[:0], unknown[:0]
+	for i := 0; i < 21; i++ {
+		known = append(known, byPhone("+15550100000"))
+		unknown = append(unknown, byPhone("+15550199999"))
+	}
+	k, u = median(known), median(unknown)
+	if ratio := float64(u) / float64(k); ratio < 0.5 || ratio > 2 {
+		t.Fatalf("unknown phone %v vs known phone %v (medians): timing reveals who exists", u, k)
+	}
 }
 
 func median(d []time.Duration) time.Duration {
