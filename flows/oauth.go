@@ -314,7 +314,8 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			ev.UserID = u.ID
 		}
 		fail(map[*APIError]string{errEmailUnverified: "email_unverified", errSignupDisabled: "signup_disabled",
-			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked"}[e], e, ev)
+			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked",
+			errOAuthEmailNotASCII: "email_not_ascii"}[e], e, ev)
 		return
 	}
 	if p.completeLogin(w, r, u, firstFactor{Method: method, IdPMFA: ident.MFA}, tx.RD) {
@@ -352,6 +353,11 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 			return nil, nil, err
 		}
 		return p.refreshProfile(ctx, u, ident)
+	}
+	if !store.ASCIIEmail(ident.Email) {
+		// Refused, not compared: no look-alike of an ASCII address may
+		// link that account or become an account of its own.
+		return nil, errOAuthEmailNotASCII, nil
 	}
 	if ident.Email == "" || !ident.EmailVerified || !ValidEmail(ident.Email) {
 		return nil, errEmailUnverified, nil
