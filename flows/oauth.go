@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -352,7 +351,7 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		if err := ids.TouchIdentity(ctx, prov.Name(), ident.Subject, ident.Email, now); err != nil {
 			return nil, nil, err
 		}
-		return p.refreshProfile(ctx, u, ident)
+		return p.refreshProfile(r, prov, u, ident)
 	}
 	if !store.ASCIIEmail(ident.Email) {
 		// Refused, not compared: no look-alike of an ASCII address may
@@ -383,7 +382,7 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 			}
 			return nil, nil, err
 		}
-		return p.refreshProfile(ctx, u, ident)
+		return p.refreshProfile(r, prov, u, ident)
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	}
@@ -399,6 +398,9 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		return nil, nil, err
 	}
 	p.s.audit(r, audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": "oauth:" + prov.Name()}})
+	if groupsDiffer(nil, u.Groups) {
+		p.auditGroupChange(r, u, nil, prov)
+	}
 	if err := p.linkIdentity(r, u, prov, ident, "signup"); err != nil {
 		return nil, nil, err
 	}
@@ -417,11 +419,14 @@ func (p *portal) linkIdentity(r *http.Request, u *store.User, prov *oauth.Provid
 }
 
 // refreshProfile applies what the provider is authoritative for: the
-// groups when claim_groups is configured (replaced at every login), and a
-// name the account does not have yet.
-func (p *portal) refreshProfile(ctx context.Context, u *store.User, ident *oauth.Identity) (*store.User, *APIError, error) {
+// groups when claim_groups is configured (replaced at every login, each
+// change audited), and a name the account does not have yet.
+func (p *portal) refreshProfile(r *http.Request, prov *oauth.Provider, u *store.User, ident *oauth.Identity) (*store.User, *APIError, error) {
 	changed := false
-	if ident.Groups != nil && !slices.Equal(u.Groups, ident.Groups) && !(len(u.Groups) == 0 && len(ident.Groups) == 0) {
+	var groupsBefore []string
+	groupsChanged := ident.Groups != nil && groupsDiffer(u.Groups, ident.Groups)
+	if groupsChanged {
+		groupsBefore = u.Groups
 		u.Groups = slices.Clone(ident.Groups)
 		changed = true
 	}
@@ -431,9 +436,12 @@ func (p *portal) refreshProfile(ctx context.Context, u *store.User, ident *oauth
 	}
 	if changed {
 		u.UpdatedAt = time.Time{}
-		if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+		if err := p.s.deps.Users.UpdateUser(r.Context(), u); err != nil {
 			return nil, nil, err
 		}
+	}
+	if groupsChanged {
+		p.auditGroupChange(r, u, groupsBefore, prov)
 	}
 	return u, nil, nil
 }
