@@ -60,6 +60,12 @@ func TestLoginRefusesNonASCIIEmail(t *testing.T) {
 			}
 		}
 	}
+	// Other bad shapes keep the answer of a wrong password.
+	for _, email := range []string{"kate @example.test", "kate,x@example.test", "not-an-email"} {
+		if got := decodeErr(t, e.do(jsonReq("POST", "/auth/login", `{"email":"`+email+`","password":"`+alicePW+`"}`))); got.Code != CodeInvalidCredentials {
+			t.Errorf("%q: %+v, want INVALID_CREDENTIALS as before", email, got)
+		}
+	}
 	if res := e.do(jsonReq("POST", "/auth/login", `{"email":"KATE@Example.test","password":"`+alicePW+`"}`)); res.StatusCode != http.StatusOK {
 		t.Errorf("ASCII case of kate's email: %d", res.StatusCode)
 	}

@@ -201,7 +201,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		p.loginFailed(w, r, in, invalidInput("Enter the phone number in international format, such as +15550100000."))
 		return
 	}
-	if !byPhone && !store.ASCIIEmail(ident) {
+	if !byPhone && nonASCII(ident) {
 		// No account has such an address (ValidEmail refuses them), and
 		// its shape is no secret: say what is wrong, before any lookup.
 		result = "invalid_input"

@@ -353,7 +353,7 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		}
 		return p.refreshProfile(r, prov, u, ident)
 	}
-	if !store.ASCIIEmail(ident.Email) {
+	if nonASCII(ident.Email) {
 		// Refused, not compared: no look-alike of an ASCII address may
 		// link that account or become an account of its own.
 		return nil, errOAuthEmailNotASCII, nil

@@ -32,10 +32,42 @@ func groupsDiffer(before, after []string) bool {
 
 // auditGroupChange records that prov changed u's groups from before to
 // u.Groups. Call it after the change is stored, and only when groupsDiffer.
+// Besides the two lists it names what was added and removed and whether
+// the admin group was granted or removed, and flags a list too long for
+// the record to keep whole: a grant of admin at the end of a long claim
+// must not be lost to the cut.
 func (p *portal) auditGroupChange(r *http.Request, u *store.User, before []string, prov *oauth.Provider) {
 	src := groupSource(prov)
-	p.s.audit(r, audit.Event{Type: audit.UserGroupsChanged, UserID: u.ID, Email: u.Email, Actor: src,
-		Detail: map[string]string{"before": joinGroups(before), "after": joinGroups(u.Groups), "source": src}})
+	added, removed := groupDiff(before, u.Groups)
+	d := map[string]string{"before": joinGroups(before), "after": joinGroups(u.Groups),
+		"added": joinGroups(added), "removed": joinGroups(removed), "source": src}
+	switch admin := p.s.cfg.AdminGroup; {
+	case slices.Contains(added, admin):
+		d["admin"] = "granted"
+	case slices.Contains(removed, admin):
+		d["admin"] = "removed"
+	}
+	for _, v := range d {
+		if len(v) > audit.MaxDetailText {
+			d["truncated"] = "true"
+		}
+	}
+	p.s.audit(r, audit.Event{Type: audit.UserGroupsChanged, UserID: u.ID, Email: u.Email, Actor: src, Detail: d})
+}
+
+// groupDiff lists the groups in after but not before, and the reverse.
+func groupDiff(before, after []string) (added, removed []string) {
+	for _, g := range after {
+		if !slices.Contains(before, g) {
+			added = append(added, g)
+		}
+	}
+	for _, g := range before {
+		if !slices.Contains(after, g) {
+			removed = append(removed, g)
+		}
+	}
+	return added, removed
 }
 
 // joinGroups is a group list as one audit value: comma-separated (group

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -92,6 +93,57 @@ func TestOAuthGroupChangesAudited(t *testing.T) {
 			}
 			if got := joinGroups(stored.Groups); got != tc.want.after {
 				t.Errorf("stored groups %q, event says %q", got, tc.want.after)
+			}
+		})
+	}
+}
+
+// TestOAuthGroupChangeDetail: the record names what was added and
+// removed, flags the admin group, and says when a list was too long for
+// the audit trail to keep whole, so a grant of admin at the end of a long
+// claim is never hidden by the cut.
+func TestOAuthGroupChangeDetail(t *testing.T) {
+	gh := githubCfg()
+	gh.ClaimGroups = "groups"
+	_, _, rec, svc, mem := oauthServiceFull(t, Config{}, gh)
+	p := &portal{s: svc, base: "/auth"}
+	ctx := context.Background()
+	dora := &store.User{ID: "dora", Email: "dora@example.com", Status: store.StatusActive, Groups: []string{"staff", "eng"}}
+	if err := mem.CreateUser(ctx, dora); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	long := []string{"staff"}
+	for i := range 40 {
+		long = append(long, fmt.Sprintf("team-%02d-with-a-long-name", i))
+	}
+	long = append(long, svc.cfg.AdminGroup)
+	for _, tc := range []struct {
+		name   string
+		groups []string
+		want   map[string]string
+	}{
+		{"admin granted", []string{"staff", "admin"}, map[string]string{"before": "staff,eng", "after": "staff,admin", "added": "admin", "removed": "eng", "admin": "granted", "truncated": ""}},
+		{"admin removed", []string{"staff"}, map[string]string{"before": "staff,admin", "after": "staff", "added": "", "removed": "admin", "admin": "removed"}},
+		{"no admin change", []string{"staff", "ops"}, map[string]string{"added": "ops", "removed": "", "admin": ""}},
+		{"long claim ending in admin", long, map[string]string{"removed": "ops", "admin": "granted", "truncated": "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := oauth.Identity{Subject: "d", Email: "dora@example.com", EmailVerified: true, Groups: tc.groups}
+			if _, e, err := p.resolveOAuthUser(req, svc.oauth.providers["github"], &id); err != nil || e != nil {
+				t.Fatalf("resolve: %v %v", e, err)
+			}
+			ev := rec.find(audit.UserGroupsChanged, "dora")
+			if ev == nil {
+				t.Fatal("no group event")
+			}
+			for k, want := range tc.want {
+				if got := ev.Detail[k]; got != want {
+					t.Errorf("detail %s = %q, want %q", k, got, want)
+				}
+			}
+			if len(ev.Detail) > 16 {
+				t.Errorf("%d detail entries: the audit trail keeps 16", len(ev.Detail))
 			}
 		})
 	}

@@ -6,3 +6,7 @@ package audit
 // source. Kept beside the other event types (event.go) in a file of its
 // own only so that parallel changes to that list merge cleanly.
 const UserGroupsChanged = "user.groups_changed"
+
+// MaxDetailText is the longest detail value a record keeps (longer ones
+// are cut at a rune boundary): callers flag a value that will be cut.
+const MaxDetailText = maxDetailText

@@ -166,9 +166,9 @@ func TestOIDCGroupChangesAudited(t *testing.T) {
 		if r.Email != "gary@example.org" || r.UserID == "" || r.Actor != "oidc:corp" || r.Detail["source"] != "oidc:corp" {
 			t.Errorf("record %+v", r)
 		}
-		got = append(got, r.Detail["before"]+" -> "+r.Detail["after"])
+		got = append(got, r.Detail["before"]+" -> "+r.Detail["after"]+" +"+r.Detail["added"]+" -"+r.Detail["removed"]+" admin:"+r.Detail["admin"])
 	}
-	if want := []string{" -> eng", "eng -> eng,admin", "eng,admin -> eng", "eng -> "}; strings.Join(got, "|") != strings.Join(want, "|") {
+	if want := []string{" -> eng +eng - admin:", "eng -> eng,admin +admin - admin:granted", "eng,admin -> eng + -admin admin:removed", "eng ->  + -eng admin:"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("group changes %q, want %q", got, want)
 	}
 	out, _, _ := g.cli("", "auth", "audit", "tail", "--config", cfg, "--user", "gary@example.org", "-n", "50")
