@@ -43,9 +43,9 @@ func viewOf(u *store.User) userView {
 	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Groups: g}
 }
 
-// NormalizeEmail is the one place emails are canonicalised (lower case,
-// trimmed) before lookup or storage.
-func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+// NormalizeEmail is the one place emails are canonicalised (trimmed, ASCII
+// case folded, nothing else: store.NormalizeEmail) before lookup or storage.
+func NormalizeEmail(e string) string { return store.NormalizeEmail(e) }
 
 // auditIdentifier is what a failed login records of the identifier that was
 // typed: the email when it looks like one, otherwise a marker. A password
@@ -133,10 +133,11 @@ func ValidPhone(p string) bool {
 }
 
 // ValidEmail is a deliberately loose shape check; delivery verification is
-// the real test.
+// the real test. Only ASCII addresses pass (store.ASCIIEmail): look-alike
+// letters must not make a second account that reads as someone else's.
 func ValidEmail(e string) bool {
 	at := strings.LastIndexByte(e, '@')
-	return at > 0 && at < len(e)-1 && len(e) <= 254 && !strings.ContainsAny(e, " \t\r\n<>\"(),;:\\[]")
+	return at > 0 && at < len(e)-1 && len(e) <= 254 && store.ASCIIEmail(e) && !strings.ContainsAny(e, " \t\r\n<>\"(),;:\\[]")
 }
 
 // returnTo validates rd for this request; "" if unsafe or absent.
@@ -198,6 +199,13 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		// The shape of a phone number is no secret: say what is wrong.
 		result = "invalid_input"
 		p.loginFailed(w, r, in, invalidInput("Enter the phone number in international format, such as +15550100000."))
+		return
+	}
+	if !byPhone && nonASCII(ident) {
+		// No account has such an address (ValidEmail refuses them), and
+		// its shape is no secret: say what is wrong, before any lookup.
+		result = "invalid_input"
+		p.loginFailed(w, r, in, errEmailNotASCII)
 		return
 	}
 	if len(ident) > 254 || len(in.Password) > password.MaxLength {

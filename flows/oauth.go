@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -314,7 +313,8 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			ev.UserID = u.ID
 		}
 		fail(map[*APIError]string{errEmailUnverified: "email_unverified", errSignupDisabled: "signup_disabled",
-			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked"}[e], e, ev)
+			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked",
+			errOAuthEmailNotASCII: "email_not_ascii"}[e], e, ev)
 		return
 	}
 	if p.completeLogin(w, r, u, firstFactor{Method: method, IdPMFA: ident.MFA}, tx.RD) {
@@ -351,7 +351,12 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		if err := ids.TouchIdentity(ctx, prov.Name(), ident.Subject, ident.Email, now); err != nil {
 			return nil, nil, err
 		}
-		return p.refreshProfile(ctx, u, ident)
+		return p.refreshProfile(r, prov, u, ident)
+	}
+	if nonASCII(ident.Email) {
+		// Refused, not compared: no look-alike of an ASCII address may
+		// link that account or become an account of its own.
+		return nil, errOAuthEmailNotASCII, nil
 	}
 	if ident.Email == "" || !ident.EmailVerified || !ValidEmail(ident.Email) {
 		return nil, errEmailUnverified, nil
@@ -377,7 +382,7 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 			}
 			return nil, nil, err
 		}
-		return p.refreshProfile(ctx, u, ident)
+		return p.refreshProfile(r, prov, u, ident)
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	}
@@ -393,6 +398,9 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		return nil, nil, err
 	}
 	p.s.audit(r, audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": "oauth:" + prov.Name()}})
+	if groupsDiffer(nil, u.Groups) {
+		p.auditGroupChange(r, u, nil, prov)
+	}
 	if err := p.linkIdentity(r, u, prov, ident, "signup"); err != nil {
 		return nil, nil, err
 	}
@@ -411,11 +419,14 @@ func (p *portal) linkIdentity(r *http.Request, u *store.User, prov *oauth.Provid
 }
 
 // refreshProfile applies what the provider is authoritative for: the
-// groups when claim_groups is configured (replaced at every login), and a
-// name the account does not have yet.
-func (p *portal) refreshProfile(ctx context.Context, u *store.User, ident *oauth.Identity) (*store.User, *APIError, error) {
+// groups when claim_groups is configured (replaced at every login, each
+// change audited), and a name the account does not have yet.
+func (p *portal) refreshProfile(r *http.Request, prov *oauth.Provider, u *store.User, ident *oauth.Identity) (*store.User, *APIError, error) {
 	changed := false
-	if ident.Groups != nil && !slices.Equal(u.Groups, ident.Groups) && !(len(u.Groups) == 0 && len(ident.Groups) == 0) {
+	var groupsBefore []string
+	groupsChanged := ident.Groups != nil && groupsDiffer(u.Groups, ident.Groups)
+	if groupsChanged {
+		groupsBefore = u.Groups
 		u.Groups = slices.Clone(ident.Groups)
 		changed = true
 	}
@@ -425,9 +436,12 @@ func (p *portal) refreshProfile(ctx context.Context, u *store.User, ident *oauth
 	}
 	if changed {
 		u.UpdatedAt = time.Time{}
-		if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+		if err := p.s.deps.Users.UpdateUser(r.Context(), u); err != nil {
 			return nil, nil, err
 		}
+	}
+	if groupsChanged {
+		p.auditGroupChange(r, u, groupsBefore, prov)
 	}
 	return u, nil, nil
 }

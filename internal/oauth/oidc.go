@@ -217,9 +217,11 @@ func claimBool(c map[string]any, k string) bool {
 	return false
 }
 
-// claimStrings reads an array of strings, or one string (split on commas
-// and spaces); a non-string element is skipped. Absent: empty, not nil, so
-// a configured claim that the IdP left out clears the groups.
+// claimStrings reads an array of strings, or one string as one value: a
+// string is never split, so "helpdesk admin" is one (invalid) group name
+// that the flows refuse, not the groups helpdesk and admin. A non-string
+// element is skipped. Absent: empty, not nil, so a configured claim that
+// the IdP left out clears the groups.
 func claimStrings(c map[string]any, k string) []string {
 	out := []string{}
 	switch v := c[k].(type) {
@@ -230,7 +232,9 @@ func claimStrings(c map[string]any, k string) []string {
 			}
 		}
 	case string:
-		out = append(out, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
+		if v != "" {
+			out = append(out, v)
+		}
 	}
 	return out
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/caddyauth/gateway/store"
 )
 
 // Kinds of provider.
@@ -91,7 +93,7 @@ type Config struct {
 // Identity is what a provider says about the user after a verified login.
 type Identity struct {
 	Subject       string
-	Email         string // lower case
+	Email         string // store.NormalizeEmail: ASCII case folded only
 	EmailVerified bool
 	Name          string
 	// Groups from the ClaimGroups claim (nil when not configured).
@@ -146,7 +148,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Now = time.Now
 	}
 	for i, d := range cfg.AllowedDomains {
-		cfg.AllowedDomains[i] = strings.ToLower(strings.TrimPrefix(d, "@"))
+		cfg.AllowedDomains[i] = store.NormalizeEmail(strings.TrimPrefix(d, "@"))
 	}
 	if cfg.DisplayName == "" {
 		cfg.DisplayName = displayName(cfg.Name)
@@ -210,7 +212,7 @@ func (p *Provider) Signup(email string) bool {
 		return true
 	}
 	at := strings.LastIndexByte(email, '@')
-	return at >= 0 && slices.Contains(p.cfg.AllowedDomains, strings.ToLower(email[at+1:]))
+	return at >= 0 && slices.ContainsFunc(p.cfg.AllowedDomains, func(d string) bool { return store.EqualEmail(d, email[at+1:]) })
 }
 
 // AuthCodeURL is where the browser goes to sign in. verifier is the PKCE
@@ -231,7 +233,10 @@ func (p *Provider) Exchange(ctx context.Context, cb Callback) (*Identity, error)
 	if id.Subject == "" {
 		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	id.Email = strings.ToLower(strings.TrimSpace(id.Email))
+	// ASCII case only: strings.ToLower would turn the Kelvin sign into
+	// "k" and link kate@ to a look-alike address (the flows refuse
+	// non-ASCII addresses).
+	id.Email = store.NormalizeEmail(id.Email)
 	return id, nil
 }
 

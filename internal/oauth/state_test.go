@@ -89,8 +89,8 @@ func TestClaimHelpers(t *testing.T) {
 	if got := claimStrings(c, "g"); strings.Join(got, "|") != "a|b" {
 		t.Errorf("groups array = %q", got)
 	}
-	if got := claimStrings(c, "s"); strings.Join(got, "|") != "x|y|z" {
-		t.Errorf("groups string = %q", got)
+	if got := claimStrings(c, "s"); strings.Join(got, "|") != "x, y z" {
+		t.Errorf("groups string = %q, want one value, never split", got)
 	}
 	if got := claimStrings(c, "missing"); got == nil || len(got) != 0 {
 		t.Errorf("missing claim = %#v, want empty", got)

@@ -56,10 +56,12 @@ func (r Rule) Matches(u *store.User) bool {
 		case KindEmail:
 			if dom, ok := strings.CutPrefix(v, "*@"); ok {
 				at := strings.LastIndexByte(u.Email, '@')
-				if at >= 0 && strings.EqualFold(u.Email[at+1:], dom) {
+				// ASCII case only: strings.EqualFold takes the Kelvin
+				// sign for "k" (a look-alike would pass another's rule).
+				if at >= 0 && store.EqualEmail(u.Email[at+1:], dom) {
 					return true
 				}
-			} else if strings.EqualFold(u.Email, v) {
+			} else if store.EqualEmail(u.Email, v) {
 				return true
 			}
 		case KindGroup, KindRole:

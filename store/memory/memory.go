@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +66,8 @@ func copySession(s *store.Session) *store.Session {
 
 // normEmail is the one normalisation every backend applies, so a lookup
 // finds the account whatever case the user typed.
-func normEmail(e string) string { return strings.ToLower(e) }
+// It folds ASCII case only (store.NormalizeEmail).
+func normEmail(e string) string { return store.NormalizeEmail(e) }
 
 // CreateUser stores a copy of u with its email lower-cased. Zero CreatedAt
 // or UpdatedAt are set to now.

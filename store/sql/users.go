@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/caddyauth/gateway/store"
@@ -14,9 +13,10 @@ import (
 
 const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at`
 
-// normEmail lower-cases in Go rather than with SQL lower(), which in SQLite
-// only folds ASCII: the stored value and the lookup must agree exactly.
-func normEmail(e string) string { return strings.ToLower(e) }
+// normEmail canonicalises in Go (store.NormalizeEmail: ASCII case only)
+// rather than with SQL lower(), whose folding differs between SQLite and
+// PostgreSQL: the stored value and the lookup must agree exactly.
+func normEmail(e string) string { return store.NormalizeEmail(e) }
 
 func groupsJSON(g []string) (string, error) {
 	if len(g) == 0 {
