@@ -161,7 +161,7 @@ func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *sessio
 	}
 	g.s.hsts(w, r)
 	g.dropTrustHeader(r.Header)
-	if g.isPublic(r.URL.Path) {
+	if g.isPublic(r.URL) {
 		// Who is signed in, if anyone, for a stricter guard later in
 		// this request (`protect /docs/admin*` after a site-wide
 		// `public /docs/*`): this one is about to remove the cookie.
@@ -343,17 +343,24 @@ func (g *Guard) stepUp(w http.ResponseWriter, r *http.Request) {
 
 // isPublic matches the cleaned path only; a path that cleaning changes
 // ("/public/../admin", "//x") is never public, so dot segments and doubled
-// slashes cannot widen a rule.
-func (g *Guard) isPublic(p string) bool {
+// slashes cannot widen a rule. Nor is a path that some upstream reads as
+// having a dot segment ("/public/..;/admin", "/public/..%5Cadmin"): see
+// plainPath, which judges the decoded and the raw (escaped) path.
+func (g *Guard) isPublic(u *url.URL) bool {
 	if len(g.exact) == 0 && len(g.prefixes) == 0 {
 		return false
 	}
+	p := u.Path
 	if p == "" || path.Clean(p) != p && path.Clean(p)+"/" != p {
 		return false
 	}
-	if g.exact[p] {
-		return true
+	if !g.exact[p] && !g.hasPublicPrefix(p) {
+		return false
 	}
+	return plainPath(p) && (u.RawPath == "" || plainPath(u.RawPath))
+}
+
+func (g *Guard) hasPublicPrefix(p string) bool {
 	for _, pre := range g.prefixes {
 		if strings.HasPrefix(p, pre) {
 			return true
