@@ -155,6 +155,7 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 // this one applies its own rules to prior instead of looking it up.
 func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *session.Identity) (*session.Identity, Outcome) {
 	g.StripIdentityHeaders(r.Header)
+	g.scrubConnection(r.Header)
 	if InBase(g.cfg.Base, r.URL.Path) {
 		g.portal.ServeHTTP(w, r)
 		return nil, Handled
@@ -220,11 +221,12 @@ func (g *Guard) dropTrustHeader(h http.Header) {
 // dropSessionCookie removes the gateway's session cookie from the request
 // before it goes upstream: the app learns who the user is from the identity
 // headers and has no use for the token, and an app (or its logs) that never
-// sees it cannot replay it. Other cookies pass untouched.
-func (g *Guard) dropSessionCookie(h http.Header) {
+// sees it cannot replay it. Other cookies pass untouched. It reports
+// whether it removed one.
+func (g *Guard) dropSessionCookie(h http.Header) bool {
 	lines := h["Cookie"]
 	if len(lines) == 0 {
-		return
+		return false
 	}
 	// The session cookie and the trusted-device cookie: both are the
 	// gateway's credentials, neither is the app's business.
@@ -237,7 +239,7 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 		}
 	}
 	if !found {
-		return
+		return false
 	}
 	// Rebuild into one buffer sized for the common single Cookie line.
 	n := 0
@@ -262,9 +264,10 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 	}
 	if buf.Len() == 0 {
 		delete(h, "Cookie")
-		return
+		return true
 	}
 	h["Cookie"] = []string{buf.String()}
+	return true
 }
 
 // isCookie reports whether the cookie-pair part is named name.
