@@ -73,32 +73,41 @@ func plainSegments(p string) bool {
 }
 
 // pathChar returns the ASCII character the first character of s stands
-// for where some server folds it ('.', '/', '\\', ';' for their
+// for where some server folds it ('.', '/', '\', ';' for their
 // full-width and division-slash forms; 0x80 for any other non-ASCII
 // rune), and its length in bytes.
 func pathChar(s string) (byte, int) {
 	if s[0] < utf8.RuneSelf {
 		return s[0], 1
 	}
+	// Overlong UTF-8 forms, which old decoders (Tomcat's CVE-2008-2938,
+	// IIS's CVE-2000-0884) read as the ASCII character.
+	for _, o := range overlong {
+		if strings.HasPrefix(s, o.seq) {
+			return o.c, len(o.seq)
+		}
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	return foldRune(r), n
 }
 
+var overlong = [...]struct {
+	seq string
+	c   byte
+}{{"\xc0\xae", '.'}, {"\xc0\xaf", '/'}, {"\xc1\x9c", '\\'}, {"\xe0\x80\xae", '.'}, {"\xe0\x80\xaf", '/'}}
+
+// foldRune maps the non-ASCII forms that Unicode normalisation (NFKC) or
+// an ANSI "best fit" conversion turns into '.', '/', '\' or ';'.
 func foldRune(r rune) byte {
 	switch r {
-	case '．':
+	case '．', '․', '‥', '﹒':
 		return '.'
 	case '／', '∕':
 		return '/'
-	case '＼', '∖':
+	case '＼', '∖', '﹨':
 		return '\\'
-	case '；':
+	case '；', '﹔':
 		return ';'
-	case '.', '/', '\\', ';':
-		return byte(r)
-	}
-	if r < utf8.RuneSelf {
-		return byte(r)
 	}
 	return 0x80
 }

@@ -50,6 +50,13 @@ var servletAndIISBypasses = []string{
 	"/public/%25uFF0E%25uff0e/admin",
 	"/public/%EF%BC%8E%EF%BC%8E/admin",
 	"/public/..%EF%BC%BCadmin",
+	"/public/%E2%80%A5/admin",
+	"/public/%EF%B9%92%EF%B9%92;/admin",
+	// Overlong UTF-8 (Tomcat CVE-2008-2938, IIS CVE-2000-0884).
+	"/public/%c0%ae%c0%ae/admin",
+	"/public/..%c0%afadmin",
+	"/public/..%c1%9cadmin",
+	"/public/%e0%80%ae%e0%80%ae/admin",
 	// Windows trims trailing dots and spaces; C code stops at NUL.
 	"/public/.../admin",
 	"/public/..%20/admin",
@@ -146,7 +153,9 @@ func resolvesDotSegment(p string) (string, bool) {
 // foldPath maps what IIS and Unicode-normalising apps read as `.`, `/`,
 // `\` and `;`, and `\` to `/`.
 func foldPath(p string) string {
-	return strings.NewReplacer("\\", "/", "．", ".", "／", "/", "＼", "/", "；", ";", "∕", "/", "∖", "/").Replace(p)
+	return strings.NewReplacer("\\", "/", "．", ".", "／", "/", "＼", "/", "；", ";", "∕", "/", "∖", "/",
+		"․", ".", "‥", "..", "﹒", ".", "﹨", "/", "﹔", ";",
+		"\xc0\xae", ".", "\xc0\xaf", "/", "\xc1\x9c", "/", "\xe0\x80\xae", ".", "\xe0\x80\xaf", "/").Replace(p)
 }
 
 // lenientUnescape decodes every valid %hh and %uhhhh escape and keeps

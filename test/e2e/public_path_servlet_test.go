@@ -25,7 +25,7 @@ func TestPublicPathServletAndIISForms(t *testing.T) {
 		"/public/..%5Cadmin", "/public/..%5cadmin", "/public/..\\x", "/public/..\\admin", "/public\\..\\admin",
 		"/public/%252e%252e/admin", "/public/%252E%252E%252Fadmin", "/public/..%255cadmin", "/public/..%253b/admin",
 		"/public/%25u002e%25u002e/admin", "/public/%EF%BC%8E%EF%BC%8E/admin", "/public/.../admin",
-		"/public/..%20/admin", "/public/..%00/admin",
+		"/public/..%20/admin", "/public/..%00/admin", "/public/%c0%ae%c0%ae/admin", "/public/%E2%80%A5/admin",
 	} {
 		r := rawGet(t, g, p, api...)
 		if r.fromUpstream() {
