@@ -123,7 +123,11 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if err != nil {
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
-		if !match {
+		// A path the upstream may read with a dot segment
+		// ("/x/..;/admin" for a Servlet container, "/x/..%5cadmin" for
+		// IIS) is protected whatever the matcher says: the matcher does
+		// not see the path the upstream will serve.
+		if !match && flows.PlainRequestPath(r.URL) {
 			p.unmatched(r)
 			return next.ServeHTTP(w, r)
 		}

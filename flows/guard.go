@@ -360,7 +360,7 @@ func (g *Guard) isPublic(u *url.URL) bool {
 	if !g.exact[p] && !g.hasPublicPrefix(p) {
 		return false
 	}
-	return plainPath(p) && (u.RawPath == "" || plainPath(u.RawPath))
+	return PlainRequestPath(u)
 }
 
 func (g *Guard) hasPublicPrefix(p string) bool {

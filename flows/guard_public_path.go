@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -165,4 +166,13 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// PlainRequestPath reports whether no upstream resolves a segment of the
+// request path as a dot segment (plainPath on the decoded and the raw
+// path). A request outside a `protect <matcher>` whose path is not plain
+// is protected anyway: Caddy's matcher reads "/x/..;/admin" as outside
+// /admin*, the Servlet container behind it as /admin.
+func PlainRequestPath(u *url.URL) bool {
+	return plainPath(u.Path) && (u.RawPath == "" || plainPath(u.RawPath))
 }
