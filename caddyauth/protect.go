@@ -123,23 +123,25 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if err != nil {
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
-		if !match {
-			// Client copies of this guard's headers never pass; but a
-			// protect earlier in this request (site-wide, this one being
-			// the stricter one for a path) admitted someone and set its
-			// headers: those stay.
-			p.guard.StripIdentityHeaders(r.Header)
-			if prior, ok := caddyhttp.GetVar(r.Context(), identityVar).(*session.Identity); ok && prior != nil {
-				if g, ok := caddyhttp.GetVar(r.Context(), guardVar).(*flows.Guard); ok && g != nil {
-					g.SetIdentityHeaders(r.Header, prior)
-				}
-			}
+		// A path the upstream may read with a dot segment
+		// ("/x/..;/admin" for a Servlet container, "/x/..%5cadmin" for
+		// IIS) is protected whatever the matcher says: the matcher does
+		// not see the path the upstream will serve.
+		if !match && flows.PlainRequestPath(r.URL) {
+			p.unmatched(r)
 			return next.ServeHTTP(w, r)
 		}
 	}
 	// A protect earlier in this request (site-wide, then a stricter one
 	// for a path) already admitted an identity and removed the cookie.
 	prior, _ := caddyhttp.GetVar(r.Context(), identityVar).(*session.Identity)
+	if prior == nil {
+		// An earlier protect whose matcher this request missed removed
+		// the gateway's cookies; this one looks the session up itself.
+		if lines, ok := caddyhttp.GetVar(r.Context(), cookieVar).([]string); ok {
+			r.Header["Cookie"] = lines
+		}
+	}
 	id, outcome := p.guard.CheckAfter(w, r, prior)
 	switch outcome {
 	case flows.Authenticated:
@@ -173,6 +175,31 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	return nil
 }
+
+// unmatched prepares a request outside the matcher for the next handler
+// (issue 9, item 1): client copies of this guard's identity headers and
+// the gateway's credentials (session and trusted-device cookies, trust
+// header) never pass, nor a Connection line naming an identity header;
+// the headers a protect earlier in this request set (site-wide, this one
+// being the stricter one for a path) stay. When it removes a gateway
+// cookie before any protect looked at it, it keeps the client's Cookie
+// lines for a later protect of the request (a site-wide one written after
+// this one), which puts them back to find the session itself.
+func (p *Protect) unmatched(r *http.Request) {
+	prior, _ := caddyhttp.GetVar(r.Context(), identityVar).(*session.Identity)
+	earlier, _ := caddyhttp.GetVar(r.Context(), guardVar).(*flows.Guard)
+	lines := r.Header["Cookie"]
+	if p.guard.Unmatched(r.Header, prior, earlier) && prior == nil {
+		if _, kept := caddyhttp.GetVar(r.Context(), cookieVar).([]string); !kept {
+			caddyhttp.SetVar(r.Context(), cookieVar, lines)
+		}
+	}
+}
+
+// cookieVar holds the client's Cookie lines that a protect removed the
+// gateway's cookies from outside its matcher, for a later protect of the
+// same request. Nothing logs it; it never goes upstream.
+const cookieVar = "caddyauth.cookie"
 
 // identityVar carries the admitted identity between protect handlers of
 // one request (Caddy's per-request vars: no extra allocation).

@@ -155,13 +155,14 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 // this one applies its own rules to prior instead of looking it up.
 func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *session.Identity) (*session.Identity, Outcome) {
 	g.StripIdentityHeaders(r.Header)
+	g.scrubConnection(r.Header)
 	if InBase(g.cfg.Base, r.URL.Path) {
 		g.portal.ServeHTTP(w, r)
 		return nil, Handled
 	}
 	g.s.hsts(w, r)
 	g.dropTrustHeader(r.Header)
-	if g.isPublic(r.URL.Path) {
+	if g.isPublic(r.URL) {
 		// Who is signed in, if anyone, for a stricter guard later in
 		// this request (`protect /docs/admin*` after a site-wide
 		// `public /docs/*`): this one is about to remove the cookie.
@@ -220,11 +221,12 @@ func (g *Guard) dropTrustHeader(h http.Header) {
 // dropSessionCookie removes the gateway's session cookie from the request
 // before it goes upstream: the app learns who the user is from the identity
 // headers and has no use for the token, and an app (or its logs) that never
-// sees it cannot replay it. Other cookies pass untouched.
-func (g *Guard) dropSessionCookie(h http.Header) {
+// sees it cannot replay it. Other cookies pass untouched. It reports
+// whether it removed one.
+func (g *Guard) dropSessionCookie(h http.Header) bool {
 	lines := h["Cookie"]
 	if len(lines) == 0 {
-		return
+		return false
 	}
 	// The session cookie and the trusted-device cookie: both are the
 	// gateway's credentials, neither is the app's business.
@@ -237,7 +239,7 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 		}
 	}
 	if !found {
-		return
+		return false
 	}
 	// Rebuild into one buffer sized for the common single Cookie line.
 	n := 0
@@ -262,9 +264,10 @@ func (g *Guard) dropSessionCookie(h http.Header) {
 	}
 	if buf.Len() == 0 {
 		delete(h, "Cookie")
-		return
+		return true
 	}
 	h["Cookie"] = []string{buf.String()}
+	return true
 }
 
 // isCookie reports whether the cookie-pair part is named name.
@@ -343,17 +346,24 @@ func (g *Guard) stepUp(w http.ResponseWriter, r *http.Request) {
 
 // isPublic matches the cleaned path only; a path that cleaning changes
 // ("/public/../admin", "//x") is never public, so dot segments and doubled
-// slashes cannot widen a rule.
-func (g *Guard) isPublic(p string) bool {
+// slashes cannot widen a rule. Nor is a path that some upstream reads as
+// having a dot segment ("/public/..;/admin", "/public/..%5Cadmin"): see
+// plainPath, which judges the decoded and the raw (escaped) path.
+func (g *Guard) isPublic(u *url.URL) bool {
 	if len(g.exact) == 0 && len(g.prefixes) == 0 {
 		return false
 	}
+	p := u.Path
 	if p == "" || path.Clean(p) != p && path.Clean(p)+"/" != p {
 		return false
 	}
-	if g.exact[p] {
-		return true
+	if !g.exact[p] && !g.hasPublicPrefix(p) {
+		return false
 	}
+	return PlainRequestPath(u)
+}
+
+func (g *Guard) hasPublicPrefix(p string) bool {
 	for _, pre := range g.prefixes {
 		if strings.HasPrefix(p, pre) {
 			return true
