@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/session"
@@ -32,6 +32,10 @@ func (c *countingSessions) reset() { c.mu.Lock(); c.n = 0; c.mu.Unlock() }
 func (c *countingSessions) CreateSession(ctx context.Context, s *store.Session) error {
 	c.add()
 	return c.SessionStore.CreateSession(ctx, s)
+}
+func (c *countingSessions) CreateSessionCapped(ctx context.Context, s *store.Session, max int) ([]string, error) {
+	c.add()
+	return c.SessionStore.CreateSessionCapped(ctx, s, max)
 }
 func (c *countingSessions) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	c.add()
