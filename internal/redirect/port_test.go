@@ -77,6 +77,11 @@ func TestOrigins(t *testing.T) {
 		{c, "http://admin.example.com:8443/", "app.example.com", "https", false}, // http needs plain http allowed
 		{dev, "http://ported.test:8081/", "localhost:8080", "http", true},
 		{dev, "http://ported.test/", "localhost:8080", "http", false},
+		// IPv6 literals, and the scheme in capitals.
+		{dev, "http://[::1]:8080/x", "[::1]:8080", "http", true},
+		{dev, "http://[::1]:9999/x", "[::1]:8080", "http", false},
+		{c, "HTTPS://APP.EXAMPLE.COM:8443/x", "app.example.com:8443", "https", true},
+		{c, "HTTPS://APP.EXAMPLE.COM:9999/x", "app.example.com:8443", "https", false},
 		// A broken Host header matches nothing.
 		{c, "https://app.example.com/x", "app.example.com:99999", "https", false},
 		{c, "https://app.example.com:99999/x", "app.example.com:99999", "https", false},

@@ -245,11 +245,14 @@ func (s *Store) create(ctx context.Context, sess *store.Session, max int) ([]str
 	// an evicted session cannot outlive its index entry.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	keys := make([]string, len(evicted))
-	for i, id := range evicted {
-		keys[i] = s.sessionKey(id)
-	}
-	if err := s.rdb.Del(cctx, keys...).Err(); err != nil {
+	// One DEL per key: the keys hash to different Cluster slots.
+	_, err = s.rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+		for _, id := range evicted {
+			p.Del(cctx, s.sessionKey(id))
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, unavailable("evict sessions", err)
 	}
 	return evicted, nil
