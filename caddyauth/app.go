@@ -72,7 +72,9 @@ type App struct {
 	HSTS *HSTSConfig `json:"hsts,omitempty"`
 	// RedirectHosts are hosts a return URL may point at besides the
 	// current one and the cookie domain ("app.example.com",
-	// "*.example.com").
+	// "*.example.com", ".example.com"), each optionally with a port
+	// ("app.example.com:8443"; without one: the scheme's default port
+	// or the port of the request being answered).
 	RedirectHosts []string `json:"redirect_hosts,omitempty"`
 	// HashConcurrency bounds password hashes running at once (default
 	// 2 x CPUs); each takes 19 MiB.

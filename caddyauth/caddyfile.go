@@ -16,6 +16,7 @@ import (
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/policy"
 	"github.com/caddyauth/gateway/internal/ratelimit"
+	"github.com/caddyauth/gateway/internal/redirect"
 )
 
 func init() {
@@ -54,7 +55,7 @@ func init() {
 //	    }
 //	    max_sessions_per_user <n>
 //	    hsts off | [<max-age>] [include_subdomains|no_subdomains] [preload]
-//	    redirect_hosts <host...>
+//	    redirect_hosts <host[:port]...>
 //	    hash_concurrency <n>
 //	    rate_limit off | {
 //	        login_ip <n>/<duration>|off
@@ -263,6 +264,9 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {
 				return nil, d.ArgErr()
+			}
+			if _, err := redirect.New(hosts, false); err != nil {
+				return nil, d.Errf("caddyauth: redirect_hosts: %v", err)
 			}
 			app.RedirectHosts = append(app.RedirectHosts, hosts...)
 		default:

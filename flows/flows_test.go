@@ -65,6 +65,16 @@ func (f *flakySessions) CreateSession(ctx context.Context, s *store.Session) err
 	return f.SessionStore.CreateSession(ctx, s)
 }
 
+func (f *flakySessions) CreateSessionCapped(ctx context.Context, s *store.Session, max int) ([]string, error) {
+	f.mu.Lock()
+	createDown := f.createDown
+	f.mu.Unlock()
+	if f.isDown() || createDown {
+		return nil, store.ErrUnavailable
+	}
+	return f.SessionStore.CreateSessionCapped(ctx, s, max)
+}
+
 func newEnv(t *testing.T, cfg Config, gcfg GuardConfig) *env {
 	t.Helper()
 	return newEnvWith(t, cfg, gcfg, nil)

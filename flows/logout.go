@@ -13,16 +13,16 @@ import (
 // logout ends this browser's session. It succeeds without a session too, so
 // a stale tab can always sign out.
 func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
-	var buf [4]string
-	for _, tok := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
-		// Who is leaving, for the audit trail; an unknown token is not
-		// an error (a stale tab may always sign out).
-		id, verr := p.s.deps.Sessions.Validate(r.Context(), tok)
-		if err := p.s.deps.Sessions.Revoke(r.Context(), tok); err != nil {
+	var buf [maxSessionCookies]string
+	for _, tok := range p.s.sessionCookies(r, &buf) {
+		// An unknown token is not an error (a stale tab may always sign
+		// out) and costs one lookup: nothing to delete or broadcast.
+		id, err := p.s.deps.Sessions.RevokeLive(r.Context(), tok)
+		if err != nil {
 			p.s.storeFailure(w, r, "logout", err)
 			return
 		}
-		if verr == nil {
+		if id != nil {
 			p.s.audit(r, audit.Event{Type: audit.Logout, UserID: id.User.ID, Email: id.User.Email,
 				Detail: map[string]string{"session": publicSessionID(id.Session.ID)}})
 		}

@@ -257,9 +257,9 @@ func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.Use
 
 // revokeCurrent ends whatever session the browser holds (login rotation).
 func (p *portal) revokeCurrent(w http.ResponseWriter, r *http.Request) bool {
-	var buf [4]string
-	for _, old := range session.CookieValues(r.Header, p.s.cfg.Cookie.Name, buf[:0]) {
-		if err := p.s.deps.Sessions.Revoke(r.Context(), old); err != nil {
+	var buf [maxSessionCookies]string
+	for _, old := range p.s.sessionCookies(r, &buf) {
+		if _, err := p.s.deps.Sessions.RevokeLive(r.Context(), old); err != nil {
 			p.s.storeFailure(w, r, "login rotate", err)
 			return false
 		}

@@ -113,11 +113,11 @@ func (s *Service) identifyAny(r *http.Request) (*session.Identity, string, error
 	return id, tok, err
 }
 
-// findSession validates the request's session cookies (at most four) and
-// returns the first live one, skipping challenge stages unless stages is
-// set. It runs on every protected request: no allocation on a cache hit.
+// findSession validates the request's session cookies (at most
+// maxSessionCookies) and returns the first live one, skipping challenge
+// stages unless stages is set. It runs on every protected request: no allocation on a cache hit.
 func (s *Service) findSession(r *http.Request, stages bool) (*session.Identity, string, bool, error) {
-	var buf [4]string
+	var buf [maxSessionCookies]string
 	vals := session.CookieValues(r.Header, s.cfg.Cookie.Name, buf[:0])
 	for i, v := range vals {
 		if i == len(buf) {

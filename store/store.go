@@ -115,6 +115,14 @@ func (s *Session) Valid(now time.Time) bool { return now.Before(s.Deadline()) }
 // has passed (ErrNotFound instead).
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session) error
+	// CreateSessionCapped inserts s and, in the same atomic step, deletes
+	// the oldest live sessions of s.UserID of the same kind as s (full, or
+	// a challenge stage: see Session.Full) so that at most max of that
+	// kind remain, s included; s itself is never the one deleted. It
+	// returns the ids it deleted. However many calls run at once for one
+	// user, on one instance or several, no more than max sessions of a
+	// kind stay live (max_sessions_per_user). max <= 0: no cap.
+	CreateSessionCapped(ctx context.Context, s *Session, max int) ([]string, error)
 	GetSession(ctx context.Context, id string) (*Session, error)
 	// TouchSession records activity: it sets LastSeenAt and IdleExpiresAt.
 	// ErrNotFound if the session is gone.

@@ -19,7 +19,8 @@ func TestCheck(t *testing.T) {
 		{"/dashboard?x=1#top", true},
 		{"/", true},
 		{"https://app.example.com/x", true},
-		{"https://APP.example.com:8443/x", true},
+		{"https://APP.example.com:443/x", true},
+		{"https://APP.example.com:8443/x", false}, // another port is another origin (issue 9)
 		{"https://portal.example.com/", true},
 		{"https://a.apps.example.com/", true},
 		{"https://apps.example.com/", false}, // *.x does not cover x itself
@@ -70,7 +71,7 @@ func TestPlainHTTP(t *testing.T) {
 }
 
 func TestBadHosts(t *testing.T) {
-	for _, h := range []string{"*", "", "a/b", "evil.com:80", "*evil.com", "a.*.com"} {
+	for _, h := range []string{"*", "", "a/b", "evil.com:0", "evil.com:", "*evil.com", "a.*.com"} {
 		if _, err := New([]string{h}, false); err == nil {
 			t.Errorf("host %q accepted", h)
 		}
@@ -78,13 +79,13 @@ func TestBadHosts(t *testing.T) {
 }
 
 // FuzzCheck: whatever rd is, an accepted value is either a path on the
-// current host or an absolute URL to an allowed host, as a browser would
-// resolve it.
+// current origin or an absolute URL to an allowed origin (host and port),
+// as a browser would resolve it.
 func FuzzCheck(f *testing.F) {
-	for _, s := range []string{"/x", "//evil", "/\\evil", "https:evil", "https://app.test/", "https://a.allowed.test/x", "%09//evil", "http://app.test@evil/"} {
+	for _, s := range []string{"/x", "//evil", "/\\evil", "https:evil", "https://app.test/", "https://a.allowed.test/x", "%09//evil", "http://app.test@evil/", "https://app.test:9999/", "https://app.test:0443/", "https://x.ported.test:8443/", "https://x.ported.test/"} {
 		f.Add(s)
 	}
-	c, _ := New([]string{"*.allowed.test"}, false)
+	c, _ := New([]string{"*.allowed.test", "*.ported.test:8443"}, false)
 	base, _ := url.Parse("https://app.test/start")
 	f.Fuzz(func(t *testing.T, rd string) {
 		got, ok := c.Check(rd, "app.test", "https")
@@ -96,8 +97,15 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("accepted %q that does not parse: %v", got, err)
 		}
 		h := strings.ToLower(u.Hostname())
-		if h != "app.test" && !strings.HasSuffix(h, ".allowed.test") {
-			t.Fatalf("accepted %q resolving to host %q", rd, h)
+		port := strings.TrimLeft(u.Port(), "0")
+		if port == "" {
+			port = "443"
+		}
+		switch {
+		case (h == "app.test" || strings.HasSuffix(h, ".allowed.test")) && port == "443":
+		case strings.HasSuffix(h, ".ported.test") && port == "8443":
+		default:
+			t.Fatalf("accepted %q resolving to origin %q port %q", rd, h, port)
 		}
 		if u.Scheme != "https" {
 			t.Fatalf("accepted %q with scheme %q", rd, u.Scheme)

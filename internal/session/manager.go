@@ -173,24 +173,6 @@ func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Id
 		life = o.Lifetime
 	}
 	ip, userAgent := o.IP, o.UserAgent
-	existing, err := m.sessions.ListUserSessions(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	// Full sessions and challenge stages are capped separately: stages
-	// need only a password, and ten password logins must not sign the
-	// real user out of every device.
-	same := existing[:0:0]
-	for _, e := range existing {
-		if e.Full() == (o.Pending == "") {
-			same = append(same, e)
-		}
-	}
-	for i := 0; i <= len(same)-m.cfg.MaxPerUser; i++ {
-		if err := m.deleteID(ctx, same[i].ID); err != nil {
-			return nil, err
-		}
-	}
 	token := keys.NewToken()
 	s := store.Session{
 		ID:            keys.HashToken(token),
@@ -205,9 +187,18 @@ func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Id
 		MFAMethod:     o.MFAMethod,
 		Pending:       o.Pending,
 	}
-	if err := m.sessions.CreateSession(ctx, &s); err != nil {
+	// Full sessions and challenge stages are capped separately: stages
+	// need only a password, and ten password logins must not sign the
+	// real user out of every device. The store evicts and inserts in one
+	// atomic step, so concurrent logins cannot overshoot the cap.
+	evicted, err := m.sessions.CreateSessionCapped(ctx, &s, m.cfg.MaxPerUser)
+	if err != nil {
 		return nil, err
 	}
+	for _, id := range evicted {
+		m.forgetID(id)
+	}
+	m.broadcast(ctx, evicted)
 	return &Identity{Session: s, User: *u, Token: token}, nil
 }
 

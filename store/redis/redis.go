@@ -10,8 +10,10 @@
 // Layout (prefix defaults to "caddyauth:"):
 //
 //	<prefix>session:<id>            hash, PEXPIREAT at the session's Deadline()
-//	<prefix>user-sessions:<userID>  sorted set of session ids scored by CreatedAt (ms),
-//	                                expiring with the longest-lived member
+//	<prefix>user-sessions:<userID>  sorted set of the user's full session ids scored by
+//	                                CreatedAt (ms), expiring with the longest-lived member
+//	<prefix>user-stages:<userID>    the same for challenge stages (Session.Pending set),
+//	                                so each kind's cap is one script on one key
 //	<prefix>token:<hash>            hash, PEXPIREAT at ExpiresAt
 //
 // Every error other than "not found" wraps store.ErrUnavailable, so callers
@@ -19,9 +21,11 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +97,16 @@ func (s *Store) Close() error {
 
 func (s *Store) sessionKey(id string) string   { return s.prefix + "session:" + id }
 func (s *Store) indexKey(userID string) string { return s.prefix + "user-sessions:" + userID }
+func (s *Store) stageKey(userID string) string { return s.prefix + "user-stages:" + userID }
 func (s *Store) tokenKey(hash string) string   { return s.prefix + "token:" + hash }
+
+// indexOf is the index a session belongs in, by its kind.
+func (s *Store) indexOf(sess *store.Session) string {
+	if sess.Full() {
+		return s.indexKey(sess.UserID)
+	}
+	return s.stageKey(sess.UserID)
+}
 
 func unavailable(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
@@ -122,15 +135,28 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1`)
 
-// indexAddScript: KEYS[1] index; ARGV score, id, expire-at ms, now ms. The
-// index lives as long as its longest-lived member could.
+// indexAddScript: KEYS[1] index; ARGV score, id, expire-at ms, now ms, max.
+// The index lives as long as its longest-lived member could. With max > 0
+// it then removes the oldest members other than id until max remain and
+// returns them: one script on one key, so concurrent logins of a user
+// cannot overshoot the cap (the caller deletes the returned keys).
 var indexAddScript = redis.NewScript(`
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 or tonumber(ARGV[4]) + ttl < tonumber(ARGV[3]) then
   redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 end
-return 1`)
+local max = tonumber(ARGV[5])
+local out = {}
+if max <= 0 then return out end
+local over = redis.call('ZCARD', KEYS[1]) - max
+if over <= 0 then return out end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, over)) do
+  if #out == over then break end
+  if m ~= ARGV[2] then table.insert(out, m) end
+end
+redis.call('ZREM', KEYS[1], unpack(out))
+return out`)
 
 // touchScript: KEYS[1] session; ARGV now, last seen, idle expiry (ms).
 // Updates only a session that is still live, and moves the key's expiry to
@@ -173,9 +199,17 @@ return {v[2], v[3]}`)
 // A session already past its deadline is not stored (Redis would drop it at
 // once anyway).
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	_, err := s.create(ctx, sess, 0)
+	return err
+}
+
+// create stores sess as CreateSession does; with max > 0 the index script
+// also evicts the oldest of its kind beyond max (see CreateSessionCapped)
+// and returns their ids, whose keys are then deleted.
+func (s *Store) create(ctx context.Context, sess *store.Session, max int) ([]string, error) {
 	now := time.Now()
 	if !sess.Valid(now) {
-		return nil
+		return nil, nil
 	}
 	key := s.sessionKey(sess.ID)
 	ok, err := createScript.Run(ctx, s.rdb, []string{key}, msStr(sess.Deadline()),
@@ -191,20 +225,37 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 		"pend", sess.Pending,
 	).Int()
 	if err != nil {
-		return unavailable("create session", err)
+		return nil, unavailable("create session", err)
 	}
 	if ok == 0 {
-		return fmt.Errorf("redisstore: create session: %w", store.ErrConflict)
+		return nil, fmt.Errorf("redisstore: create session: %w", store.ErrConflict)
 	}
-	err = indexAddScript.Run(ctx, s.rdb, []string{s.indexKey(sess.UserID)},
-		sess.CreatedAt.UnixMilli(), sess.ID, msStr(sess.ExpiresAt), now.UnixMilli()).Err()
+	evicted, err := indexAddScript.Run(ctx, s.rdb, []string{s.indexOf(sess)},
+		sess.CreatedAt.UnixMilli(), sess.ID, msStr(sess.ExpiresAt), now.UnixMilli(), max).StringSlice()
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		s.rdb.Del(cctx, key)
-		return unavailable("index session", err)
+		return nil, unavailable("index session", err)
 	}
-	return nil
+	if len(evicted) == 0 {
+		return nil, nil
+	}
+	// Unindexed already; delete the keys even if the caller gives up, so
+	// an evicted session cannot outlive its index entry.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	// One DEL per key: the keys hash to different Cluster slots.
+	_, err = s.rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+		for _, id := range evicted {
+			p.Del(cctx, s.sessionKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("evict sessions", err)
+	}
+	return evicted, nil
 }
 
 func parseSession(id string, m map[string]string) (*store.Session, error) {
@@ -270,18 +321,46 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err != nil {
 		return unavailable("delete session", err)
 	}
-	if err := s.rdb.ZRem(ctx, s.indexKey(uid), id).Err(); err != nil {
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, s.indexKey(uid), id)
+		p.ZRem(ctx, s.stageKey(uid), id)
+		return nil
+	})
+	if err != nil {
 		// The session itself is gone; a stale index entry is pruned later.
 		return unavailable("unindex session", err)
 	}
 	return nil
 }
 
-// ListUserSessions returns the user's live sessions, oldest first, and
-// prunes index entries whose session key has expired or been deleted. Ties
-// on CreatedAt are ordered by id (sorted-set order), like the SQL backend.
+// ListUserSessions returns the user's live sessions (both indexes), oldest
+// first, and prunes index entries whose session key has expired or been
+// deleted. Ties on CreatedAt are ordered by id, like the SQL backend.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]*store.Session, error) {
-	idx := s.indexKey(userID)
+	full, err := s.listIndex(ctx, s.indexKey(userID), userID)
+	if err != nil {
+		return nil, err
+	}
+	stages, err := s.listIndex(ctx, s.stageKey(userID), userID)
+	if err != nil {
+		return nil, err
+	}
+	if len(stages) == 0 {
+		return full, nil
+	}
+	out := append(full, stages...)
+	slices.SortFunc(out, func(a, b *store.Session) int {
+		if c := cmp.Compare(a.CreatedAt.UnixMilli(), b.CreatedAt.UnixMilli()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// listIndex lists the live sessions of one index in sorted-set order and
+// prunes its stale entries.
+func (s *Store) listIndex(ctx context.Context, idx, userID string) ([]*store.Session, error) {
 	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
 		return nil, unavailable("list sessions", err)
@@ -333,7 +412,16 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]*store.S
 // the index, so a session created concurrently stays indexed for the next
 // logout-all.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
-	idx := s.indexKey(userID)
+	full, err := s.deleteIndex(ctx, s.indexKey(userID))
+	if err != nil {
+		return nil, err
+	}
+	stages, err := s.deleteIndex(ctx, s.stageKey(userID))
+	return append(full, stages...), err
+}
+
+// deleteIndex deletes the sessions of one index (see DeleteUserSessions).
+func (s *Store) deleteIndex(ctx context.Context, idx string) ([]string, error) {
 	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
 		return nil, unavailable("delete user sessions", err)

@@ -423,6 +423,8 @@ func TestSessionStore(t *testing.T, open func(t *testing.T) (store.SessionStore,
 			t.Errorf("after concurrent create/delete: %d sessions listed, want %d in creation order", len(got), len(want))
 		}
 	})
+
+	testSessionCap(t, open)
 }
 
 // ----- users -----
