@@ -3,6 +3,7 @@ package flows
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -41,11 +42,14 @@ func CanonicalOrigin(o string) (string, error) {
 	if strings.HasPrefix(rest, "[") {
 		// An IPv6 literal: SplitHostPort removed the brackets when a port
 		// was given; without one they are still there.
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+		// Written the way browsers serialise it (compressed, lower case);
+		// IPv4-mapped forms and zones, which they write otherwise or not
+		// at all, are refused.
+		ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+		if err != nil || !ip.Is6() || ip.Is4In6() || ip.Zone() != "" {
 			return "", errors.New("not an IPv6 address in brackets")
 		}
-		host = "[" + host + "]"
+		host = "[" + ip.String() + "]"
 	} else if host == "" || strings.IndexFunc(host, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.')
 	}) >= 0 {

@@ -60,6 +60,8 @@ func TestCanonicalOrigin(t *testing.T) {
 		"https://spa.example.test:80":   "https://spa.example.test:80",
 		"https://[::1]:8443":            "https://[::1]:8443",
 		"https://[::1]:443":             "https://[::1]",
+		"https://[0:0:0:0:0:0:0:1]":     "https://[::1]",
+		"https://[2001:DB8::A]:8443":    "https://[2001:db8::a]:8443",
 		"https://xn--bcher-kva.example": "https://xn--bcher-kva.example",
 	} {
 		got, err := CanonicalOrigin(in)
@@ -69,7 +71,7 @@ func TestCanonicalOrigin(t *testing.T) {
 	}
 	for _, bad := range []string{"https://spa.example.test:", "https://spa.example.test:0", "https://spa.example.test:65536",
 		"https://spa.example.test:+443", "https://bücher.example", "https://spa.example.test/", "https://spa.example.test?x",
-		"https://spa.example.test#x", "https://%73pa.example.test", "https://spa example.test", "https:spa.example.test"} {
+		"https://spa.example.test#x", "https://%73pa.example.test", "https://[::ffff:1.2.3.4]", "https://[fe80::1%25eth0]", "https://[1.2.3.4]", "https://spa example.test", "https:spa.example.test"} {
 		if got, err := CanonicalOrigin(bad); err == nil {
 			t.Errorf("CanonicalOrigin(%q) = %q, want an error", bad, got)
 		}
@@ -79,4 +81,26 @@ func TestCanonicalOrigin(t *testing.T) {
 	if err != nil || len(m) != 1 || !m["https://spa.example.test"] {
 		t.Fatalf("checkCORSOrigins = %v, %v", m, err)
 	}
+}
+
+// FuzzCanonicalOrigin: an accepted origin's canonical form is a fixed
+// point, is lower case, and is accepted by CrossOriginProtection (which
+// the portal feeds it to).
+func FuzzCanonicalOrigin(f *testing.F) {
+	for _, s := range []string{"https://SPA.example.test:443", "http://localhost:3000", "https://[::1]:8443", "https://a:b", "HTTP://X:80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := CanonicalOrigin(in)
+		if err != nil {
+			return
+		}
+		again, err := CanonicalOrigin(out)
+		if err != nil || again != out || strings.ToLower(out) != out {
+			t.Fatalf("%q -> %q -> %q, %v", in, out, again, err)
+		}
+		if err := http.NewCrossOriginProtection().AddTrustedOrigin(out); err != nil {
+			t.Fatalf("%q -> %q refused by CrossOriginProtection: %v", in, out, err)
+		}
+	})
 }

@@ -86,3 +86,31 @@ func naiveRepeat(t *testing.T, body []byte) bool {
 	rep, _ := walk()
 	return rep
 }
+
+// FuzzFoldMatchesDecoder: every key that encoding/json maps onto a field
+// folds (foldKey) to that field's name, so two keys the decoder would put
+// in one field are always seen as a repeat, whatever the Go version's
+// matching rules (case, and underscores or dashes should they ever be
+// ignored).
+func FuzzFoldMatchesDecoder(f *testing.F) {
+	for _, s := range []string{"email", "EMAIL", "\u212aey", "user_name", "user-name", "USERNAME", "ſ", "current_password"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		var v struct {
+			Email    string `json:"email"`
+			Key      string `json:"key"`
+			UserName string `json:"user_name"`
+			S        string `json:"s"`
+		}
+		k, _ := json.Marshal(key)
+		if json.Unmarshal([]byte(`{`+string(k)+`:"x"}`), &v) != nil {
+			return
+		}
+		for name, got := range map[string]string{"email": v.Email, "key": v.Key, "user_name": v.UserName, "s": v.S} {
+			if got == "x" && foldKey(key) != foldKey(name) {
+				t.Fatalf("the decoder maps %q onto %q but foldKey keeps them apart", key, name)
+			}
+		}
+	})
+}
