@@ -201,7 +201,7 @@ accounts (signup on or allowed_domains); "methods list" shows them.`,
 				return err
 			}
 			defer env.Close()
-			states, err := methods.New(env.db, -1, env.app.offeredMethods()...).List(c.Context())
+			states, err := methods.New(env.db, -1, env.app.offeredMethods()).List(c.Context())
 			if err != nil {
 				return err
 			}
@@ -235,7 +235,7 @@ accounts (signup on or allowed_domains); "methods list" shows them.`,
 				defer env.Close()
 				// Only a method this configuration offers: a typo
 				// (oauth:githb) is refused, not stored and audited.
-				if err := methods.New(env.db, -1, env.app.offeredMethods()...).Set(c.Context(), args[0], enabled); err != nil {
+				if err := methods.New(env.db, -1, env.app.offeredMethods()).Set(c.Context(), args[0], enabled); err != nil {
 					return err
 				}
 				env.record(c.Context(), audit.Event{Type: typ, Detail: map[string]string{"method": args[0]}})

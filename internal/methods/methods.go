@@ -65,9 +65,10 @@ type Switch struct {
 
 // New returns a switch reading st, trusting a read for ttl (0: DefaultTTL;
 // negative: read every time). offered are the methods the configuration
-// has (see Offered); "password" is always one. Only they are listed and
-// only they can be switched.
-func New(st store.SettingsStore, ttl time.Duration, offered ...string) *Switch {
+// has, as Offered returns them (method names, not provider names);
+// "password" is always one. Only they are listed and only they can be
+// switched.
+func New(st store.SettingsStore, ttl time.Duration, offered []string) *Switch {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}

@@ -34,7 +34,7 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newSwitch(st store.SettingsStore, c *clock) *Switch {
-	s := New(st, 2*time.Second)
+	s := New(st, 2*time.Second, nil)
 	s.now = c.now
 	return s
 }
@@ -129,7 +129,7 @@ func TestList(t *testing.T) {
 // disable).
 func TestSwitchListsProviders(t *testing.T) {
 	ctx := context.Background()
-	s := New(memory.New(), -1, Offered(false, "corp", "github")...)
+	s := New(memory.New(), -1, Offered(false, "corp", "github"))
 	if err := s.Set(ctx, "oauth:github", false); err != nil {
 		t.Fatal(err)
 	}

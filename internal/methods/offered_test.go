@@ -44,7 +44,7 @@ func TestOffered(t *testing.T) {
 func TestSwitchRefusesUnknownMethods(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
-	s := New(st, -1, Offered(false, "github")...)
+	s := New(st, -1, Offered(false, "github"))
 	for _, m := range []string{"oauth:githb", "oauth:GitHub", "oauth:github ", "passwordless", "registration", "Password", "oauth:", "", "totp"} {
 		if err := s.Set(ctx, m, false); !errors.Is(err, ErrUnknown) {
 			t.Errorf("Set(%q) = %v, want ErrUnknown", m, err)
