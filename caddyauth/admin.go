@@ -184,10 +184,13 @@ func adminUserCommands() []*cobra.Command {
 func methodsCommand() *cobra.Command {
 	m := &cobra.Command{
 		Use:   "methods",
-		Short: "Turn auth methods (password, passwordless, registration, oauth:<provider>) off and on at runtime",
+		Short: "Turn auth methods (password, oauth:<provider>, registration) off and on at runtime",
 		Long: `The switch lives in the database every instance shares; running servers
 re-read it every 2 seconds. A method nobody switched is enabled: the switch
-can turn off what the configuration offers, never add what it does not.`,
+can turn off what the configuration offers, never add what it does not.
+Only the configuration's methods exist here: password, oauth:<name> for each
+configured oauth/oidc provider, and registration when a provider may create
+accounts (signup on or allowed_domains); "methods list" shows them.`,
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -198,7 +201,7 @@ can turn off what the configuration offers, never add what it does not.`,
 				return err
 			}
 			defer env.Close()
-			states, err := methods.List(c.Context(), env.db, env.app.providerNames()...)
+			states, err := methods.New(env.db, -1, env.app.offeredMethods()).List(c.Context())
 			if err != nil {
 				return err
 			}
@@ -230,7 +233,9 @@ can turn off what the configuration offers, never add what it does not.`,
 					return err
 				}
 				defer env.Close()
-				if err := methods.Set(c.Context(), env.db, args[0], enabled, time.Now()); err != nil {
+				// Only a method this configuration offers: a typo
+				// (oauth:githb) is refused, not stored and audited.
+				if err := methods.New(env.db, -1, env.app.offeredMethods()).Set(c.Context(), args[0], enabled); err != nil {
 					return err
 				}
 				env.record(c.Context(), audit.Event{Type: typ, Detail: map[string]string{"method": args[0]}})

@@ -390,7 +390,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MFA:      a.db,
 		// The database is shared by every instance: a method switched
 		// off or a lockout lifted there is felt by all of them.
-		Methods:  methods.New(a.db, methods.DefaultTTL, a.providerNames()...),
+		Methods:  methods.New(a.db, methods.DefaultTTL, a.offeredMethods()),
 		Lockouts: a.db,
 
 		Identities: a.db,

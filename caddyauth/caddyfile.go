@@ -448,6 +448,9 @@ func parseCORS(d *caddyfile.Dispenser) (*CORSConfig, error) {
 				if strings.Contains(o, "*") {
 					return nil, d.Errf("caddyauth: cors origin %q: a wildcard with credentials would let any site act as the user; list each origin", o)
 				}
+				if _, err := flows.CanonicalOrigin(o); err != nil {
+					return nil, d.Errf("caddyauth: cors origin %q: %v", o, err)
+				}
 			}
 			c.Origins = append(c.Origins, origins...)
 		default:

@@ -25,6 +25,10 @@ type MethodAdmin interface {
 	MethodSwitch
 	List(ctx context.Context) ([]methods.State, error)
 	Set(ctx context.Context, method string, enabled bool) error
+	// Offers reports whether the configuration has method; Offered
+	// names them all (for the refusal of an unknown one).
+	Offers(method string) bool
+	Offered() []string
 }
 
 var (
@@ -394,8 +398,10 @@ func (p *portal) adminSetMethod(w http.ResponseWriter, r *http.Request, admin *s
 		return
 	}
 	method := r.PathValue("method")
-	if !methods.Valid(method) {
-		p.adminError(w, invalidInput("Unknown auth method: want password, passwordless, registration or oauth:<provider>."))
+	if !ma.Offers(method) {
+		// Not stored, not audited: a typo must not look like a switch
+		// that worked while the real method stays on.
+		p.adminError(w, errMethodUnknown(ma.Offered()))
 		return
 	}
 	var in struct {
@@ -409,7 +415,10 @@ func (p *portal) adminSetMethod(w http.ResponseWriter, r *http.Request, admin *s
 		p.adminError(w, invalidInput(`Send {"enabled": true} or {"enabled": false}.`))
 		return
 	}
-	if err := ma.Set(r.Context(), method, *in.Enabled); err != nil {
+	if err := ma.Set(r.Context(), method, *in.Enabled); errors.Is(err, methods.ErrUnknown) {
+		p.adminError(w, errMethodUnknown(ma.Offered()))
+		return
+	} else if err != nil {
 		p.adminStoreFailure(w, r, "admin set method", err)
 		return
 	}

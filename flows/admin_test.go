@@ -80,7 +80,7 @@ func newAdminEnv(t *testing.T, lim *Limits) *adminEnv {
 	if lim == nil {
 		lim = &Limits{}
 	}
-	e := &adminEnv{t: t, mem: mem, mgr: mgr, audit: &recorder{}, outbox: &outbox{}, sw: methods.New(mem, -1)}
+	e := &adminEnv{t: t, mem: mem, mgr: mgr, audit: &recorder{}, outbox: &outbox{}, sw: methods.New(mem, -1, methods.Offered(false, "github", "google"))}
 	e.svc, err = New(Config{Limits: lim}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h,
 		Audit: e.audit, Outbox: e.outbox, Methods: e.sw, Lockouts: mem})
 	if err != nil {
@@ -394,7 +394,7 @@ func TestAdminMethodSwitch(t *testing.T) {
 	if ok, _ := e.sw.Enabled(context.Background(), "oauth:google"); !ok {
 		t.Fatal("oauth:google disabled too")
 	}
-	e.expect("PUT", "/auth/admin/methods/bogus", admin, `{"enabled":false}`, 400, CodeInvalidInput)
+	e.expect("PUT", "/auth/admin/methods/bogus", admin, `{"enabled":false}`, 404, CodeMethodUnknown)
 	e.expect("PUT", "/auth/admin/methods/password", admin, `{}`, 400, CodeInvalidInput)
 	e.expect("PUT", "/auth/admin/methods/password", admin, `{"enabled":"no"}`, 400, CodeInvalidInput)
 	e.expect("POST", "/auth/admin/methods/oauth:github", admin, `{"enabled":false}`, 200, "")
@@ -414,7 +414,7 @@ func TestMethodSwitchFailsClosed(t *testing.T) {
 	mem := memory.New()
 	mgr, _ := session.New(mem, mem, session.Config{CacheTTL: -1})
 	svc, err := New(Config{Limits: &Limits{}}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 1),
-		Methods: methods.New(deadSettings{mem}, -1)})
+		Methods: methods.New(deadSettings{mem}, -1, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package flows
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -12,22 +11,27 @@ import (
 // that non-cookie clients send (MFA).
 var corsAllowHeaders = "Content-Type, Authorization, X-Access-Token-Type, X-CSRF-Token, nest_auth_device_trust, Nest-Auth-Device-Trust"
 
+// corsAllowMethods are the methods the portal and admin API route
+// (the admin method switch is PUT).
+const corsAllowMethods = "GET, POST, PUT, DELETE"
+
 // corsMaxAge caches a preflight for 10 minutes.
 const corsMaxAge = "600"
 
-// checkCORSOrigins validates the allowlist: exact origins only
-// ("https://app.example.com[:port]"); "*" cannot go with credentials.
+// checkCORSOrigins validates the allowlist and returns it in canonical
+// form (CanonicalOrigin): exact origins only ("https://app.example.com[:port]");
+// "*" cannot go with credentials.
 func checkCORSOrigins(origins []string) (map[string]bool, error) {
 	m := map[string]bool{}
 	for _, o := range origins {
 		if o == "*" || strings.Contains(o, "*") {
 			return nil, fmt.Errorf("cors origin %q: wildcards cannot be combined with credentials; list each origin", o)
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			return nil, fmt.Errorf("cors origin %q: want scheme://host[:port], no path", o)
+		c, err := CanonicalOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("cors origin %q: %v", o, err)
 		}
-		m[strings.ToLower(o)] = true
+		m[c] = true
 	}
 	return m, nil
 }
@@ -39,7 +43,8 @@ func (s *Service) cors(w http.ResponseWriter, r *http.Request) bool {
 	if origin == "" || len(s.corsOrigins) == 0 {
 		return false
 	}
-	allowed := s.corsOrigins[strings.ToLower(origin)]
+	// Byte for byte, as the CSRF check compares its trusted origins.
+	allowed := s.corsOrigins[origin]
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	h := w.Header()
 	h.Add("Vary", "Origin")
@@ -53,7 +58,7 @@ func (s *Service) cors(w http.ResponseWriter, r *http.Request) bool {
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
 	if preflight {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+		h.Set("Access-Control-Allow-Methods", corsAllowMethods)
 		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 		h.Set("Access-Control-Max-Age", corsMaxAge)
 		w.WriteHeader(http.StatusNoContent)

@@ -34,8 +34,9 @@ func (s *Service) Portal(base string) http.Handler {
 	mux.HandleFunc(base, p.notFound)
 
 	csrf := http.NewCrossOriginProtection()
-	for _, o := range s.cfg.CORSOrigins {
-		// Validated in New; an allowed origin may post with credentials.
+	for o := range s.corsOrigins {
+		// Canonical (checkCORSOrigins), as the preflight compares them; an
+		// allowed origin may post with credentials.
 		_ = csrf.AddTrustedOrigin(o)
 	}
 	p.oauthCSRFBypass(csrf)

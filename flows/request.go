@@ -37,27 +37,16 @@ func wantsHTML(r *http.Request) bool {
 // wantsJSON is the complement used by endpoints that answer either way.
 func wantsJSON(r *http.Request) bool { return !wantsHTML(r) }
 
-// decode reads a JSON object (unknown fields refused) or a urlencoded form
-// into dst. Form fields are matched to dst's json tags.
+// decode reads a JSON object (unknown and repeated fields refused, see
+// decodeJSONBody) or a urlencoded form into dst. Form fields are matched
+// to dst's json tags.
 func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
-	r.Body = http.MaxBytesReader(nil, r.Body, maxBody)
 	if isJSON(r) {
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(dst); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return apiErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "Request body too large.")
-			}
-			return invalidInput("Malformed JSON body: " + jsonProblem(err))
+		body, e := readRequestBody(r)
+		if e != nil {
+			return e
 		}
-		if dec.More() {
-			return invalidInput("Malformed JSON body: trailing data.")
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return invalidInput("Malformed JSON body: trailing data.")
-		}
-		return nil
+		return decodeJSONBody(body, dst)
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "multipart/form-data" {
@@ -66,13 +55,9 @@ func decode(r *http.Request, dst any, fields map[string]*string) *APIError {
 	if mt != "application/x-www-form-urlencoded" {
 		return apiErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Send application/json or a form.")
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apiErr(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "Request body too large.")
-		}
-		return invalidInput("Unreadable body.")
+	body, e := readRequestBody(r)
+	if e != nil {
+		return e
 	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {

@@ -1,16 +1,20 @@
 // Package methods is the runtime auth-method switch: operators turn
-// "password", "oauth:<provider>", "passwordless" and "registration" off and
-// on during an incident. The state lives in the settings table every
+// "password", "oauth:<provider>" and "registration" (sign-up through a
+// provider) off and on during an incident. The state lives in the settings table every
 // instance shares; each instance rereads it at most every TTL (default 2s),
 // so a change is felt everywhere within seconds without a query per login.
 //
 // A method nobody switched is enabled: the switch can only turn off what
-// the configuration offers, never turn on what it does not.
+// the configuration offers, never turn on what it does not. A method the
+// configuration does not offer cannot be switched at all (ErrUnknown), so
+// a typo (oauth:githb) is an error, not a stored, audited no-op.
 package methods
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,7 +30,7 @@ const DefaultTTL = 2 * time.Second
 const prefix = "method:"
 
 // Fixed names; OAuth providers are "oauth:<name>".
-var fixed = []string{"password", "passwordless", "registration"}
+var fixed = []string{"password", "registration"}
 
 // Valid reports whether m names a switchable method.
 func Valid(m string) bool {
@@ -49,10 +53,10 @@ func Valid(m string) bool {
 
 // Switch implements flows.MethodSwitch over a settings store.
 type Switch struct {
-	st        store.SettingsStore
-	ttl       time.Duration
-	now       func() time.Time
-	providers []string
+	st      store.SettingsStore
+	ttl     time.Duration
+	now     func() time.Time
+	offered []string // sorted
 
 	mu      sync.Mutex
 	off     map[string]bool
@@ -60,13 +64,55 @@ type Switch struct {
 }
 
 // New returns a switch reading st, trusting a read for ttl (0: DefaultTTL;
-// negative: read every time). providers are the configured OAuth
-// providers' names, listed (as oauth:<name>) even when never switched.
-func New(st store.SettingsStore, ttl time.Duration, providers ...string) *Switch {
+// negative: read every time). offered are the methods the configuration
+// has, as Offered returns them (method names, not provider names);
+// "password" is always one. Only they are listed and only they can be
+// switched.
+func New(st store.SettingsStore, ttl time.Duration, offered []string) *Switch {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	return &Switch{st: st, ttl: ttl, now: time.Now, providers: providers}
+	return &Switch{st: st, ttl: ttl, now: time.Now, offered: normalise(offered)}
+}
+
+// Offered returns the switchable methods of a configuration, sorted:
+// "password" (every configuration has the login form), "oauth:<name>" for
+// each configured provider, and "registration" when signup says some
+// provider may create accounts (`signup on` or `allowed_domains`). Flows
+// that are not built (passwordless) are never offered.
+func Offered(signup bool, providers ...string) []string {
+	out := []string{"password"}
+	for _, p := range providers {
+		out = append(out, "oauth:"+p)
+	}
+	if signup && len(providers) > 0 {
+		out = append(out, "registration")
+	}
+	return normalise(out)
+}
+
+func normalise(m []string) []string {
+	out := append([]string{"password"}, m...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// ErrUnknown: the method is not one the configuration offers.
+var ErrUnknown = errors.New("unknown auth method")
+
+// Offers reports whether method is one of the switch's methods (exact
+// spelling: the names are lower case).
+func (s *Switch) Offers(method string) bool {
+	_, ok := slices.BinarySearch(s.offered, method)
+	return ok
+}
+
+// Offered returns the switch's methods, sorted.
+func (s *Switch) Offered() []string { return slices.Clone(s.offered) }
+
+// UnknownError says which method was refused and what exists instead.
+func (s *Switch) UnknownError(method string) error {
+	return fmt.Errorf("%w %q: this configuration offers %s", ErrUnknown, method, strings.Join(s.offered, ", "))
 }
 
 // Enabled reports whether method may be used now. A store error is
@@ -86,8 +132,12 @@ func (s *Switch) Enabled(ctx context.Context, method string) (bool, error) {
 }
 
 // Set switches method on this instance at once and, through the store, on
-// every other within its TTL.
+// every other within its TTL. A method the switch does not offer is
+// refused (ErrUnknown) before anything is written.
 func (s *Switch) Set(ctx context.Context, method string, enabled bool) error {
+	if !s.Offers(method) {
+		return s.UnknownError(method)
+	}
 	if err := Set(ctx, s.st, method, enabled, s.now()); err != nil {
 		return err
 	}
@@ -112,10 +162,12 @@ func Disabled(ctx context.Context, st store.SettingsStore) (map[string]bool, err
 	return off, nil
 }
 
-// Set writes the switch of method to st.
+// Set writes the switch of method to st. It checks only that method is
+// spelled like one; Switch.Set also checks that the configuration offers
+// it, and is what the admin API and the CLI call.
 func Set(ctx context.Context, st store.SettingsStore, method string, enabled bool, at time.Time) error {
 	if !Valid(method) {
-		return fmt.Errorf("unknown auth method %q (want password, passwordless, registration or oauth:<provider>)", method)
+		return fmt.Errorf("%w %q (want password, registration or oauth:<provider>)", ErrUnknown, method)
 	}
 	v := "off"
 	if enabled {
@@ -130,36 +182,22 @@ type State struct {
 	Enabled bool   `json:"enabled"`
 }
 
-// List returns the fixed methods, the given OAuth providers and any other
-// method that has been switched, sorted by name.
-func List(ctx context.Context, st store.SettingsStore, providers ...string) ([]State, error) {
+// List returns the state of each offered method (see Offered), sorted by
+// name. Switches stored for methods not offered (a provider since
+// removed) are not listed: they switch nothing.
+func List(ctx context.Context, st store.SettingsStore, offered ...string) ([]State, error) {
 	all, err := st.Settings(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var out []State
-	add := func(m string) {
-		if seen[m] {
-			return
-		}
-		seen[m] = true
+	for _, m := range normalise(offered) {
 		out = append(out, State{Method: m, Enabled: all[prefix+m] != "off"})
 	}
-	for _, m := range fixed {
-		add(m)
-	}
-	for _, p := range providers {
-		add("oauth:" + p)
-	}
-	for k := range all {
-		add(strings.TrimPrefix(k, prefix))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Method < out[j].Method })
 	return out, nil
 }
 
 // List returns the switchable methods and their state (see List).
 func (s *Switch) List(ctx context.Context) ([]State, error) {
-	return List(ctx, s.st, s.providers...)
+	return List(ctx, s.st, s.offered...)
 }

@@ -15,7 +15,7 @@ import (
 
 func TestValid(t *testing.T) {
 	for m, want := range map[string]bool{
-		"password": true, "passwordless": true, "registration": true,
+		"password": true, "registration": true, "passwordless": false,
 		"oauth:google": true, "oauth:my-idp_2": true,
 		"": false, "oauth:": false, "oauth:Google": false, "oauth:a/b": false, "totp": false, "Password": false,
 		"oauth:" + string(make([]byte, 65)): false,
@@ -34,7 +34,7 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newSwitch(st store.SettingsStore, c *clock) *Switch {
-	s := New(st, 2*time.Second)
+	s := New(st, 2*time.Second, nil)
 	s.now = c.now
 	return s
 }
@@ -108,11 +108,11 @@ func TestList(t *testing.T) {
 	if err := Set(ctx, st, "registration", false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := List(ctx, st, "google")
+	got, err := List(ctx, st, Offered(true, "google", "github")...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []State{{"oauth:github", false}, {"oauth:google", true}, {"password", true}, {"passwordless", true}, {"registration", false}}
+	want := []State{{"oauth:github", false}, {"oauth:google", true}, {"password", true}, {"registration", false}}
 	if len(got) != len(want) {
 		t.Fatalf("List = %v, want %v", got, want)
 	}
@@ -129,7 +129,7 @@ func TestList(t *testing.T) {
 // disable).
 func TestSwitchListsProviders(t *testing.T) {
 	ctx := context.Background()
-	s := New(memory.New(), -1, "corp", "github")
+	s := New(memory.New(), -1, Offered(false, "corp", "github"))
 	if err := s.Set(ctx, "oauth:github", false); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSwitchListsProviders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []State{{"oauth:corp", true}, {"oauth:github", false}, {"password", true}, {"passwordless", true}, {"registration", true}}
+	want := []State{{"oauth:corp", true}, {"oauth:github", false}, {"password", true}}
 	if len(got) != len(want) {
 		t.Fatalf("List = %v, want %v", got, want)
 	}

@@ -75,7 +75,9 @@ func TestMethodSwitchAcrossGateways(t *testing.T) {
 		}
 	}
 	out, _, _ = a.cli("", "auth", "methods", "list", "--config", cfg)
-	if !regexp.MustCompile(`password\s+disabled`).MatchString(out) || !regexp.MustCompile(`registration\s+enabled`).MatchString(out) {
+	// Only what this configuration has: no provider, so no registration;
+	// passwordless is not built.
+	if !regexp.MustCompile(`password\s+disabled`).MatchString(out) || strings.Contains(out, "registration") || strings.Contains(out, "passwordless") {
 		t.Errorf("methods list:\n%s", out)
 	}
 	_, errOut, code = a.cli("", "auth", "methods", "disable", "telepathy", "--config", cfg)
