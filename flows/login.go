@@ -210,11 +210,14 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// They apply alike to known and unknown identifiers.
 	now := p.s.cfg.Now()
 	ip := p.s.cfg.ClientIP(r)
+	// The buckets and the lockout key the address's block (an IPv6 /64),
+	// logs and the audit keep the address itself.
+	addr := ratelimit.AddressKey(ip)
 	for _, b := range []struct {
 		lim  ratelimit.Limiter
 		key  string
 		kind string
-	}{{p.s.limits.loginIP, ip, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
+	}{{p.s.limits.loginIP, addr, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
 		ok, wait, err := b.lim.Allow(r.Context(), b.key, now)
 		if err != nil {
 			p.s.storeFailure(w, r, "rate limit", err)
@@ -265,7 +268,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// The check is taken from the lockout's budget before the hash runs,
 	// so concurrent guesses cannot all pass a "not locked yet" test
 	// (issue 9 #3); one that ends without a verdict is refunded.
-	att, wait, err := p.s.limits.lockout.Reserve(ctx, email, ip, now)
+	att, wait, err := p.s.limits.lockout.Reserve(ctx, email, addr, now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
 		return

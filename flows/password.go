@@ -9,6 +9,7 @@ import (
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
+	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 )
 
@@ -119,7 +120,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Taken from the lockout's budget before the hash runs (issue 9 #3).
-	att, wait, err := p.s.limits.lockout.Reserve(ctx, u.Email, ip, now)
+	att, wait, err := p.s.limits.lockout.Reserve(ctx, u.Email, ratelimit.AddressKey(ip), now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
 		return
