@@ -268,7 +268,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// The check is taken from the lockout's budget before the hash runs,
 	// so concurrent guesses cannot all pass a "not locked yet" test
 	// (issue 9 #3); one that ends without a verdict is refunded.
-	att, wait, err := p.s.limits.lockout.Reserve(ctx, email, addr, now)
+	att, wait, err := p.s.reserveCheck(ctx, u, email, addr, now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
 		return

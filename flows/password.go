@@ -120,7 +120,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Taken from the lockout's budget before the hash runs (issue 9 #3).
-	att, wait, err := p.s.limits.lockout.Reserve(ctx, u.Email, ratelimit.AddressKey(ip), now)
+	att, wait, err := p.s.reserveCheck(ctx, u, u.Email, ratelimit.AddressKey(ip), now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
 		return
