@@ -409,6 +409,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	for _, w := range cookieWarnings(ck) {
 		a.logger.Warn(w)
 	}
+	for _, w := range limitWarnings(a.effectiveLimits) {
+		a.logger.Warn(w)
+	}
 	return nil
 }
 

@@ -27,5 +27,11 @@ func (p *portal) lockedNotice(ctx context.Context, u *store.User, ip string) {
 // Unlock lifts the login lockout of an email on every address and reports
 // how many (email, address) pairs were locked.
 func (s *Service) Unlock(ctx context.Context, email string) (int, error) {
-	return s.limits.lockout.UnlockIdentifier(ctx, NormalizeEmail(email), s.cfg.Now())
+	id := NormalizeEmail(email)
+	n, err := s.limits.lockout.UnlockIdentifier(ctx, id, s.cfg.Now())
+	if err != nil {
+		return n, err
+	}
+	k, err := s.unlockAdminFloor(ctx, id)
+	return n + k, err
 }

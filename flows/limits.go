@@ -33,6 +33,17 @@ type Limits struct {
 	MFALockoutMax      int
 	MFALockoutWindow   time.Duration
 	MFALockoutDuration time.Duration
+	// Admin holds for accounts in the admin group when the limits above
+	// are off (`rate_limit off`, `lockout off`), which never remove the
+	// administrators' protection (issue 9 #16): with LockoutMax 0 their
+	// (identifier, address) pairs keep a lockout of AdminLockoutMax
+	// failures, and with LoginIdentifier off AdminIdentifier.N failures
+	// from any addresses within AdminIdentifier.Per stop the account's
+	// password checks for AdminIdentifier.Per. Zero values: none (tests).
+	AdminLockoutMax      int
+	AdminLockoutWindow   time.Duration
+	AdminLockoutDuration time.Duration
+	AdminIdentifier      ratelimit.Rate
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -54,6 +65,11 @@ func DefaultLimits() Limits {
 		MFALockoutMax:      10,
 		MFALockoutWindow:   24 * time.Hour,
 		MFALockoutDuration: 24 * time.Hour,
+
+		AdminLockoutMax:      10,
+		AdminLockoutWindow:   15 * time.Minute,
+		AdminLockoutDuration: 15 * time.Minute,
+		AdminIdentifier:      ratelimit.Rate{N: 5, Per: time.Minute},
 	}
 }
 
@@ -64,6 +80,11 @@ type limiters struct {
 
 	mfaUser, mfaAttempts, mfaSend ratelimit.Limiter
 	mfaLock                       ratelimit.Locker
+
+	// adminLock and adminAccount (nil: not needed) are the floor that
+	// admin-group accounts keep when the lockout or the identifier bucket
+	// is off (limits_admin.go).
+	adminLock, adminAccount ratelimit.Locker
 }
 
 // NewLimiter builds the limiter of one bucket ("login_ip",
@@ -98,6 +119,12 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.
 	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)
+	if l.LockoutMax <= 0 && l.AdminLockoutMax > 0 {
+		lim.adminLock = locker(l.AdminLockoutMax, l.AdminLockoutWindow, l.AdminLockoutDuration)
+	}
+	if l.LoginIdentifier.Off() && !l.AdminIdentifier.Off() {
+		lim.adminAccount = locker(l.AdminIdentifier.N, l.AdminIdentifier.Per, l.AdminIdentifier.Per)
+	}
 	return lim
 }
 

@@ -218,11 +218,14 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// They apply alike to known and unknown identifiers.
 	now := p.s.cfg.Now()
 	ip := p.s.cfg.ClientIP(r)
+	// The buckets and the lockout key the address's block (an IPv6 /64),
+	// logs and the audit keep the address itself.
+	addr := ratelimit.AddressKey(ip)
 	for _, b := range []struct {
 		lim  ratelimit.Limiter
 		key  string
 		kind string
-	}{{p.s.limits.loginIP, ip, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
+	}{{p.s.limits.loginIP, addr, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
 		ok, wait, err := b.lim.Allow(r.Context(), b.key, now)
 		if err != nil {
 			p.s.storeFailure(w, r, "rate limit", err)
@@ -270,16 +273,20 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	locked, wait, err := p.s.limits.lockout.Locked(ctx, email, ip, now)
+	// The check is taken from the lockout's budget before the hash runs,
+	// so concurrent guesses cannot all pass a "not locked yet" test
+	// (issue 9 #3); one that ends without a verdict is refunded.
+	att, wait, err := p.s.reserveCheck(ctx, u, email, addr, now)
 	if err != nil {
 		p.s.storeFailure(w, r, "lockout", err)
 		return
 	}
-	if locked {
+	if att == nil {
 		result = "locked"
 		p.limited(w, r, in, errLockedOut, "lockout", wait)
 		return
 	}
+	defer p.release(ctx, att)
 	hash := ""
 	if u != nil {
 		hash = u.PasswordHash
@@ -308,10 +315,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		p.s.audit(r, ev)
-		if justLocked, err := p.s.limits.lockout.Fail(ctx, email, ip, now); err != nil {
-			p.s.log.Error("lockout failure not recorded", zapErr(err))
-			p.s.obs.StoreError("lockout")
-		} else if justLocked {
+		if att.Failed() {
 			p.s.log.Warn("login locked out for this identifier and address", zapIP(ip))
 			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: ev.UserID, Email: auditIdentifier(email)})
 			p.lockedNotice(ctx, u, ip)
@@ -319,7 +323,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		p.loginFailed(w, r, in, errInvalidCredentials)
 		return
 	}
-	if err := p.s.limits.lockout.Succeed(ctx, email, ip); err != nil {
+	if err := att.Succeeded(ctx); err != nil {
 		p.s.log.Warn("lockout not cleared after a successful login", zapErr(err))
 	}
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {

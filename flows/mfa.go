@@ -475,24 +475,33 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 		fail(errMFATooManyTries, "too_many_attempts")
 		return
 	}
+	// The code is taken from the account's second-factor budget before
+	// it is checked, so concurrent codes cannot overrun it (issue 9 #3).
+	att, wait, err := p.s.limits.mfaLock.Reserve(ctx, u.Email, mfaLockKey, now)
+	if err != nil {
+		p.s.storeFailure(w, r, "mfa lockout", err)
+		return
+	}
+	if att == nil {
+		p.s.obs.Limited("mfa_lockout")
+		retryAfter(w, wait)
+		fail(errMFALocked, "locked")
+		return
+	}
+	defer p.release(ctx, &checkAttempt{parts: []*ratelimit.Attempt{att}})
 	if e := p.checkCode(ctx, id, st, in.Method, in.Code, now); e != nil {
 		reason := "invalid_code"
 		if e == errMFACodeExpired {
 			reason = "expired_code"
 		}
 		p.s.obs.Login("mfa_"+in.Method, "invalid_code", time.Since(start))
-		locked, err := p.s.limits.mfaLock.Fail(ctx, u.Email, mfaLockKey, now)
-		if err != nil {
-			p.s.storeFailure(w, r, "mfa lockout", err)
-			return
-		}
-		if locked {
+		if att.Failed() {
 			p.mfaLockedNow(r, u, id, tok)
 		}
 		fail(e, reason)
 		return
 	}
-	if err := p.s.limits.mfaLock.Succeed(ctx, u.Email, mfaLockKey); err != nil {
+	if err := att.Succeeded(ctx); err != nil {
 		p.s.log.Warn("mfa lockout not cleared", zapUser(u.ID), zapErr(err))
 	}
 	p.s.obs.Login("mfa_"+in.Method, "success", time.Since(start))

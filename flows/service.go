@@ -175,6 +175,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = RemoteIP
 	}
+	cfg.ClientIP = canonicalClientIP(cfg.ClientIP)
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -315,5 +316,5 @@ func RemoteIP(r *http.Request) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	return strings.Trim(host, "[]")
+	return CanonicalIP(strings.Trim(host, "[]"))
 }

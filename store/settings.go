@@ -36,6 +36,13 @@ type LockoutStore interface {
 	LockedUntil(ctx context.Context, identifier, ip string, now time.Time) (time.Time, error)
 	// LockoutClear forgets the pair (a successful login from it).
 	LockoutClear(ctx context.Context, identifier, ip string) error
+	// LockoutReserve counts one attempt of the pair as a failure before
+	// it is checked, atomically: of racing callers at most p.Max get OK
+	// per window, and the one that takes the last locks the pair.
+	LockoutReserve(ctx context.Context, identifier, ip string, now time.Time, p LockoutPolicy) (LockoutReservation, error)
+	// LockoutRelease refunds a reservation whose check never ran to a
+	// verdict (the request failed); a lock it set is lifted.
+	LockoutRelease(ctx context.Context, identifier, ip string, r LockoutReservation, p LockoutPolicy) error
 	// LockoutClearIdentifier forgets the identifier on every address and
 	// returns how many pairs were locked at now.
 	LockoutClearIdentifier(ctx context.Context, identifier string, now time.Time) (int, error)

@@ -14,6 +14,10 @@ import (
 type Locker interface {
 	// Locked reports whether the pair is locked at now and for how long.
 	Locked(ctx context.Context, identifier, ip string, now time.Time) (bool, time.Duration, error)
+	// Reserve takes one check from the pair's budget before the check
+	// runs (see Attempt). When the pair is locked it returns a nil
+	// Attempt and how long the lock lasts.
+	Reserve(ctx context.Context, identifier, ip string, now time.Time) (*Attempt, time.Duration, error)
 	// Fail records a failure and reports whether it locked the pair.
 	Fail(ctx context.Context, identifier, ip string, now time.Time) (bool, error)
 	// Succeed clears the pair (a successful login from it).
@@ -106,6 +110,12 @@ func (s *StoreLocker) Fail(ctx context.Context, identifier, ip string, now time.
 	if s.p.Max <= 0 {
 		return false, nil
 	}
+	s.maybePurge(ctx, now)
+	return s.st.LockoutFail(ctx, identifier, ip, now, s.p)
+}
+
+// maybePurge sweeps expired pairs at most every purgeEvery.
+func (s *StoreLocker) maybePurge(ctx context.Context, now time.Time) {
 	s.mu.Lock()
 	purge := now.Sub(s.lastPurge) >= purgeEvery
 	if purge {
@@ -115,7 +125,6 @@ func (s *StoreLocker) Fail(ctx context.Context, identifier, ip string, now time.
 	if purge {
 		_, _ = s.st.PurgeLockouts(ctx, now) // best effort: rows only take space
 	}
-	return s.st.LockoutFail(ctx, identifier, ip, now, s.p)
 }
 
 // Succeed implements Locker.
