@@ -406,6 +406,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	for _, w := range cookieWarnings(ck) {
 		a.logger.Warn(w)
 	}
+	for _, w := range a.configWarnings() {
+		a.logger.Warn(w)
+	}
 	return nil
 }
 
