@@ -1,6 +1,8 @@
 package keys
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strings"
@@ -20,14 +22,43 @@ var keyboardRows = []string{"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"}
 // log2 of the alphabet its character classes span (16 when s is all hex,
 // else digits 10, lower 26, upper 26, ASCII punctuation and space 33, any
 // other byte 128), except that a character is free when it is predictable:
-//   - it continues a run of constant step ("aaaa", "abcd", "0246", "9876");
+//   - it continues a run of constant step ("aaaa", "abcd", "0246", "9876"),
+//     or of two interleaved ones ("a1b2c3");
 //   - it continues a keyboard row ("qwer", "asdf");
 //   - it ends a three-character substring that already occurred in s (a
 //     repeated word or block: "abcdefgh" four times costs one block).
 //
 // A random string loses only a few characters to these rules, so random
 // base64 or hex keeps nearly its full length times 6 or 4 bits.
+//
+// A secret that decodes as hex or base64 is judged by its decoded bytes
+// too (the lower estimate counts), so an encoded pattern (base64 of
+// "abcdefgh" four times) is refused while encoded random bytes pass.
 func EstimateBits(s string) float64 {
+	bits := estimate(s)
+	for _, d := range decodings(s) {
+		bits = min(bits, estimate(d))
+	}
+	return bits
+}
+
+// decodings are s decoded as hex and as each base64 alphabet, where s is
+// valid in that encoding.
+func decodings(s string) []string {
+	var out []string
+	if b, err := hex.DecodeString(s); err == nil {
+		out = append(out, string(b))
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.Strict().DecodeString(s); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
+// estimate is EstimateBits of s as written.
+func estimate(s string) float64 {
 	per := math.Log2(float64(alphabet(s)))
 	bits := 0.0
 	for i := 0; i < len(s); i++ {
@@ -88,6 +119,10 @@ func predictable(s string, i int) bool {
 			if strings.Contains(row, s[i-2:i+1]) || strings.Contains(row, reverse3(s[i-2:i+1])) {
 				return true
 			}
+		}
+		// Two interleaved runs of constant step ("a1b2c3d4").
+		if i >= 4 && int(s[i])-int(s[i-2]) == int(s[i-2])-int(s[i-4]) {
+			return true
 		}
 		// The trigram ending here occurred earlier (overlaps allowed).
 		if strings.Contains(s[:i], s[i-2:i+1]) {

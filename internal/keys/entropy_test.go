@@ -33,6 +33,13 @@ func TestCheckSecretRefusesPatterns(t *testing.T) {
 		"aaaaaaaabbbbbbbbccccccccdddddddd",
 		"1234567812345678123456781234567812345678",
 		"deadbeefdeadbeefdeadbeefdeadbeef",
+		// Found by attacking the estimate: interleaved sequences, and
+		// patterns hidden behind an encoding.
+		"a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6",
+		"aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpP",
+		base64.StdEncoding.EncodeToString([]byte(strings.Repeat("abcdefgh", 4))),
+		base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuvwxyz")),
+		hex.EncodeToString(make([]byte, 32)),
 	} {
 		err := CheckSecret(s)
 		if err == nil {
