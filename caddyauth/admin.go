@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/caddyauth/gateway/flows"
@@ -250,24 +249,14 @@ accounts (signup on or allowed_domains); "methods list" shows them.`,
 	return m
 }
 
-// sessionStore opens the configured session store for the CLI; done
-// closes what was opened here.
+// sessionStore is the server's session store for the CLI (opened by
+// loadEnv); done releases it. Sessions in a server's memory are out of
+// reach.
 func (e *cliEnv) sessionStore() (store.SessionStore, func(), error) {
-	switch e.app.sessionsBackend() {
-	case "redis":
-		url, err := resolve(e.app.Sessions.URL)
-		if err != nil {
-			return nil, nil, err
-		}
-		rs, err := redisstore.NewFromURL(url)
-		if err != nil {
-			return nil, nil, err
-		}
-		return rs, func() { _ = rs.Close() }, nil
-	case "memory":
+	if e.app.sessionsBackend() == "memory" {
 		return nil, nil, errors.New("sessions are kept in the server's memory (sessions memory): restart it to end them")
 	}
-	return e.db, func() {}, nil
+	return e.stores.sessions, func() {}, nil
 }
 
 // sessionManager is a session manager over the configured store that tells
@@ -314,9 +303,6 @@ func (e *cliEnv) revokeAll(ctx context.Context) (int, error) {
 	}
 	return total, nil
 }
-
-// resolve expands placeholders ({env.X}) in a config value.
-func resolve(s string) (string, error) { return caddy.NewReplacer().ReplaceOrErr(s, true, true) }
 
 // revokeAllCommand is `caddy auth sessions revoke --all`.
 func revokeAllCommand(c *cobra.Command) error {

@@ -32,7 +32,6 @@ import (
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
-	"github.com/caddyauth/gateway/store/memory"
 	redisstore "github.com/caddyauth/gateway/store/redis"
 	sqlstore "github.com/caddyauth/gateway/store/sql"
 )
@@ -412,6 +411,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	for _, w := range limitWarnings(a.effectiveLimits) {
 		a.logger.Warn(w)
 	}
+	for _, w := range a.configWarnings() {
+		a.logger.Warn(w)
+	}
 	return nil
 }
 
@@ -550,29 +552,11 @@ func openDatabase(ctx context.Context, cfg *DatabaseConfig) (*sqlstore.DB, error
 }
 
 func (a *App) openStores(ctx context.Context) error {
-	db, err := openDatabase(ctx, a.Database)
+	b, err := openBackend(ctx, a)
 	if err != nil {
 		return err
 	}
-	a.db, a.users = db, db
-	switch backend := a.sessionsBackend(); backend {
-	case "database":
-		a.sstore = db
-	case "memory":
-		a.sstore = memory.New()
-	case "redis":
-		url, err := caddy.NewReplacer().ReplaceOrErr(a.Sessions.URL, true, true)
-		if err != nil {
-			return fmt.Errorf("caddyauth: sessions redis: %w", err)
-		}
-		rs, err := redisstore.NewFromURL(url)
-		if err != nil {
-			return fmt.Errorf("caddyauth: sessions redis: %w", err)
-		}
-		a.sstore = rs
-	default:
-		return fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", backend)
-	}
+	a.db, a.users, a.sstore = b.db, b.db, b.sessions
 	return nil
 }
 

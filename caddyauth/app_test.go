@@ -37,10 +37,10 @@ func TestSecretRequired(t *testing.T) {
 		{&App{Secret: "{env.CADDYAUTH_TEST_SECRET}"}, "{env.CADDYAUTH_TEST_SECRET} is empty"},
 		{&App{Secret: "too-short"}, "at least 32 bytes"},
 		{&App{Secret: strings.Repeat("ab", 20)}, "too little variety"},
-		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", PreviousSecret: "short"}, "previous_secret"},
+		{&App{Secret: "gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4", PreviousSecret: "short"}, "previous_secret"},
 		{&App{SecretFile: "/nonexistent/secret"}, "secret_file"},
-		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", Sessions: &SessionsConfig{Backend: "mongo"}}, "unknown sessions backend"},
-		{&App{Secret: "0123456789abcdefghijklmnopqrstuvwxyz", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://x"}}, "postgres"},
+		{&App{Secret: "gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4", Sessions: &SessionsConfig{Backend: "mongo"}}, "unknown sessions backend"},
+		{&App{Secret: "gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://x"}}, "postgres"},
 	} {
 		err := provision(t, tc.app)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -50,7 +50,7 @@ func TestSecretRequired(t *testing.T) {
 }
 
 func TestProvisionFromEnv(t *testing.T) {
-	t.Setenv("CADDYAUTH_TEST_SECRET", "0123456789abcdefghijklmnopqrstuvwxyz")
+	t.Setenv("CADDYAUTH_TEST_SECRET", "gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4")
 	a := &App{Secret: "{env.CADDYAUTH_TEST_SECRET}", Sessions: &SessionsConfig{Backend: "memory"}, Cookie: &CookieConfig{Domain: "example.com"}}
 	if err := provision(t, a); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestSecretOptionNeverEchoesLiteral(t *testing.T) {
 // TestLiteralSecretWithBraces: a literal secret containing braces is used as
 // written, and a failing one is reported without its value.
 func TestLiteralSecretWithBraces(t *testing.T) {
-	a := &App{Secret: "abc{def}-0123456789abcdefghijklmnopqrstuvwxyz", Sessions: &SessionsConfig{Backend: "memory"}}
+	a := &App{Secret: "abc{def}-gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4", Sessions: &SessionsConfig{Backend: "memory"}}
 	if err := provision(t, a); err != nil {
 		t.Fatalf("literal secret with braces refused: %v", err)
 	}

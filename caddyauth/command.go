@@ -47,6 +47,8 @@ func configFlags(c *cobra.Command) {
 type cliEnv struct {
 	app *App
 	db  *sqlstore.DB
+	// stores are the server's stores, opened as Provision opens them.
+	stores *backend
 	// audit records what the command did (actor "cli"): the chain over
 	// the database when the secret resolves, else a recorder that fails.
 	audit audit.Recorder
@@ -71,12 +73,13 @@ func (e *cliEnv) Close() {
 	if e.chain != nil {
 		_ = e.chain.Close()
 	}
-	if e.db != nil {
-		_ = e.db.Close()
+	if e.stores != nil {
+		e.stores.Close()
 	}
 }
 
-// loadEnv reads the config like `caddy run` would and opens the database.
+// loadEnv reads the config like `caddy run` would and opens its stores
+// with openBackend, as the server does.
 // Without --config it uses ./Caddyfile when there is one, else the defaults.
 func loadEnv(c *cobra.Command) (*cliEnv, error) {
 	cfgFile, _ := c.Flags().GetString("config")
@@ -106,11 +109,11 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := openDatabase(ctx, app.Database)
+	b, err := openBackend(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	env := &cliEnv{app: app, db: db}
+	env := &cliEnv{app: app, db: b.db, stores: b}
 	env.openAudit()
 	return env, nil
 }
@@ -403,21 +406,15 @@ func (e *cliEnv) lookup(ctx context.Context, email string) (*store.User, error) 
 	return u, err
 }
 
-// revokeSessions deletes a user's sessions in the configured session store.
-// Running instances stop honouring them within the session cache TTL.
+// revokeSessions deletes a user's sessions in the configured session store
+// and tells running instances (Redis pub/sub), which stop honouring them
+// at once; without Redis, within the session cache TTL.
 func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error) {
-	var ss store.SessionStore = e.db
-	switch e.app.sessionsBackend() {
-	case "redis":
-		rs, err := redisstore.NewFromURL(e.app.Sessions.URL)
-		if err != nil {
-			return 0, err
-		}
-		defer rs.Close()
-		ss = rs
-	case "memory":
-		return 0, errors.New("sessions are kept in the server's memory (sessions memory): restart it to end them")
+	ss, done, err := e.sessionStore()
+	if err != nil {
+		return 0, err
 	}
+	defer done()
 	ids, err := ss.DeleteUserSessions(ctx, userID)
 	if rs, ok := ss.(*redisstore.Store); ok && err == nil {
 		// Running instances drop them from their caches now.

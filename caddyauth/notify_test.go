@@ -12,7 +12,7 @@ import (
 	"github.com/caddyauth/gateway/test/harness"
 )
 
-const notifySecret = "0123456789abcdefghijklmnopqrstuvwxyz"
+const notifySecret = "gm3uMXVSHuIziiIGqzSukSKdlldgsZPy_MB8kiBIID4"
 
 // TestNotifyDeliversThroughMailpit: the app's outbox (what the flows get as
 // deps.Outbox) queues, the worker started by Start delivers to a real SMTP

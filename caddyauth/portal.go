@@ -38,6 +38,9 @@ func (p *Portal) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := app.checkCookieTransport(ctx, "auth_portal"); err != nil {
+		return err
+	}
 	if p.Base == "" {
 		p.Base = "/auth"
 	}

@@ -59,6 +59,9 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := app.checkCookieTransport(ctx, "protect"); err != nil {
+		return err
+	}
 	if p.Base == "" {
 		p.Base = "/auth"
 	}

@@ -35,7 +35,9 @@ func CheckSecret(s string) error {
 	if len(distinct) < 8 {
 		return errors.New("secret has too little variety to be random; generate one with `caddy auth secret generate`")
 	}
-	return nil
+	// "abcdefgh" four times has 32 bytes and 8 distinct ones: judge the
+	// entropy too (entropy.go).
+	return checkEntropy(s)
 }
 
 // Ring holds the current master secret and optionally the previous one.

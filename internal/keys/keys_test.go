@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-const s1 = "0123456789abcdefghijklmnopqrstuvwxyzABCD"
-const s2 = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxw"
+const s1 = "aZWvfu3FphMY0K5UmMrLNf7wo59gAMFMtrCn2Mwn"
+const s2 = "KkRIOFeAsBhXAjFyF_y9XJ5x-USkb4VaPtydAJ2a"
 
 func TestCheckSecret(t *testing.T) {
 	for _, tc := range []struct {

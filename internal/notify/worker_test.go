@@ -17,7 +17,7 @@ import (
 	sqlstore "github.com/caddyauth/gateway/store/sql"
 )
 
-const testSecret = "0123456789abcdef0123456789abcdef-current"
+const testSecret = "1IBeK1AAMeMYw8wTB0HAPjSxmSSKpp17-current"
 
 func testSealer(t *testing.T, current, previous string) *Sealer {
 	t.Helper()
@@ -132,8 +132,8 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 func TestSealRotationAndBinding(t *testing.T) {
-	old := testSealer(t, "0123456789abcdef0123456789abcdef-previous", "")
-	rotated := testSealer(t, testSecret, "0123456789abcdef0123456789abcdef-previous")
+	old := testSealer(t, "dv5ODDlAu86-e9oeJsTzXIWCmRCdbSOx-previous", "")
+	rotated := testSealer(t, testSecret, "dv5ODDlAu86-e9oeJsTzXIWCmRCdbSOx-previous")
 	stranger := testSealer(t, testSecret, "")
 	aad := binding("id1", KindMFACode, Email, "a@example.com", "u1")
 	sealed, err := old.Seal(aad, map[string]string{"code": "493817"})

@@ -11,13 +11,15 @@ import (
 )
 
 // The drills follow docs/runbooks.md step by step through the built binary
-// and check each runbook's outcome on running gateways.
+// and check each runbook's outcome on running gateways. Their config takes
+// the Redis URL from the environment ({env.X}), as a deployment does: the
+// CLI must open the stores as the server does.
 
 // TestDrillLeakedSecret: new secret, no previous secret, restart, `auth
 // sessions revoke --all`; every old session is dead, new logins work.
 func TestDrillLeakedSecret(t *testing.T) {
 	t.Parallel()
-	g := newGateway(t, nil)
+	g := newGateway(t, redisFromEnv(t))
 	alicePW, bobPW := newPassword(), newPassword()
 	g.addUser("alice@example.test", "Alice", alicePW)
 	g.addUser("bob@example.test", "Bob", bobPW)
@@ -103,7 +105,7 @@ func TestDrillLeakedSecret(t *testing.T) {
 // the admin API needs a fresh enrolment.
 func TestDrillCompromisedAdmin(t *testing.T) {
 	t.Parallel()
-	g := newGateway(t, nil)
+	g := newGateway(t, redisFromEnv(t))
 	pw, bobPW := newPassword(), newPassword()
 	rootID := g.addUser("root@example.test", "Root", pw, "admin")
 	bobID := g.addUser("bob@example.test", "Bob", bobPW)
@@ -243,7 +245,7 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 // users stay signed in; `enable` restores.
 func TestDrillDisableMethod(t *testing.T) {
 	t.Parallel()
-	a := newGateway(t, nil)
+	a := newGateway(t, redisFromEnv(t))
 	pw := newPassword()
 	a.addUser("alice@example.test", "Alice", pw)
 	a.start()

@@ -178,10 +178,11 @@ func HomeEnv(dir string) []string {
 }
 
 // processEnv is the environment of a child process: ours, then the test's
-// home, then extra (later entries win).
+// home, then what Setenv gave the test, then extra (later entries win).
 func processEnv(t testing.TB, extra []string) []string {
 	env := os.Environ()
 	env = append(env, HomeEnv(Home(t))...)
+	env = append(env, setenvOf(t)...)
 	return append(env, extra...)
 }
 

@@ -1,0 +1,45 @@
+package caddyauth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyauth/gateway/internal/keys"
+)
+
+// TestConfigWarnings: a secret written in the config and a trusted device
+// longer than 30 days warn; placeholders, secret_file and 30 days do not.
+// No warning holds the secret.
+func TestConfigWarnings(t *testing.T) {
+	lit := keys.NewToken()
+	day := caddy.Duration(24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		app  *App
+		want []string
+	}{
+		{"placeholder", &App{Secret: "{env.CADDYAUTH_SECRET}"}, nil},
+		{"file placeholder", &App{Secret: "{file./run/secrets/caddyauth}", PreviousSecret: "{env.OLD}"}, nil},
+		{"secret_file", &App{SecretFile: "/run/secrets/caddyauth"}, nil},
+		{"literal", &App{Secret: lit}, []string{"secret is written in the config"}},
+		{"literal with braces", &App{Secret: "{" + lit + "}"}, []string{"secret is written in the config"}},
+		{"literal previous", &App{Secret: "{env.X}", PreviousSecret: lit}, []string{"previous_secret is written in the config"}},
+		{"30 days", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: 30 * day}}, nil},
+		{"31 days", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: 31 * day}}, []string{"trusted_device 744h0m0s is longer than 30 days"}},
+		{"off", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: -1}}, nil},
+	} {
+		got := tc.app.configWarnings()
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %q, want %d warnings", tc.name, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) || strings.Contains(got[i], lit) {
+				t.Errorf("%s: %q lacks %q (or holds the secret)", tc.name, got[i], w)
+			}
+		}
+	}
+}
