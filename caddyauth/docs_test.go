@@ -125,7 +125,7 @@ var ruleKinds = map[string]bool{"user": true, "email": true, "group": true, "rol
 var notOptions = map[string]bool{"audit": true, "sessions": true, "user": true, "methods": true, "secret": true, "log": true}
 
 // testSecret is a literal secret that passes the start-time checks.
-const testSecret = "docs-test-0123456789-abcdefghij-KLMNOPQRST"
+const testSecret = "pIVaD2Na78W9WEijW1ydtyQvlHCRzWhlPapG8Uexjks"
 
 // docContexts are the places an option fragment from the docs may belong:
 // the caddyauth block, one of its sub-blocks, a site, or a protect block.
