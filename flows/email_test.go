@@ -20,6 +20,8 @@ var kateLookAlikes = []string{
 	"\u212Aate@\u212Axample.test",  // Kelvin sign in the domain too
 	"kate@exampl\u0435.test",       // CYRILLIC SMALL LETTER IE for e
 	"k\u0061\u0301te@example.test", // combining accent
+	"kate@example.test\u00A0",      // NO-BREAK SPACE after it (strings.TrimSpace removed it)
+	"\u3000kate@example.test",      // IDEOGRAPHIC SPACE before it
 }
 
 func TestEmailNormalisationASCIIOnly(t *testing.T) {
