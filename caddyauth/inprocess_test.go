@@ -2,17 +2,12 @@ package caddyauth
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
@@ -47,36 +42,10 @@ func TestInProcessCaddy(t *testing.T) {
 	}
 	_ = db.Close()
 
-	port, admin := freePort(t), freePort(t)
-	caddyfile := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	storage file_system %s
-	caddyauth {
-		secret %s
-		database sqlite %s
-		cookie {
-			insecure
-		}
-	}
-}
-http://127.0.0.1:%d {
-	protect /private* {
+	base, client := startSite(t, dir, keys.NewToken(), dbPath, `protect /private* {
 		base /login-area
 	}
-	respond "id={http.auth.user.id} email={http.auth.user.email} groups={http.auth.user.groups} spoof={http.request.header.Remote-User}{http.request.header.Remote_User}"
-}
-`, admin, filepath.Join(dir, "caddy"), keys.NewToken(), dbPath, port)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	respond "id={http.auth.user.id} email={http.auth.user.email} groups={http.auth.user.groups} spoof={http.request.header.Remote-User}{http.request.header.Remote_User}"`)
 	get := func(path string, hdr map[string]string) (int, string) {
 		req, _ := http.NewRequest("GET", base+path, nil)
 		for k, v := range hdr {

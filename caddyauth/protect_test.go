@@ -2,16 +2,11 @@ package caddyauth
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
@@ -40,20 +35,7 @@ func TestStackedProtectKeepsIdentityHeaders(t *testing.T) {
 	}
 	_ = db.Close()
 
-	port, admin := freePort(t), freePort(t)
-	caddyfile := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	storage file_system %s
-	caddyauth {
-		secret %s
-		database sqlite %s
-		cookie {
-			insecure
-		}
-	}
-}
-http://127.0.0.1:%d {
-	protect {
+	base, client := startSite(t, dir, keys.NewToken(), dbPath, `protect {
 		public /docs/*
 	}
 	protect /docs/admin* {
@@ -63,29 +45,8 @@ http://127.0.0.1:%d {
 		require mfa
 		header X-Strict-User {http.auth.user.email}
 	}
-	respond "user={http.request.header.Remote-User} email={http.request.header.Remote-Email} strict={http.request.header.X-Strict-User}"
-}
-`, admin, filepath.Join(dir, "caddy"), keys.NewToken(), dbPath, port)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Post(base+"/auth/login", "application/json", strings.NewReader(`{"email":"eve@example.test","password":"`+pw+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-		t.Fatalf("login: %d", res.StatusCode)
-	}
-	cookie := res.Cookies()[0]
+	respond "user={http.request.header.Remote-User} email={http.request.header.Remote-Email} strict={http.request.header.X-Strict-User}"`)
+	cookie := signIn(t, client, base, "eve@example.test", pw)
 	get := func(path string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)

@@ -3,16 +3,11 @@ package caddyauth
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
@@ -68,43 +63,8 @@ func TestProtectGlueCredentialsAndConnection(t *testing.T) {
 		{"site-wide then protect /admin*", "protect {\n\t\tpublic /health\n\t}\n\tprotect /admin* {\n\t\tallow group admins\n\t\theader X-Strict-User {http.auth.user.email}\n\t}", []string{"/admin/x", "/app"}, []string{"/health"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port, admin := freePort(t), freePort(t)
-			caddyfile := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	storage file_system %s
-	caddyauth {
-		secret %s
-		database sqlite %s
-		cookie {
-			insecure
-		}
-	}
-}
-http://127.0.0.1:%d {
-	%s
-	reverse_proxy %s
-}
-`, admin, filepath.Join(dir, "caddy"), secret, dbPath, port, tc.site, upstream)
-			cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := caddy.Load(cfg, true); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = caddy.Stop() }()
-
-			base := fmt.Sprintf("http://127.0.0.1:%d", port)
-			client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			res, err := client.Post(base+"/auth/login", "application/json", strings.NewReader(`{"email":"root@example.test","password":"`+pw+`"}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-				t.Fatalf("login: %d", res.StatusCode)
-			}
-			session := res.Cookies()[0]
+			base, client := startSite(t, dir, secret, dbPath, tc.site+"\n\treverse_proxy "+upstream)
+			session := signIn(t, client, base, "root@example.test", pw)
 			get := func(path string, signedIn bool) (http.Header, int) {
 				t.Helper()
 				req, _ := http.NewRequest("GET", base+path, nil)

@@ -52,14 +52,7 @@ func (l *Lockout) Fail(key string, now time.Time) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.m[key]
-	if f == nil {
-		if len(l.m) >= l.maxKeys {
-			l.evict(now)
-		}
-		f = &failures{}
-		l.m[key] = f
-	}
+	f := l.entry(key, now)
 	cut := 0
 	for cut < len(f.times) && now.Sub(f.times[cut]) >= l.Window {
 		cut++
@@ -71,6 +64,20 @@ func (l *Lockout) Fail(key string, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// entry returns key's failures, made (after evicting if the map is full)
+// when there are none. The caller holds l.mu.
+func (l *Lockout) entry(key string, now time.Time) *failures {
+	f := l.m[key]
+	if f == nil {
+		if len(l.m) >= l.maxKeys {
+			l.evict(now)
+		}
+		f = &failures{}
+		l.m[key] = f
+	}
+	return f
 }
 
 // Succeed clears the key's failures (a successful login from that pair).

@@ -16,14 +16,7 @@ func (l *Lockout) reserve(key string, now time.Time) store.LockoutReservation {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.m[key]
-	if f == nil {
-		if len(l.m) >= l.maxKeys {
-			l.evict(now)
-		}
-		f = &failures{}
-		l.m[key] = f
-	}
+	f := l.entry(key, now)
 	if now.Before(f.lockedUntil) {
 		return store.LockoutReservation{LockedUntil: f.lockedUntil}
 	}

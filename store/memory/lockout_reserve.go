@@ -16,15 +16,9 @@ func (m *Store) LockoutReserve(_ context.Context, identifier, ip string, now tim
 	st := &m.settings
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.lockouts == nil {
-		st.lockouts = map[[2]string]*lockout{}
-	}
-	k := [2]string{identifier, ip}
-	l := st.lockouts[k]
+	l, fresh := st.lockoutEntry(identifier, ip, now)
 	switch {
-	case l == nil:
-		l = &lockout{windowStart: now}
-		st.lockouts[k] = l
+	case fresh:
 	case l.lockedUntil.After(now):
 		return store.LockoutReservation{LockedUntil: l.lockedUntil, WindowStart: l.windowStart}, nil
 	case !l.windowStart.After(now.Add(-p.Window)) || !l.lockedUntil.IsZero():

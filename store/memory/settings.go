@@ -55,6 +55,21 @@ func (m *Store) SetSetting(_ context.Context, name, value string, _ time.Time) e
 	return nil
 }
 
+// lockoutEntry returns the pair's lockout, made with its window starting at
+// now (fresh) when there is none. The caller holds st.mu.
+func (st *settingsState) lockoutEntry(identifier, ip string, now time.Time) (l *lockout, fresh bool) {
+	if st.lockouts == nil {
+		st.lockouts = map[[2]string]*lockout{}
+	}
+	k := [2]string{identifier, ip}
+	if l = st.lockouts[k]; l == nil {
+		l = &lockout{windowStart: now}
+		st.lockouts[k] = l
+		fresh = true
+	}
+	return l, fresh
+}
+
 // LockoutFail records a failure; the one reaching p.Max locks the pair.
 func (m *Store) LockoutFail(_ context.Context, identifier, ip string, now time.Time, p store.LockoutPolicy) (bool, error) {
 	if p.Max <= 0 {
@@ -63,15 +78,7 @@ func (m *Store) LockoutFail(_ context.Context, identifier, ip string, now time.T
 	st := &m.settings
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.lockouts == nil {
-		st.lockouts = map[[2]string]*lockout{}
-	}
-	k := [2]string{identifier, ip}
-	l := st.lockouts[k]
-	if l == nil {
-		l = &lockout{windowStart: now}
-		st.lockouts[k] = l
-	}
+	l, _ := st.lockoutEntry(identifier, ip, now)
 	if !l.windowStart.After(now.Add(-p.Window)) {
 		l.failures, l.windowStart = 0, now
 	}
