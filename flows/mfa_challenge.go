@@ -7,16 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/internal/audit"
-	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
-	"github.com/caddyauth/gateway/internal/totp"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -201,11 +198,8 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 	}
 	p.s.obs.Login("mfa_"+in.Method, "success", time.Since(start))
 	p.s.audit(r, audit.Event{Type: audit.MFAVerified, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": in.Method}})
-	if in.Method == MethodRecovery {
-		p.s.audit(r, audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, Email: u.Email})
-		_ = p.s.notify(ctx, notify.Message{Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
-			Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r),
-				notify.DataUserAgent: limitRunes(r.UserAgent(), 200), notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
+	if n, ok := p.s.factors.get(in.Method).(usedNotice); ok {
+		n.used(r, &factorCall{id: id, st: st, now: now})
 	}
 	var trustToken string
 	if in.TrustDevice && p.s.cfg.MFA.TrustedDevice > 0 {
@@ -214,61 +208,14 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 	p.upgrade(w, r, id, tok, in.Method, rd, map[string]any{"device_token": trustToken})
 }
 
-// checkCode verifies one code; nil on success (the code is then spent).
+// checkCode verifies one answer with the method's factor; nil on success
+// (the answer is then spent).
 func (p *portal) checkCode(ctx context.Context, id *session.Identity, st *mfaState, method, code string, now time.Time) *APIError {
-	u := &id.User
-	switch method {
-	case MethodTOTP:
-		for _, d := range st.devices {
-			secret, err := p.s.keys.Open("totp", d.Secret, []byte(u.ID))
-			if err != nil {
-				p.s.log.Error("totp secret does not open (was the secret changed without previous_secret?)", zapUser(u.ID), zap.String("device", d.ID))
-				continue
-			}
-			step, ok := totp.Match(string(secret), code, now, d.LastStep)
-			if !ok {
-				continue
-			}
-			if err := p.s.deps.MFA.UseTOTPStep(ctx, u.ID, d.ID, step); err != nil {
-				if !errors.Is(err, store.ErrConflict) {
-					p.s.log.Error("totp step not recorded", zapErr(err))
-				}
-				return errMFACodeInvalid // raced by a replay: refuse
-			}
-			return nil
-		}
-		return errMFACodeInvalid
-	case MethodRecovery:
-		norm := totp.NormalizeRecovery(code)
-		if len(norm) != totp.RecoveryLength {
-			return errMFACodeInvalid
-		}
-		if err := p.s.deps.MFA.UseRecoveryCode(ctx, u.ID, recoveryHash(u.ID, norm)); err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				p.s.log.Error("recovery code check failed", zapErr(err))
-			}
-			return errMFACodeInvalid
-		}
-		return nil
-	case MethodEmail, MethodSMS:
-		code = strings.TrimSpace(code)
-		if len(code) != 6 {
-			return errMFACodeInvalid
-		}
-		hs := p.s.keys.MACs("mfa-code", id.Session.ID, method, code)
-		for _, h := range hs {
-			if _, err := p.s.deps.Tokens.ConsumeToken(ctx, h, mfaCodePurpose, now); err == nil {
-				return nil
-			}
-		}
-		for _, h := range hs {
-			if _, err := p.s.deps.Tokens.PeekToken(ctx, h, mfaCodePurpose, time.Time{}); err == nil {
-				return errMFACodeExpired
-			}
-		}
-		return errMFACodeInvalid
+	f := p.s.factors.get(method)
+	if f == nil {
+		return errMFAMethodNA
 	}
-	return errMFAMethodNA
+	return f.Verify(ctx, &factorCall{id: id, st: st, now: now}, code)
 }
 
 // upgrade rotates the session into a full, MFA-level one and answers.
@@ -308,6 +255,60 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 		return
 	}
 	http.Redirect(w, r, orDefault(rd, p.base+"/login"), http.StatusSeeOther)
+}
+
+// ---- begin (send a code) ----
+
+type sendInput struct {
+	Method string `json:"method"`
+	RD     string `json:"rd"`
+}
+
+func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := p.challengeSession(w, r)
+	if !ok {
+		return
+	}
+	var in sendInput
+	if e := decode(r, &in, map[string]*string{"method": &in.Method, "rd": &in.RD}); e != nil {
+		p.s.writeError(w, r, e)
+		return
+	}
+	ctx := r.Context()
+	u := &id.User
+	st, err := p.s.mfaState(ctx, u)
+	if err != nil {
+		p.s.storeFailure(w, r, "mfa send", err)
+		return
+	}
+	rd := p.returnTo(r, in.RD)
+	f := p.s.factors.get(in.Method)
+	if f == nil || !f.Begins() || !slices.Contains(st.methods, in.Method) || id.Session.Pending == store.PendingEnrol {
+		p.s.writeError(w, r, errMFAMethodNA)
+		return
+	}
+	now := p.s.cfg.Now()
+	if p.mfaLocked(w, r, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
+		return
+	}
+	if !p.mfaAllow(w, r, p.s.limits.mfaSend, "mfa_send", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
+		return
+	}
+	pr, err := f.Begin(ctx, &factorCall{id: id, st: st, now: now})
+	if err != nil {
+		var e *APIError
+		if errors.As(err, &e) {
+			p.s.writeError(w, r, e)
+		} else {
+			p.s.storeFailure(w, r, "mfa send", err)
+		}
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"sent": true, "method": in.Method, "to": pr.Sent, "expires_in": int(pr.ExpiresIn.Seconds())})
+		return
+	}
+	p.renderChallenge(w, r, http.StatusOK, id, st, pr.Sent, rd, nil)
 }
 
 func (p *portal) redirectWithRD(w http.ResponseWriter, r *http.Request, to, rd string) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
@@ -88,7 +87,8 @@ func (c *MFAConfig) setDefaults(cookie CookieConfig) error {
 	return nil
 }
 
-func (s *Service) mfaAllowed(m string) bool { return slices.Contains(s.cfg.MFA.Methods, m) }
+// mfaAllowed reports whether method m is configured (`mfa { methods }`).
+func (s *Service) mfaAllowed(m string) bool { return s.factors.get(m) != nil }
 
 // hasChannel reports whether messages on channel can be delivered.
 func (s *Service) hasChannel(channel string) bool {
@@ -120,24 +120,8 @@ func (s *Service) mfaState(ctx context.Context, u *store.User) (*mfaState, error
 		}
 	}
 	st.enrolled = len(st.devices) > 0
-	active := st.enrolled || s.cfg.MFA.Required
-	if st.enrolled && s.mfaAllowed(MethodTOTP) {
-		st.methods = append(st.methods, MethodTOTP)
-	}
-	if active && s.mfaAllowed(MethodEmail) && s.hasChannel(notify.Email) && u.Email != "" {
-		st.methods = append(st.methods, MethodEmail)
-	}
-	if active && s.mfaAllowed(MethodSMS) && s.hasChannel(notify.SMS) && u.Phone != "" {
-		st.methods = append(st.methods, MethodSMS)
-	}
-	if st.enrolled && s.mfaAllowed(MethodRecovery) {
-		n, err := s.deps.MFA.CountRecoveryCodes(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			st.methods = append(st.methods, MethodRecovery)
-		}
+	if st.methods, err = s.factors.usable(ctx, u, st); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
