@@ -35,11 +35,17 @@ type Factor interface {
 }
 
 // factorCall is the challenge a factor begins or verifies: who, in which
-// session stage (one-time codes are bound to it), and when.
+// session stage (sent codes are bound to it), and when.
 type factorCall struct {
-	id  *session.Identity
-	st  *mfaState
-	now time.Time
+	u     *store.User
+	stage string // id of the session being verified; "" before one exists
+	st    *mfaState
+	now   time.Time
+}
+
+// callFor is the call for the session id, verified at now.
+func callFor(id *session.Identity, st *mfaState, now time.Time) *factorCall {
+	return &factorCall{u: &id.User, stage: id.Session.ID, st: st, now: now}
 }
 
 // Prompt is what Begin hands the client.

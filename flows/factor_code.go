@@ -45,7 +45,7 @@ func (codeFactor) Begins() bool { return true }
 
 // Begin sends a fresh code.
 func (f codeFactor) Begin(ctx context.Context, c *factorCall) (*Prompt, error) {
-	u := &c.id.User
+	u := c.u
 	// A new code replaces the ones sent before: only one is live at a
 	// time, so each guess can match one code, not thirty.
 	if tp, ok := f.s.deps.Tokens.(store.TokenPurger); ok {
@@ -54,7 +54,7 @@ func (f codeFactor) Begin(ctx context.Context, c *factorCall) (*Prompt, error) {
 		}
 	}
 	code := sixDigits()
-	h := f.s.keys.MAC("mfa-code", c.id.Session.ID, f.name, code)
+	h := f.s.keys.MAC("mfa-code", c.stage, f.name, code)
 	if err := f.s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: h, Purpose: mfaCodePurpose, UserID: u.ID, ExpiresAt: c.now.Add(mfaCodeTTL)}); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (f codeFactor) Verify(ctx context.Context, c *factorCall, code string) *API
 	if len(code) != 6 {
 		return errMFACodeInvalid
 	}
-	hs := f.s.keys.MACs("mfa-code", c.id.Session.ID, f.name, code)
+	hs := f.s.keys.MACs("mfa-code", c.stage, f.name, code)
 	for _, h := range hs {
 		if _, err := f.s.deps.Tokens.ConsumeToken(ctx, h, mfaCodePurpose, c.now); err == nil {
 			return nil

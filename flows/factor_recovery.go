@@ -35,7 +35,7 @@ func (recoveryFactor) Begin(context.Context, *factorCall) (*Prompt, error) {
 
 // Verify spends the code: the store deletes it in the same step.
 func (f recoveryFactor) Verify(ctx context.Context, c *factorCall, code string) *APIError {
-	u := &c.id.User
+	u := c.u
 	norm := totp.NormalizeRecovery(code)
 	if len(norm) != totp.RecoveryLength {
 		return errMFACodeInvalid
@@ -52,7 +52,7 @@ func (f recoveryFactor) Verify(ctx context.Context, c *factorCall, code string) 
 // used audits the spent code and tells the user: a recovery code used by
 // someone else means both the password and the codes are out.
 func (f recoveryFactor) used(r *http.Request, c *factorCall) {
-	u := &c.id.User
+	u := c.u
 	f.s.audit(r, audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, Email: u.Email})
 	_ = f.s.notify(r.Context(), notify.Message{Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
 		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: f.s.cfg.ClientIP(r),

@@ -7,7 +7,6 @@ import (
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/notify"
-	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -131,7 +130,7 @@ func TestCodeFactorBeginVerify(t *testing.T) {
 		t.Run(tc.method, func(t *testing.T) {
 			e := newMFAEnv(t, MFAConfig{}, GuardConfig{})
 			u := store.User{ID: keys.NewID(), Email: "alice@example.test", Phone: "+15550123"}
-			c := &factorCall{id: &session.Identity{User: u, Session: store.Session{ID: keys.NewID()}}, st: &mfaState{}, now: e.clk.Now()}
+			c := &factorCall{u: &u, stage: keys.NewID(), st: &mfaState{}, now: e.clk.Now()}
 			f := e.svc.factors.get(tc.method)
 			pr, err := f.Begin(ctx, c)
 			if err != nil {
@@ -152,7 +151,7 @@ func TestCodeFactorBeginVerify(t *testing.T) {
 			if err := other.Verify(ctx, c, code); err != errMFACodeInvalid {
 				t.Fatalf("code passed for the other method: %v", err)
 			}
-			elsewhere := &factorCall{id: &session.Identity{User: u, Session: store.Session{ID: keys.NewID()}}, st: c.st, now: c.now}
+			elsewhere := &factorCall{u: &u, stage: keys.NewID(), st: c.st, now: c.now}
 			if err := f.Verify(ctx, elsewhere, code); err != errMFACodeInvalid {
 				t.Fatalf("code passed for another stage: %v", err)
 			}

@@ -28,7 +28,7 @@ func (totpFactor) Begin(context.Context, *factorCall) (*Prompt, error) { return 
 // Verify accepts a code of any confirmed device, once: the matched step is
 // recorded so the same code cannot be replayed within its window.
 func (f totpFactor) Verify(ctx context.Context, c *factorCall, code string) *APIError {
-	u := &c.id.User
+	u := c.u
 	for _, d := range c.st.devices {
 		secret, err := f.s.keys.Open("totp", d.Secret, []byte(u.ID))
 		if err != nil {

@@ -199,7 +199,7 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
 	p.s.obs.Login("mfa_"+in.Method, "success", time.Since(start))
 	p.s.audit(r, audit.Event{Type: audit.MFAVerified, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": in.Method}})
 	if n, ok := p.s.factors.get(in.Method).(usedNotice); ok {
-		n.used(r, &factorCall{id: id, st: st, now: now})
+		n.used(r, callFor(id, st, now))
 	}
 	var trustToken string
 	if in.TrustDevice && p.s.cfg.MFA.TrustedDevice > 0 {
@@ -215,7 +215,7 @@ func (p *portal) checkCode(ctx context.Context, id *session.Identity, st *mfaSta
 	if f == nil {
 		return errMFAMethodNA
 	}
-	return f.Verify(ctx, &factorCall{id: id, st: st, now: now}, code)
+	return f.Verify(ctx, callFor(id, st, now), code)
 }
 
 // upgrade rotates the session into a full, MFA-level one and answers.
@@ -294,7 +294,7 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 	if !p.mfaAllow(w, r, p.s.limits.mfaSend, "mfa_send", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
-	pr, err := f.Begin(ctx, &factorCall{id: id, st: st, now: now})
+	pr, err := f.Begin(ctx, callFor(id, st, now))
 	if err != nil {
 		var e *APIError
 		if errors.As(err, &e) {
