@@ -10,10 +10,11 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-// Factor is one kind of second factor a user can pass on the challenge
-// page. The challenge knows factors only through this interface, so a new
-// one (passkeys) is a new file and a line in allFactors, not a new case in
-// every handler.
+// Factor is one kind of second factor. The challenge offers the configured
+// ones (Service.factors) and knows them only through this interface, so a
+// new one (passkeys) is a new file and a line in allFactors, not a new case
+// in every handler. The remembered device is a factor too, checked at login
+// rather than offered (Service.trust).
 type Factor interface {
 	// Name is the method's stable name: the `mfa { methods }` keyword, the
 	// challenge's `method` field and the session's MFA method.

@@ -148,7 +148,7 @@ func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.
 	case p.s.needsEnrolment(st):
 		return p.startStage(w, r, u, f, store.PendingEnrol, []string{MethodTOTP}, rd)
 	case st.enrolled || (p.s.cfg.MFA.Required && len(st.methods) > 0):
-		if dev := p.s.trustedDevice(r, u); dev != "" {
+		if p.s.trustedDevice(r, u) {
 			return p.startSessionWith(w, r, u, session.Options{AuthMethod: f.Method, MFAMethod: MethodTrustedDevice}, rd)
 		}
 		return p.startStage(w, r, u, f, store.PendingMFA, st.methods, rd)

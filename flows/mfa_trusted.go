@@ -12,35 +12,27 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-// trustedDevice returns the stored id of a valid trust token of u presented
-// by the client (cookie or header), or "".
-func (s *Service) trustedDevice(r *http.Request, u *store.User) string {
-	if s.cfg.MFA.TrustedDevice < 0 {
-		return ""
+// trustedDevice reports whether the client presents (cookie or header) a
+// valid trust token of u.
+func (s *Service) trustedDevice(r *http.Request, u *store.User) bool {
+	ctx := r.Context()
+	if ok, _ := s.trust.Usable(ctx, u, nil); !ok {
+		return false
 	}
 	var toks []string
 	if c, err := r.Cookie(s.cfg.MFA.TrustCookie); err == nil {
 		toks = append(toks, c.Value)
 	}
-	if h, ok := r.Context().Value(trustHeaderKey{}).(string); ok {
+	if h, ok := ctx.Value(trustHeaderKey{}).(string); ok {
 		toks = append(toks, h)
 	}
+	c := &factorCall{u: u, now: s.cfg.Now()}
 	for _, t := range toks {
-		if len(t) != 43 {
-			continue
-		}
-		d, err := s.deps.MFA.GetTrustedDevice(r.Context(), keys.HashToken(t), s.cfg.Now())
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				s.log.Warn("trusted device lookup failed; asking for the second factor", zapErr(err))
-			}
-			continue
-		}
-		if d.UserID == u.ID {
-			return d.ID
+		if s.trust.Verify(ctx, c, t) == nil {
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 type trustHeaderKey struct{}

@@ -127,7 +127,8 @@ type Service struct {
 	obs         Observer
 	keys        *keys.Ring
 	oauth       *oauthFlows
-	factors     factors // the configured second factors
+	factors     factors // the configured second factors on the challenge
+	trust       Factor  // the remembered device, checked at login
 }
 
 // New validates cfg and builds the service.
@@ -236,6 +237,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		oauth:       of,
 	}
 	s.factors = newFactors(s, cfg.MFA.Methods)
+	s.trust = trustedDeviceFactor{s}
 	return s, nil
 }
 
