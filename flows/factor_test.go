@@ -4,10 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
-	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -115,92 +113,5 @@ func TestFactorBegins(t *testing.T) {
 		if _, err := f.Begin(context.Background(), &factorCall{}); err != errMFAMethodNA {
 			t.Errorf("%s: Begin = %v, want %v", f.Name(), err, errMFAMethodNA)
 		}
-	}
-}
-
-// A code factor's prompt names the masked destination; its code passes
-// once, only for the stage and method it was sent for.
-func TestCodeFactorBeginVerify(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		method, to, masked string
-	}{
-		{MethodEmail, "alice@example.test", "a***@example.test"},
-		{MethodSMS, "+15550123", "***23"},
-	} {
-		t.Run(tc.method, func(t *testing.T) {
-			e := newMFAEnv(t, MFAConfig{}, GuardConfig{})
-			u := store.User{ID: keys.NewID(), Email: "alice@example.test", Phone: "+15550123"}
-			c := &factorCall{u: &u, stage: keys.NewID(), st: &mfaState{}, now: e.clk.Now()}
-			f := e.svc.factors.get(tc.method)
-			pr, err := f.Begin(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if pr.Sent != tc.masked || pr.ExpiresIn != mfaCodeTTL {
-				t.Fatalf("prompt %+v", pr)
-			}
-			m := e.queue.last(t)
-			if m.Channel != tc.method || m.To != tc.to || m.Kind != notify.KindMFACode {
-				t.Fatalf("message %+v", m)
-			}
-			code := m.Data[notify.DataCode]
-			other := e.svc.factors.get(MethodEmail)
-			if tc.method == MethodEmail {
-				other = e.svc.factors.get(MethodSMS)
-			}
-			if err := other.Verify(ctx, c, code); err != errMFACodeInvalid {
-				t.Fatalf("code passed for the other method: %v", err)
-			}
-			elsewhere := &factorCall{u: &u, stage: keys.NewID(), st: c.st, now: c.now}
-			if err := f.Verify(ctx, elsewhere, code); err != errMFACodeInvalid {
-				t.Fatalf("code passed for another stage: %v", err)
-			}
-			if err := f.Verify(ctx, c, code); err != nil {
-				t.Fatalf("verify: %v", err)
-			}
-			if err := f.Verify(ctx, c, code); err == nil {
-				t.Fatal("a spent code passed again")
-			}
-		})
-	}
-}
-
-// The remembered device answers with its token: valid for its owner only,
-// and not at all when the operator turned the choice off.
-func TestTrustedDeviceFactor(t *testing.T) {
-	ctx := context.Background()
-	e := newMFAEnv(t, MFAConfig{}, GuardConfig{})
-	now := e.clk.Now()
-	tok := keys.NewToken()
-	d := &store.TrustedDevice{ID: keys.HashToken(tok), UserID: e.alice.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := e.mem.CreateTrustedDevice(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	f := e.svc.trust
-	if f.Name() != MethodTrustedDevice || f.Begins() || e.svc.factors.get(f.Name()) != nil {
-		t.Fatalf("%s: must not be offered on the challenge", f.Name())
-	}
-	for _, tc := range []struct {
-		name  string
-		user  string
-		token string
-		at    time.Time
-		ok    bool
-	}{
-		{"owner", e.alice.ID, tok, now, true},
-		{"another user", keys.NewID(), tok, now, false},
-		{"unknown token", e.alice.ID, keys.NewToken(), now, false},
-		{"malformed token", e.alice.ID, tok[:20], now, false},
-		{"expired", e.alice.ID, tok, now.Add(2 * time.Hour), false},
-	} {
-		err := f.Verify(ctx, &factorCall{u: &store.User{ID: tc.user}, now: tc.at}, tc.token)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: Verify = %v", tc.name, err)
-		}
-	}
-	off := newMFAEnv(t, MFAConfig{TrustedDevice: -1}, GuardConfig{})
-	if ok, _ := off.svc.trust.Usable(ctx, off.alice, nil); ok {
-		t.Error("usable with trusted devices turned off")
 	}
 }
