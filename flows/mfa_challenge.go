@@ -257,13 +257,13 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 	http.Redirect(w, r, orDefault(rd, p.base+"/login"), http.StatusSeeOther)
 }
 
-// ---- begin (send a code) ----
-
 type sendInput struct {
 	Method string `json:"method"`
 	RD     string `json:"rd"`
 }
 
+// sendCode begins the challenge of a factor that needs one (POST
+// /mfa/send: a code we send); the locks and the send budget come first.
 func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
 	id, _, ok := p.challengeSession(w, r)
 	if !ok {
