@@ -127,6 +127,8 @@ type Service struct {
 	obs         Observer
 	keys        *keys.Ring
 	oauth       *oauthFlows
+	factors     factors // the configured second factors on the challenge
+	trust       Factor  // the remembered device, checked at login
 }
 
 // New validates cfg and builds the service.
@@ -220,7 +222,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.MFA.setDefaults(cfg.Cookie); err != nil {
 		return nil, err
 	}
-	return &Service{
+	s := &Service{
 		cfg:       cfg,
 		deps:      deps,
 		redirects: rc,
@@ -233,7 +235,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		obs:         cfg.Observer,
 		keys:        cfg.Keys,
 		oauth:       of,
-	}, nil
+	}
+	s.factors = newFactors(s, cfg.MFA.Methods)
+	s.trust = trustedDeviceFactor{s}
+	return s, nil
 }
 
 // buildCSP: no scripts at all, styles only from our own static path, and

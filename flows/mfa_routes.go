@@ -1,0 +1,24 @@
+package flows
+
+import (
+	"net/http"
+)
+
+// mfaRoutes registers the MFA endpoints.
+func (p *portal) mfaRoutes(mux *http.ServeMux) {
+	b := p.base + "/mfa"
+	mux.HandleFunc("GET "+b+"/challenge", p.challengePage)
+	mux.HandleFunc("POST "+b+"/challenge", p.challenge)
+	mux.HandleFunc("POST "+b+"/send", p.sendCode)
+	mux.HandleFunc("GET "+b, p.mfaSettings)
+	mux.HandleFunc("GET "+b+"/setup", p.setupTOTPPage)
+	mux.HandleFunc("POST "+b+"/totp/setup", p.setupTOTP)
+	mux.HandleFunc("POST "+b+"/totp/verify", p.verifyTOTP)
+	mux.HandleFunc("DELETE "+b+"/totp/{id}", p.deleteTOTP)
+	mux.HandleFunc("POST "+b+"/totp/{id}/delete", p.deleteTOTP)
+	mux.HandleFunc("GET "+b+"/recovery-codes", p.recoveryCount)
+	mux.HandleFunc("POST "+b+"/recovery-codes", p.regenerateRecovery)
+	mux.HandleFunc("GET "+b+"/trusted-devices", p.listTrusted)
+	mux.HandleFunc("DELETE "+b+"/trusted-devices/{id}", p.deleteTrusted)
+	mux.HandleFunc("POST "+b+"/trusted-devices/{id}/delete", p.deleteTrusted)
+}
