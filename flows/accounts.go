@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -74,13 +75,26 @@ var (
 	ErrSelf = errors.New("accounts: not on your own account")
 )
 
-// Incomplete changes: the change is stored and audited, a follow-up step
-// failed. Callers decide whether that is a warning or a failure.
+// GroupError names the group CheckProfile refused; it is ErrInvalidGroup.
+type GroupError struct{ Group string }
+
+func (e *GroupError) Error() string        { return fmt.Sprintf("accounts: invalid group name %q", e.Group) }
+func (e *GroupError) Is(target error) bool { return target == ErrInvalidGroup }
+
+// The steps after a change that can fail (see IncompleteError).
 var (
 	ErrSessionsNotRevoked  = errors.New("sessions not revoked")
 	ErrLockoutNotCleared   = errors.New("lockout entries not cleared")
 	ErrDevicesNotForgotten = errors.New("trusted devices not forgotten")
 )
+
+// IncompleteError: the change is stored and audited, but Step (one of
+// the Err*Not* above) failed with Err. Callers decide whether that is a
+// warning or a failure; the change stands either way.
+type IncompleteError struct{ Step, Err error }
+
+func (e *IncompleteError) Error() string   { return e.Step.Error() + ": " + e.Err.Error() }
+func (e *IncompleteError) Unwrap() []error { return []error{e.Step, e.Err} }
 
 // MaxNameLen is the longest display name, in bytes.
 const MaxNameLen = 200
@@ -109,16 +123,16 @@ func ValidName(n string) bool {
 func CheckProfile(in *NewAccount) error {
 	in.Email, in.Phone = NormalizeEmail(in.Email), NormalizePhone(in.Phone)
 	switch {
-	case !ValidEmail(in.Email):
-		return ErrInvalidEmail
 	case in.Phone != "" && !ValidPhone(in.Phone):
 		return ErrInvalidPhone
+	case !ValidEmail(in.Email):
+		return ErrInvalidEmail
 	case !ValidName(in.Name):
 		return ErrInvalidName
 	}
 	for _, g := range in.Groups {
 		if !ValidGroup(g) {
-			return ErrInvalidGroup
+			return &GroupError{Group: g}
 		}
 	}
 	return nil
@@ -198,7 +212,7 @@ func (a *Accounts) SetStatus(ctx context.Context, by Actor, u *store.User, statu
 	if status == store.StatusDisabled {
 		typ = audit.UserDisabled
 		if n, err = a.Sessions.RevokeUser(ctx, u.ID); err != nil {
-			err = errors.Join(ErrSessionsNotRevoked, err)
+			err = &IncompleteError{ErrSessionsNotRevoked, err}
 		}
 	}
 	a.record(ctx, by, audit.Event{Type: typ, UserID: u.ID, Email: u.Email, Detail: sessionsDetail(n)})
@@ -222,7 +236,7 @@ func (a *Accounts) Delete(ctx context.Context, by Actor, u *store.User) (int, er
 	_, lerr := a.Lockouts.Unlock(ctx, u.Email)
 	a.record(ctx, by, audit.Event{Type: audit.UserDeleted, UserID: u.ID, Email: u.Email, Detail: sessionsDetail(n)})
 	if lerr != nil {
-		return n, errors.Join(ErrLockoutNotCleared, lerr)
+		return n, &IncompleteError{ErrLockoutNotCleared, lerr}
 	}
 	return n, nil
 }
@@ -247,10 +261,10 @@ func (a *Accounts) SetPassword(ctx context.Context, by Actor, u *store.User, pw 
 	a.record(ctx, by, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": by.ID}})
 	n, err := a.Sessions.RevokeUser(ctx, u.ID)
 	if err != nil {
-		return n, errors.Join(ErrSessionsNotRevoked, err)
+		return n, &IncompleteError{ErrSessionsNotRevoked, err}
 	}
 	if err := a.MFA.DeleteTrustedDevices(ctx, u.ID); err != nil {
-		return n, errors.Join(ErrDevicesNotForgotten, err)
+		return n, &IncompleteError{ErrDevicesNotForgotten, err}
 	}
 	return n, nil
 }
