@@ -126,6 +126,17 @@ func TestAccounts(t *testing.T) {
 					t.Error("new password does not verify")
 				}
 			}},
+		{name: "store password (change-password's step)", event: audit.PasswordChanged, keeps: true,
+			run: func(t *testing.T, e *accountsEnv) (int, error) {
+				err := e.acc.StorePassword(context.Background(), admin, e.bob, "hash", map[string]string{"sessions_ended": "0"})
+				return 0, err
+			},
+			check: func(t *testing.T, e *accountsEnv) {
+				ev := e.audit.find(audit.PasswordChanged, e.bob.ID)
+				if ev.Detail["via"] != admin.ID || ev.Detail["sessions_ended"] != "0" {
+					t.Errorf("detail = %v", ev.Detail)
+				}
+			}},
 		{name: "logout all", event: audit.LogoutAll, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.LogoutAll(context.Background(), admin, e.bob)

@@ -28,11 +28,6 @@ func CheckNewPassword(pw string, context ...string) error {
 	return password.CheckNew(pw, context...)
 }
 
-// checkNewPassword is CheckNewPassword with the configured context words.
-func (s *Service) checkNewPassword(pw string, context ...string) error {
-	return CheckNewPassword(pw, append(context, s.cfg.ContextWords...)...)
-}
-
 // PasswordMessage is the sentence shown to a person whose new password was
 // refused with err (a reason from CheckNewPassword). It says why, never
 // what the password was.
