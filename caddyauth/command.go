@@ -298,7 +298,7 @@ func sessionsCommand() *cobra.Command {
 // logoutUser ends every session of u on every instance, records it with
 // record and reports: `sessions revoke --user`, which records
 // session.revoked (`user logout-all` goes through the account service and
-// records logout.all).
+// records logout_all).
 func logoutUser(c *cobra.Command, env *cliEnv, u *store.User, record func(n int)) error {
 	n, err := env.revokeSessions(c.Context(), u.ID)
 	if err != nil {
