@@ -297,19 +297,6 @@ func (p *portal) adminLogoutAll(w http.ResponseWriter, r *http.Request, admin *s
 	writeJSON(w, http.StatusOK, map[string]any{"sessions_ended": n})
 }
 
-// ResetMFA is the MFA reset without an audit record (Service.ResetMFA's
-// seam); callers that act for someone use Accounts.ResetMFA.
-func ResetMFA(ctx context.Context, d Deps, userID string) error {
-	m := d.MFA
-	if m == nil {
-		var ok bool
-		if m, ok = d.Users.(store.MFAStore); !ok {
-			return errors.New("flows: no MFA store")
-		}
-	}
-	return (&Accounts{MFA: m, Sessions: d.Sessions}).resetMFA(ctx, userID)
-}
-
 func (p *portal) adminResetMFA(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
 	u := p.actionTarget(w, r)
 	if u == nil {
