@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,24 +85,25 @@ func adminUserCommands() []*cobra.Command {
 						return errors.New("not confirmed; nothing deleted (use --yes in scripts)")
 					}
 				}
-				ctx := c.Context()
-				n := 0
-				if env.app.sessionsBackend() != "memory" {
-					// (In-memory sessions die with the user: a server
-					// drops sessions whose user is gone.)
-					var err error
-					if n, err = env.revokeSessions(ctx, u.ID); err != nil {
-						return fmt.Errorf("revoking sessions failed, nothing deleted: %w", err)
+				acc := env.accounts()
+				acc.Sessions = revokerFunc(func(ctx context.Context, userID string) (int, error) {
+					if env.app.sessionsBackend() == "memory" {
+						// In-memory sessions die with the user: a server
+						// drops sessions whose user is gone.
+						return 0, nil
 					}
-				}
-				if err := env.db.DeleteUser(ctx, u.ID); err != nil {
+					n, err := env.revokeSessions(ctx, userID)
+					if err != nil {
+						return n, fmt.Errorf("revoking sessions failed, nothing deleted: %w", err)
+					}
+					return n, nil
+				})
+				n, err := acc.Delete(c.Context(), cliActor, u)
+				if cause := missedStep(err); cause != nil {
+					fmt.Fprintf(c.ErrOrStderr(), "warning: lockout entries not cleared: %v\n", cause)
+				} else if err != nil {
 					return err
 				}
-				if _, err := env.db.LockoutClearIdentifier(ctx, u.Email, time.Now()); err != nil {
-					fmt.Fprintf(c.ErrOrStderr(), "warning: lockout entries not cleared: %v\n", err)
-				}
-				env.record(ctx, audit.Event{Type: audit.UserDeleted, UserID: u.ID, Email: u.Email,
-					Detail: map[string]string{"sessions": fmt.Sprint(n)}})
 				fmt.Fprintf(c.OutOrStdout(), "deleted user %s; %d session(s) revoked\n", u.Email, n)
 				return nil
 			})
@@ -118,10 +118,12 @@ func adminUserCommands() []*cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-				return logoutUser(c, env, u, func(n int) {
-					env.record(c.Context(), audit.Event{Type: audit.LogoutAll, UserID: u.ID, Email: u.Email,
-						Detail: map[string]string{"sessions": strconv.Itoa(n)}})
-				})
+				n, err := env.accounts().LogoutAll(c.Context(), cliActor, u)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%d session(s) of %s revoked\n", n, u.Email)
+				return nil
 			})
 		},
 	}
@@ -140,15 +142,10 @@ func adminUserCommands() []*cobra.Command {
 			// Unknown emails can be locked too (the lockout does not
 			// reveal who exists), so no user lookup is required.
 			email := flows.NormalizeEmail(args[0])
-			n, err := env.db.LockoutClearIdentifier(c.Context(), email, time.Now())
+			n, err := env.accounts().Unlock(c.Context(), cliActor, email)
 			if err != nil {
 				return err
 			}
-			ev := audit.Event{Type: audit.Unlocked, Email: email, Detail: map[string]string{"locked_pairs": fmt.Sprint(n)}}
-			if u, err := env.db.UserByEmail(c.Context(), email); err == nil {
-				ev.UserID = u.ID
-			}
-			env.record(c.Context(), ev)
 			fmt.Fprintf(c.OutOrStdout(), "%s unlocked (%d locked address(es) cleared)\n", email, n)
 			return nil
 		},
@@ -161,15 +158,14 @@ func adminUserCommands() []*cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-				mgr, done, err := env.sessionManager()
-				if err != nil {
+				// Refused before anything changes when the sessions are
+				// out of reach (in a server's memory).
+				if _, _, err := env.sessionStore(); err != nil {
 					return err
 				}
-				defer done()
-				if err := flows.ResetMFA(c.Context(), env.deps(mgr), u.ID); err != nil {
+				if err := env.accounts().ResetMFA(c.Context(), cliActor, u); err != nil {
 					return err
 				}
-				env.record(c.Context(), audit.Event{Type: audit.MFAReset, UserID: u.ID, Email: u.Email})
 				fmt.Fprintf(c.OutOrStdout(), "MFA reset for %s; factors removed, sessions revoked\n", u.Email)
 				return nil
 			})
@@ -275,11 +271,6 @@ func (e *cliEnv) sessionManager() (*session.Manager, func(), error) {
 		mgr.SetBroadcaster(rs)
 	}
 	return mgr, done, nil
-}
-
-// deps are the flows dependencies the CLI can offer to shared logic.
-func (e *cliEnv) deps(mgr *session.Manager) flows.Deps {
-	return flows.Deps{Users: e.db, Tokens: e.db, Sessions: mgr, Audit: e.audit, Lockouts: e.db, MFA: e.db}
 }
 
 // revokeAll ends every session of every user (the leaked-secret runbook).

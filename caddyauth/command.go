@@ -143,18 +143,8 @@ func userCommand() *cobra.Command {
 			name, _ := c.Flags().GetString("name")
 			groups, _ := c.Flags().GetStringArray("group")
 			phone, _ := c.Flags().GetString("phone")
-			phone = flows.NormalizePhone(phone)
-			if phone != "" && !flows.ValidPhone(phone) {
-				return fmt.Errorf("--phone: %q is not an E.164 number (+ and 8 to 15 digits)", phone)
-			}
-			email = flows.NormalizeEmail(email)
-			if !flows.ValidEmail(email) {
-				return fmt.Errorf("--email: %q is not an email address", email)
-			}
-			if strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 || len(name) > 200 {
-				return errors.New("--name: control characters are not allowed and at most 200 bytes")
-			}
-			if err := checkGroups(groups); err != nil {
+			in := flows.NewAccount{Email: email, Name: name, Phone: phone, Groups: groups}
+			if err := profileError(flows.CheckProfile(&in), in); err != nil {
 				return err
 			}
 			env, err := loadEnv(c)
@@ -162,22 +152,23 @@ func userCommand() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			hash, err := hashFromStdin(c, append([]string{email, name}, env.app.ContextWords...)...)
+			acc := env.accounts()
+			if in.Password, err = passwordFromStdin(c, append([]string{in.Email, in.Name}, env.app.ContextWords...)...); err != nil {
+				return err
+			}
+			u, err := acc.Draft(c.Context(), in)
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			u := &store.User{ID: keys.NewID(), Email: email, Name: name, Phone: phone, Groups: groups, Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-			if err := env.db.CreateUser(c.Context(), u); err != nil {
+			if err := acc.Create(c.Context(), cliActor, u); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					if phone != "" {
-						return fmt.Errorf("a user with email %s or phone %s already exists", email, phone)
+					if u.Phone != "" {
+						return fmt.Errorf("a user with email %s or phone %s already exists", u.Email, u.Phone)
 					}
-					return fmt.Errorf("a user with email %s already exists", email)
+					return fmt.Errorf("a user with email %s already exists", u.Email)
 				}
 				return err
 			}
-			env.record(c.Context(), audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "cli"}})
 			fmt.Fprintf(c.OutOrStdout(), "created user %s (%s)\n", u.Email, u.ID)
 			return nil
 		},
@@ -212,24 +203,21 @@ func userCommand() *cobra.Command {
 	}
 	configFlags(list)
 
-	setStatus := func(use, status, event, short string) *cobra.Command {
+	setStatus := func(use, status, short string) *cobra.Command {
 		cmd := &cobra.Command{
 			Use:   use + " <email>",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
 				return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-					u.Status, u.UpdatedAt = status, time.Now()
-					if err := env.db.UpdateUser(c.Context(), u); err != nil {
+					n, err := env.accounts().SetStatus(c.Context(), cliActor, u, status)
+					msg := fmt.Sprintf("user %s is now %s", u.Email, status)
+					if cause := missedStep(err); cause != nil {
+						return fmt.Errorf("%s, but revoking sessions failed: %w", msg, cause)
+					} else if err != nil {
 						return err
 					}
-					env.record(c.Context(), audit.Event{Type: event, UserID: u.ID, Email: u.Email})
-					msg := fmt.Sprintf("user %s is now %s", u.Email, status)
 					if status == store.StatusDisabled {
-						n, err := env.revokeSessions(c.Context(), u.ID)
-						if err != nil {
-							return fmt.Errorf("%s, but revoking sessions failed: %w", msg, err)
-						}
 						env.recordRevoked(c.Context(), u, n)
 						msg += fmt.Sprintf("; %d session(s) revoked", n)
 					}
@@ -252,26 +240,15 @@ func userCommand() *cobra.Command {
 				return err
 			}
 			return withUser(c, args[0], func(env *cliEnv, u *store.User) error {
-				// Checked again now that the account's name is known.
-				if err := flows.CheckNewPassword(pw, append([]string{u.Email, u.Name}, env.app.ContextWords...)...); err != nil {
+				// Checked again (by the service) now that the account's
+				// name is known.
+				n, err := env.accounts().SetPassword(c.Context(), cliActor, u, pw)
+				if cause := missedStep(err); errors.Is(err, flows.ErrSessionsNotRevoked) {
+					return fmt.Errorf("password changed, but revoking sessions failed: %w", cause)
+				} else if errors.Is(err, flows.ErrDevicesNotForgotten) {
+					return fmt.Errorf("password changed, but forgetting trusted devices failed: %w", cause)
+				} else if err != nil {
 					return err
-				}
-				hash, err := hashPassword(c, pw)
-				if err != nil {
-					return err
-				}
-				// Only the hash: a concurrent disable or group change stays.
-				if err := env.db.SetPasswordHash(c.Context(), u.ID, hash, time.Now()); err != nil {
-					return err
-				}
-				env.record(c.Context(), audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "cli"}})
-				n, err := env.revokeSessions(c.Context(), u.ID)
-				if err != nil {
-					return fmt.Errorf("password changed, but revoking sessions failed: %w", err)
-				}
-				// A new password also forgets every remembered device.
-				if err := env.db.DeleteTrustedDevices(c.Context(), u.ID); err != nil {
-					return fmt.Errorf("password changed, but forgetting trusted devices failed: %w", err)
 				}
 				env.recordRevoked(c.Context(), u, n)
 				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked, trusted devices forgotten\n", u.Email, n)
@@ -283,8 +260,8 @@ func userCommand() *cobra.Command {
 	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
 
 	user.AddCommand(add, list,
-		setStatus("disable", store.StatusDisabled, audit.UserDisabled, "Disable a user and end their sessions"),
-		setStatus("enable", store.StatusActive, audit.UserEnabled, "Enable a disabled user"),
+		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
+		setStatus("enable", store.StatusActive, "Enable a disabled user"),
 		passwd)
 	user.AddCommand(adminUserCommands()...)
 	return user
@@ -319,8 +296,9 @@ func sessionsCommand() *cobra.Command {
 }
 
 // logoutUser ends every session of u on every instance, records it with
-// record (each command keeps its audit event) and reports: the work of both
-// `sessions revoke --user` and `user logout-all`.
+// record and reports: `sessions revoke --user`, which records
+// session.revoked (`user logout-all` goes through the account service and
+// records logout_all).
 func logoutUser(c *cobra.Command, env *cliEnv, u *store.User, record func(n int)) error {
 	n, err := env.revokeSessions(c.Context(), u.ID)
 	if err != nil {
@@ -423,18 +401,6 @@ func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error)
 	return len(ids), err
 }
 
-// hashFromStdin requires --password-stdin, reads the password, checks it
-// against the policy with context (the account's email and name) and hashes
-// it; passwords never travel as arguments (they would show in ps and shell
-// history).
-func hashFromStdin(c *cobra.Command, context ...string) (string, error) {
-	pw, err := passwordFromStdin(c, context...)
-	if err != nil {
-		return "", err
-	}
-	return hashPassword(c, pw)
-}
-
 // passwordFromStdin requires --password-stdin and reads a new password that
 // the policy accepts with context.
 func passwordFromStdin(c *cobra.Command, context ...string) (string, error) {
@@ -442,10 +408,6 @@ func passwordFromStdin(c *cobra.Command, context ...string) (string, error) {
 		return "", errors.New("--password-stdin is required: pass the password on standard input, never as an argument")
 	}
 	return readPassword(c.InOrStdin(), context...)
-}
-
-func hashPassword(c *cobra.Command, pw string) (string, error) {
-	return password.New(password.DefaultParams, 1).Hash(c.Context(), pw)
 }
 
 // readPassword reads the whole of r and drops one trailing newline; the
@@ -463,11 +425,21 @@ func readPassword(r io.Reader, context ...string) (string, error) {
 	return pw, nil
 }
 
-func checkGroups(groups []string) error {
-	for _, g := range groups {
-		if !flows.ValidGroup(g) {
-			return fmt.Errorf("--group %q: group names cannot be empty or longer than 128 bytes, or contain commas, spaces or control characters", g)
-		}
+// profileError words a refusal of flows.CheckProfile for the flag that
+// carries the field (in is normalised).
+func profileError(err error, in flows.NewAccount) error {
+	var ge *flows.GroupError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flows.ErrInvalidPhone):
+		return fmt.Errorf("--phone: %q is not an E.164 number (+ and 8 to 15 digits)", in.Phone)
+	case errors.Is(err, flows.ErrInvalidEmail):
+		return fmt.Errorf("--email: %q is not an email address", in.Email)
+	case errors.Is(err, flows.ErrInvalidName):
+		return fmt.Errorf("--name: control characters are not allowed and at most %d bytes", flows.MaxNameLen)
+	case errors.As(err, &ge):
+		return fmt.Errorf("--group %q: group names cannot be empty or longer than 128 bytes, or contain commas, spaces or control characters", ge.Group)
 	}
-	return nil
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -192,30 +191,26 @@ func (p *portal) adminSetStatus(status string) adminHandler {
 		if u == nil {
 			return
 		}
-		if status == store.StatusDisabled && u.ID == admin.User.ID {
-			p.adminError(w, errSelf)
+		n, err := p.s.Accounts().SetStatus(r.Context(), p.s.actor(r, admin.User.ID), u, status)
+		if errors.Is(err, ErrSessionsNotRevoked) {
+			// The account is disabled; its sessions die at their next
+			// validation anyway (the manager checks the status).
+			p.s.log.Warn("sessions of a disabled user not revoked", zapUser(u.ID), zapErr(err))
+		} else if err != nil {
+			p.adminAccountFailure(w, r, "admin set status", err)
 			return
 		}
-		ctx := r.Context()
-		u.Status, u.UpdatedAt = status, p.s.cfg.Now()
-		if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
-			p.adminStoreFailure(w, r, "admin set status", err)
-			return
-		}
-		typ, n := audit.UserEnabled, 0
-		if status == store.StatusDisabled {
-			typ = audit.UserDisabled
-			var err error
-			if n, err = p.s.deps.Sessions.RevokeUser(ctx, u.ID); err != nil {
-				// The account is disabled; its sessions die at their next
-				// validation anyway (the manager checks the status).
-				p.s.log.Warn("sessions of a disabled user not revoked", zapUser(u.ID), zapErr(err))
-			}
-		}
-		p.s.audit(r, audit.Event{Type: typ, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-			Detail: map[string]string{"sessions": strconv.Itoa(n)}})
 		writeJSON(w, http.StatusOK, map[string]any{"user": adminViewOf(u), "sessions_ended": n})
 	}
+}
+
+// adminAccountFailure answers a refusal of the account service.
+func (p *portal) adminAccountFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if errors.Is(err, ErrSelf) {
+		p.adminError(w, errSelf)
+		return
+	}
+	p.adminStoreFailure(w, r, op, err)
 }
 
 func (p *portal) adminDeleteUser(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
@@ -223,27 +218,13 @@ func (p *portal) adminDeleteUser(w http.ResponseWriter, r *http.Request, admin *
 	if u == nil {
 		return
 	}
-	if u.ID == admin.User.ID {
-		p.adminError(w, errSelf)
-		return
-	}
-	ctx := r.Context()
-	// Revoke first, so caches (and other instances) forget the sessions;
-	// the delete cascades to whatever is left in the store.
-	n, err := p.s.deps.Sessions.RevokeUser(ctx, u.ID)
-	if err != nil {
-		p.adminStoreFailure(w, r, "admin delete user", err)
-		return
-	}
-	if err := p.s.deps.Users.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.adminStoreFailure(w, r, "admin delete user", err)
-		return
-	}
-	if _, err := p.s.Unlock(ctx, u.Email); err != nil {
+	n, err := p.s.Accounts().Delete(r.Context(), p.s.actor(r, admin.User.ID), u)
+	if errors.Is(err, ErrLockoutNotCleared) {
 		p.s.log.Warn("lockout of a deleted user not cleared", zapUser(u.ID), zapErr(err))
+	} else if err != nil {
+		p.adminAccountFailure(w, r, "admin delete user", err)
+		return
 	}
-	p.s.audit(r, audit.Event{Type: audit.UserDeleted, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": true, "sessions_ended": n})
 }
 
@@ -308,38 +289,12 @@ func (p *portal) adminLogoutAll(w http.ResponseWriter, r *http.Request, admin *s
 	if u == nil {
 		return
 	}
-	n, err := p.s.deps.Sessions.RevokeUser(r.Context(), u.ID)
+	n, err := p.s.Accounts().LogoutAll(r.Context(), p.s.actor(r, admin.User.ID), u)
 	if err != nil {
 		p.adminStoreFailure(w, r, "admin logout-all", err)
 		return
 	}
-	p.s.audit(r, audit.Event{Type: audit.LogoutAll, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
 	writeJSON(w, http.StatusOK, map[string]any{"sessions_ended": n})
-}
-
-// ResetMFA is the one MFA reset that the admin API and the CLI both run
-// (lost authenticator, compromised account): it deletes the user's
-// authenticators, recovery codes and trusted devices, then ends their
-// sessions (each passed MFA with the old factors).
-func ResetMFA(ctx context.Context, d Deps, userID string) error {
-	m := d.MFA
-	if m == nil {
-		var ok bool
-		if m, ok = d.Users.(store.MFAStore); !ok {
-			return errors.New("flows: no MFA store")
-		}
-	}
-	if err := m.ResetMFA(ctx, userID); err != nil {
-		return err
-	}
-	_, err := d.Sessions.RevokeUser(ctx, userID)
-	return err
-}
-
-// resetMFA is the seam the admin API calls.
-func (s *Service) resetMFA(ctx context.Context, userID string) error {
-	return ResetMFA(ctx, s.deps, userID)
 }
 
 func (p *portal) adminResetMFA(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
@@ -347,11 +302,10 @@ func (p *portal) adminResetMFA(w http.ResponseWriter, r *http.Request, admin *se
 	if u == nil {
 		return
 	}
-	if err := p.s.resetMFA(r.Context(), u.ID); err != nil {
+	if err := p.s.Accounts().ResetMFA(r.Context(), p.s.actor(r, admin.User.ID), u); err != nil {
 		p.adminStoreFailure(w, r, "admin reset mfa", err)
 		return
 	}
-	p.s.audit(r, audit.Event{Type: audit.MFAReset, Actor: admin.User.ID, UserID: u.ID, Email: u.Email})
 	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
 }
 
@@ -360,13 +314,11 @@ func (p *portal) adminUnlock(w http.ResponseWriter, r *http.Request, admin *sess
 	if u == nil {
 		return
 	}
-	n, err := p.s.Unlock(r.Context(), u.Email)
+	n, err := p.s.Accounts().Unlock(r.Context(), p.s.actor(r, admin.User.ID), u.Email)
 	if err != nil {
 		p.adminStoreFailure(w, r, "admin unlock", err)
 		return
 	}
-	p.s.audit(r, audit.Event{Type: audit.Unlocked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"locked_pairs": strconv.Itoa(n)}})
 	writeJSON(w, http.StatusOK, map[string]any{"unlocked": n})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/session"
@@ -44,14 +43,12 @@ func (p *portal) logoutAll(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, unauthenticated(saw))
 		return
 	}
-	n, err := p.s.deps.Sessions.RevokeUser(r.Context(), id.User.ID)
+	n, err := p.s.Accounts().LogoutAll(r.Context(), p.s.actor(r, ActorSelf), &id.User)
 	if err != nil {
 		p.s.storeFailure(w, r, "logout-all", err)
 		return
 	}
 	p.s.log.Info("logout-all", zapUser(id.User.ID))
-	p.s.audit(r, audit.Event{Type: audit.LogoutAll, UserID: id.User.ID, Email: id.User.Email,
-		Detail: map[string]string{"sessions": strconv.Itoa(n)}})
 	p.s.clearSessionCookie(w)
 	p.signedOut(w, r, n)
 }

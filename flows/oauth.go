@@ -390,14 +390,12 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 	if !prov.Signup(ident.Email) || !p.s.methodEnabled(ctx, "registration") {
 		return nil, errSignupDisabled, nil
 	}
-	u = &store.User{ID: keys.NewID(), Email: ident.Email, Name: ident.Name, Groups: ident.Groups, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}
-	if err := p.s.deps.Users.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, errIdentityTaken, nil
-		}
+	u, err = p.signupUser(r, prov, ident)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, errIdentityTaken, nil
+	} else if err != nil {
 		return nil, nil, err
 	}
-	p.s.audit(r, audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"method": "oauth:" + prov.Name()}})
 	if groupsDiffer(nil, u.Groups) {
 		p.auditGroupChange(r, u, nil, prov)
 	}
@@ -405,6 +403,27 @@ func (p *portal) resolveOAuthUser(r *http.Request, prov *oauth.Provider, ident *
 		return nil, nil, err
 	}
 	return u, nil, nil
+}
+
+// signupUser creates the account of a verified identity through the
+// account service (actor "oauth:<provider>"). The provider's name is
+// untrusted input: one the account rules refuse is dropped, like invalid
+// group names, rather than refusing the sign-up.
+func (p *portal) signupUser(r *http.Request, prov *oauth.Provider, ident *oauth.Identity) (*store.User, error) {
+	acc := p.s.Accounts()
+	in := NewAccount{Email: ident.Email, Name: ident.Name, Groups: ident.Groups, NoPassword: true}
+	if !ValidName(in.Name) {
+		p.s.log.Warn("dropped the name from an identity provider claim (control characters or too long)", zap.String("provider", prov.Name()))
+		in.Name = ""
+	}
+	u, err := acc.Draft(r.Context(), in)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.Create(r.Context(), p.s.actor(r, "oauth:"+prov.Name()), u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func (p *portal) linkIdentity(r *http.Request, u *store.User, prov *oauth.Provider, ident *oauth.Identity, how string) error {
@@ -430,7 +449,7 @@ func (p *portal) refreshProfile(r *http.Request, prov *oauth.Provider, u *store.
 		u.Groups = slices.Clone(ident.Groups)
 		changed = true
 	}
-	if u.Name == "" && ident.Name != "" {
+	if u.Name == "" && ident.Name != "" && ValidName(ident.Name) {
 		u.Name = ident.Name
 		changed = true
 	}

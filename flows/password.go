@@ -155,7 +155,8 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 		fail(invalidInput("The new password is the same as the current one."))
 		return
 	}
-	if err := p.s.checkNewPassword(in.NewPassword, u.Email, u.Name); err != nil {
+	acc := p.s.Accounts()
+	if err := acc.CheckPassword(in.NewPassword, u.Email, u.Name); err != nil {
 		fail(invalidInput(PasswordMessage(err)))
 		return
 	}
@@ -171,18 +172,13 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Only the hash is written: a disable or group change made meanwhile
-	// by an administrator stays.
-	if err := p.s.deps.Users.SetPasswordHash(ctx, u.ID, hash, now); err != nil {
+	// From here the password has changed (recorded by the service): tell
+	// the user before anything else can fail.
+	if err := acc.StorePassword(ctx, p.s.actor(r, ActorSelf), u, hash, map[string]string{"sessions_ended": strconv.Itoa(ended)}); err != nil {
 		p.s.storeFailure(w, r, "change password", err)
 		return
 	}
-	u.PasswordHash, u.UpdatedAt = hash, now
-	// From here the password has changed: record it and tell the user
-	// before anything else can fail.
 	p.s.log.Info("password changed", zapUser(u.ID))
-	p.s.audit(r, audit.Event{Type: audit.PasswordChanged, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"via": "self", "sessions_ended": strconv.Itoa(ended)}})
 	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
 		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
 			notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST")}})

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/store"
@@ -27,11 +26,6 @@ const MinPasswordLen = password.MinLength
 // The error is one of password's Err* reasons; PasswordMessage words it.
 func CheckNewPassword(pw string, context ...string) error {
 	return password.CheckNew(pw, context...)
-}
-
-// checkNewPassword is CheckNewPassword with the configured context words.
-func (s *Service) checkNewPassword(pw string, context ...string) error {
-	return CheckNewPassword(pw, append(context, s.cfg.ContextWords...)...)
 }
 
 // PasswordMessage is the sentence shown to a person whose new password was
@@ -136,24 +130,22 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, e.Status, e)
 	}
-	email := NormalizeEmail(in.Email)
-	if !ValidEmail(email) {
-		fail("Enter a valid email address.")
-		return
-	}
-	if err := p.s.checkNewPassword(in.Password, email, in.Name); err != nil {
-		fail(PasswordMessage(err))
+	acc := p.s.Accounts()
+	draft := NewAccount{Email: in.Email, Name: in.Name, Password: in.Password}
+	if err := acc.Check(&draft); err != nil {
+		fail(accountMessage(err))
 		return
 	}
 	if in.Confirm != "" && in.Confirm != in.Password {
 		fail("The two passwords differ.")
 		return
 	}
-	hash, err := p.s.deps.Hasher.Hash(ctx, in.Password)
+	u, err := acc.Draft(ctx, draft)
 	if err != nil {
 		p.s.writeError(w, r, errInternal)
 		return
 	}
+	u.Groups = []string{p.s.cfg.AdminGroup}
 	// Consume the token only now, so a typo in the form does not burn it;
 	// the atomic consume is what makes the link single-use.
 	if _, err := p.s.deps.Tokens.ConsumeToken(ctx, keys.HashToken(in.Token), SetupPurpose, p.s.cfg.Now()); err != nil {
@@ -164,14 +156,9 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		p.s.storeFailure(w, r, "setup", err)
 		return
 	}
-	now := p.s.cfg.Now()
-	u := &store.User{
-		ID: keys.NewID(), Email: email, Name: limitRunes(in.Name, 200), Groups: []string{p.s.cfg.AdminGroup},
-		Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
-	}
 	// Atomic with the zero-users check: two live links posted at once
 	// cannot make two administrators.
-	if err := p.s.deps.Users.CreateFirstUser(ctx, u); err != nil {
+	if err := acc.CreateFirst(ctx, p.s.actor(r, ActorSetup), u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			p.s.writeError(w, r, errNotFound)
 			return
@@ -180,8 +167,23 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.log.Info("first administrator created through the setup page", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
-	p.s.audit(r, audit.Event{Type: audit.UserCreated, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": "setup"}})
 	p.completeLogin(w, r, u, firstFactor{Method: "password"}, "")
+}
+
+// accountMessage is the sentence shown to a person whose account input
+// the account service refused with err.
+func accountMessage(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalidEmail):
+		return "Enter a valid email address."
+	case errors.Is(err, ErrInvalidName):
+		return fmt.Sprintf("Enter a name without control characters, of at most %d bytes.", MaxNameLen)
+	case errors.Is(err, ErrInvalidPhone):
+		return "Enter a mobile number in E.164 form (+15551234567)."
+	case errors.Is(err, ErrInvalidGroup):
+		return "Group names cannot be empty or longer than 128 bytes, or contain commas, spaces or control characters."
+	}
+	return PasswordMessage(err)
 }
 
 func limitRunes(s string, n int) string {
