@@ -1,0 +1,244 @@
+package caddyauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/ratelimit"
+	"github.com/caddyauth/gateway/internal/redirect"
+)
+
+// Value checks shared by the Caddyfile parser and Validate. The parser
+// calls them to give a file and line; Validate calls them again so a JSON
+// config, which never meets the parser, is judged by the same rules.
+
+const (
+	maxSessionCache   = 5 * time.Second
+	maxTrustedDays    = 400 * 24 * time.Hour // browsers cap cookie lifetime at 400 days
+	maxLockoutFailure = 100                  // NIST SP 800-63B caps consecutive failures at 100
+	minCookieDuration = time.Second
+)
+
+var (
+	errSessionCache  = errors.New("caddyauth: session_cache must be between 1ms and 5s, or off")
+	errTrustedDevice = errors.New("caddyauth: mfa trusted_device must be between 1s and 400d, or off")
+	errLockoutTimes  = errors.New("caddyauth: lockout window and duration must be positive")
+)
+
+// Validate rejects configuration that cannot be right, reporting every
+// problem at once. Provision runs it before it acquires anything (Caddy
+// provisions an app before it validates it), so a bad config opens no store.
+func (a *App) Validate() error { return errors.Join(a.configProblems()...) }
+
+// configProblems lists every refused value of the config, in option order.
+func (a *App) configProblems() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(checkDatabase(a.Database))
+	add(checkSessions(a.Sessions))
+	add(checkSessionCache(time.Duration(a.SessionCache)))
+	if ck := a.Cookie; ck != nil {
+		errs = append(errs, checkCookie(ck)...)
+	}
+	add(checkCount("max_sessions_per_user", a.MaxSessionsPerUser))
+	add(checkCount("hash_concurrency", a.HashConcurrency))
+	if a.HSTS != nil && a.HSTS.MaxAge < 0 {
+		add(errors.New("caddyauth: hsts max-age cannot be negative"))
+	}
+	if len(a.RedirectHosts) > 0 {
+		add(checkRedirectHosts(a.RedirectHosts))
+	}
+	for _, w := range a.ContextWords {
+		add(checkContextWord(w))
+	}
+	if rl := a.RateLimit; rl != nil {
+		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend}} {
+			if r.v != "" {
+				add(checkRate(r.opt, r.v))
+			}
+		}
+	}
+	add(checkLockout(a.Lockout))
+	if m := a.MFA; m != nil {
+		add(checkMFAMethods(m.Methods))
+		add(checkTrustedDevice(time.Duration(m.TrustedDevice)))
+	}
+	if a.CORS != nil {
+		for _, o := range a.CORS.Origins {
+			add(checkCORSOrigin(o))
+		}
+	}
+	return errs
+}
+
+// checkDatabase refuses a driver the store cannot open.
+func checkDatabase(db *DatabaseConfig) error {
+	if db == nil {
+		return nil
+	}
+	switch db.Driver {
+	case "sqlite":
+	case "postgres":
+		if db.DSN == "" {
+			return errors.New("caddyauth: database postgres needs a connection string")
+		}
+	default:
+		return fmt.Errorf("caddyauth: unknown database driver %q (want sqlite or postgres)", db.Driver)
+	}
+	return nil
+}
+
+// checkSessions refuses an unknown session backend and redis without a URL.
+func checkSessions(s *SessionsConfig) error {
+	if s == nil {
+		return nil
+	}
+	switch s.Backend {
+	case "", "database", "memory":
+	case "redis":
+		if s.URL == "" {
+			return errors.New("caddyauth: sessions redis needs a URL such as redis://127.0.0.1:6379/0")
+		}
+	default:
+		return fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", s.Backend)
+	}
+	return nil
+}
+
+// checkSessionCache: negative is off and zero the default; a longer cache
+// would let a revoked session pass for longer than the documented bound.
+func checkSessionCache(d time.Duration) error {
+	if d > maxSessionCache {
+		return errSessionCache
+	}
+	return nil
+}
+
+// checkCookie judges the cookie block; zero durations are the defaults.
+func checkCookie(ck *CookieConfig) []error {
+	var errs []error
+	if ck.Name != "" && !validCookieName(ck.Name) {
+		errs = append(errs, errCookieName(ck.Name))
+	}
+	if ck.Domain != "" {
+		if err := checkCookieDomain(ck.Domain); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := parseSameSite(ck.SameSite); err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range []struct {
+		opt string
+		v   time.Duration
+	}{{"lifetime", time.Duration(ck.Lifetime)}, {"idle", time.Duration(ck.Idle)}} {
+		if d.v != 0 {
+			if err := checkCookieDuration(d.opt, d.v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if sameSiteNone(ck.SameSite) && ck.Insecure {
+		errs = append(errs, errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)"))
+	}
+	return errs
+}
+
+func errCookieName(n string) error {
+	return fmt.Errorf("caddyauth: cookie name %q has characters a cookie name cannot have", n)
+}
+
+// normalCookieDomain is the form the parser stores: lower case, without
+// the leading dot browsers ignore.
+func normalCookieDomain(v string) string { return strings.TrimPrefix(strings.ToLower(v), ".") }
+
+// checkCookieDomain refuses a value that is not a bare domain name (a URL,
+// a port, a wildcard), which browsers would drop or widen.
+func checkCookieDomain(v string) error {
+	if d := normalCookieDomain(v); d == "" || strings.ContainsAny(d, "/:*@ ") {
+		return fmt.Errorf("caddyauth: cookie domain %q is not a domain name", v)
+	}
+	return nil
+}
+
+// checkCookieDuration: a lifetime or idle timeout under a second ends
+// every session before it can be used.
+func checkCookieDuration(opt string, d time.Duration) error {
+	if d < minCookieDuration {
+		return fmt.Errorf("caddyauth: cookie %s must be at least 1s", opt)
+	}
+	return nil
+}
+
+// checkCount refuses a negative count; zero is the default.
+func checkCount(opt string, n int) error {
+	if n < 0 {
+		return fmt.Errorf("caddyauth: %s must be a positive integer, got %d", opt, n)
+	}
+	return nil
+}
+
+func checkRedirectHosts(hosts []string) error {
+	if _, err := redirect.New(hosts, false); err != nil {
+		return fmt.Errorf("caddyauth: redirect_hosts: %w", err)
+	}
+	return nil
+}
+
+func checkRate(opt, v string) error {
+	if _, err := ratelimit.ParseRate(v); err != nil {
+		return fmt.Errorf("caddyauth: rate_limit %s: %w", opt, err)
+	}
+	return nil
+}
+
+// checkLockout bounds the lockout unless it is off.
+func checkLockout(lo *LockoutConfig) error {
+	if lo == nil || lo.Off {
+		return nil
+	}
+	var errs []error
+	if lo.Max < 1 || lo.Max > maxLockoutFailure {
+		errs = append(errs, fmt.Errorf("caddyauth: lockout failures must be 1..100 (NIST SP 800-63B caps consecutive failures at 100), got %d", lo.Max))
+	}
+	if lo.Window <= 0 || lo.Duration <= 0 {
+		errs = append(errs, errLockoutTimes)
+	}
+	return errors.Join(errs...)
+}
+
+func checkMFAMethods(ms []string) error {
+	for _, x := range ms {
+		if !slices.Contains(flows.AllMFAMethods, x) {
+			return fmt.Errorf("caddyauth: mfa methods: unknown method %q (want totp, email, sms or recovery)", x)
+		}
+	}
+	return nil
+}
+
+// checkTrustedDevice: negative is off and zero the default.
+func checkTrustedDevice(d time.Duration) error {
+	if d > maxTrustedDays {
+		return errTrustedDevice
+	}
+	return nil
+}
+
+// checkCORSOrigin refuses a wildcard and anything but an exact origin.
+func checkCORSOrigin(o string) error {
+	if strings.Contains(o, "*") {
+		return fmt.Errorf("caddyauth: cors origin %q: a wildcard with credentials would let any site act as the user; list each origin", o)
+	}
+	if _, err := flows.CanonicalOrigin(o); err != nil {
+		return fmt.Errorf("caddyauth: cors origin %q: %w", o, err)
+	}
+	return nil
+}
