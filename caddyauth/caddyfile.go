@@ -543,8 +543,8 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h.Next()
 	if h.NextArg() {
 		p.Base = h.Val()
-		if !strings.HasPrefix(p.Base, "/") || flows.CleanBase(p.Base) == "" {
-			return nil, h.Errf("auth_portal: base %q must be a path such as /auth", p.Base)
+		if err := checkBase("auth_portal", p.Base); err != nil {
+			return nil, h.Err(err.Error())
 		}
 	}
 	if h.NextArg() {
@@ -580,8 +580,8 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !strings.HasPrefix(v, "/") || flows.CleanBase(v) == "" {
-				return nil, h.Errf("protect: base %q must be a path such as /auth", v)
+			if err := checkBase("protect", v); err != nil {
+				return nil, h.Err(err.Error())
 			}
 			p.Base = v
 		case "portal":

@@ -79,6 +79,15 @@ func (a *App) configProblems() []error {
 	return errs
 }
 
+// checkBase refuses a portal base that is not an absolute path below /;
+// directive names the handler in the message. Empty is the default.
+func checkBase(directive, v string) error {
+	if v != "" && (!strings.HasPrefix(v, "/") || flows.CleanBase(v) == "") {
+		return fmt.Errorf("%s: base %q must be a path such as /auth", directive, v)
+	}
+	return nil
+}
+
 // checkDatabase refuses a driver the store cannot open.
 func checkDatabase(db *DatabaseConfig) error {
 	if db == nil {
