@@ -25,14 +25,12 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
-	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
-	redisstore "github.com/caddyauth/gateway/store/redis"
 	sqlstore "github.com/caddyauth/gateway/store/sql"
 )
 
@@ -113,6 +111,7 @@ type App struct {
 	users    store.UserStore
 	db       *sqlstore.DB
 	sstore   store.SessionStore
+	stores   *backend // what openBackend opened, with its capabilities
 	logger   *zap.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -361,8 +360,8 @@ func (a *App) acquire(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("caddyauth: %w", err)
 	}
-	if rs, ok := a.sstore.(*redisstore.Store); ok {
-		a.sessions.SetBroadcaster(rs)
+	if bus := a.stores.revocations; bus != nil {
+		a.sessions.SetBroadcaster(bus)
 	}
 	sameSite, err := parseSameSite(ck.SameSite)
 	if err != nil {
@@ -406,14 +405,14 @@ func (a *App) acquire(ctx caddy.Context) error {
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
 	}, flows.Deps{
 		Users:    a.users,
-		Tokens:   a.tokenStore(),
+		Tokens:   a.stores.tokens,
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
 		MFA:      a.db,
 		// The database is shared by every instance: a method switched
 		// off or a lockout lifted there is felt by all of them.
-		Methods:  methods.New(a.db, methods.DefaultTTL, a.offeredMethods()),
+		Methods:  a.stores.methods,
 		Lockouts: a.db,
 
 		Identities: a.db,
@@ -585,21 +584,16 @@ func (a *App) openStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.db, a.users, a.sstore = b.db, b.db, b.sessions
+	a.stores, a.db, a.users, a.sstore = b, b.db, b.db, b.sessions
 	return nil
 }
 
-func (a *App) tokenStore() store.TokenStore { return a.db }
-
 func (a *App) closeStores() {
 	a.closeAudit()
-	if a.sstore != nil && a.sstore != store.SessionStore(a.db) {
-		_ = a.sstore.Close()
+	if a.stores != nil {
+		a.stores.Close()
 	}
-	if a.db != nil {
-		_ = a.db.Close()
-	}
-	a.sstore, a.db = nil, nil
+	a.stores, a.sstore, a.db = nil, nil, nil
 }
 
 func (a *App) hstsValue() string {
@@ -636,13 +630,13 @@ func (a *App) Start() error {
 			a.logger.Warn("purging expired sessions failed", zap.Error(err))
 		})
 	}()
-	if rs, ok := a.sstore.(*redisstore.Store); ok {
+	if bus := a.stores.revocations; bus != nil {
 		// Revocations from other instances and the CLI reach this cache
 		// at once; the cache TTL stays the bound when messages are lost.
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			rs.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
+			bus.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
 		}()
 	}
 	a.startNotify(ctx)
@@ -732,13 +726,10 @@ func (a *App) logStartup(ctx context.Context) {
 // limiterFactory shares rate-limit budgets through Redis when sessions are
 // there (several instances, one budget); otherwise buckets are in-process.
 func (a *App) limiterFactory() flows.NewLimiter {
-	rs, ok := a.sstore.(*redisstore.Store)
-	if !ok {
+	if a.stores == nil {
 		return nil
 	}
-	return func(bucket string, r ratelimit.Rate) ratelimit.Limiter {
-		return ratelimit.NewRedis(rs.Client(), rs.Prefix()+"ratelimit:"+bucket+":", r)
-	}
+	return a.stores.newLimiter
 }
 
 // Stop ends background work.
