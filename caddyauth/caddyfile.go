@@ -115,18 +115,11 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.ArgErr()
 			}
 			db := &DatabaseConfig{Driver: d.Val()}
-			switch db.Driver {
-			case "sqlite":
-				if d.NextArg() {
-					db.DSN = d.Val()
-				}
-			case "postgres":
-				if !d.NextArg() {
-					return nil, d.Err("caddyauth: database postgres needs a connection string")
-				}
+			if d.NextArg() {
 				db.DSN = d.Val()
-			default:
-				return nil, d.Errf("caddyauth: unknown database driver %q (want sqlite or postgres)", db.Driver)
+			}
+			if err := checkDatabase(db); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			if d.NextArg() {
 				return nil, d.ArgErr()
