@@ -3,6 +3,7 @@ package caddyauth
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -75,6 +76,15 @@ func (a *App) configProblems() []error {
 		for _, o := range a.CORS.Origins {
 			add(checkCORSOrigin(o))
 		}
+	}
+	if a.Audit != nil && a.Audit.Webhook != nil {
+		add(checkAuditWebhook(a.Audit.Webhook))
+	}
+	if a.Email != nil {
+		add(checkSender("email", a.Email))
+	}
+	if a.SMS != nil {
+		add(checkSender("sms", a.SMS))
 	}
 	return errs
 }
@@ -237,6 +247,54 @@ func checkMFAMethods(ms []string) error {
 func checkTrustedDevice(d time.Duration) error {
 	if d > maxTrustedDays {
 		return errTrustedDevice
+	}
+	return nil
+}
+
+// checkSender judges an `email` or `sms` sender (opt names which) before
+// anything is built from it: the transport must fit the channel and carry
+// what it needs to deliver (a URL, a from address, a signing secret).
+func checkSender(opt string, c *SenderConfig) error {
+	switch c.Sender {
+	case "log":
+	case "smtp", "webhook":
+		switch {
+		case c.Sender == "smtp" && opt != "email":
+			return fmt.Errorf("caddyauth: %s smtp: SMTP delivers email only; use %s webhook <url>", opt, opt)
+		case c.URL == "":
+			return fmt.Errorf("caddyauth: %s %s needs a URL", opt, c.Sender)
+		case c.Sender == "smtp" && c.From == "":
+			return fmt.Errorf("caddyauth: %s smtp needs a `from <address>` in its block", opt)
+		case c.Sender == "webhook" && c.Secret == "":
+			return fmt.Errorf("caddyauth: %s webhook needs a `secret <secret>` in its block (requests are signed with it)", opt)
+		}
+	default:
+		return fmt.Errorf("caddyauth: unknown %s sender %q (want smtp, webhook or log)", opt, c.Sender)
+	}
+	if c.Plaintext && c.InsecureSkipVerify {
+		return fmt.Errorf("caddyauth: %s smtp: plaintext and insecure_skip_verify exclude each other", opt)
+	}
+	return nil
+}
+
+// checkAuditWebhook: an audit copy must reach an http(s) receiver that can
+// check each record's signature. A placeholder URL is judged when resolved.
+func checkAuditWebhook(w *AuditWebhookConfig) error {
+	if err := checkAuditWebhookURL(w.URL); err != nil {
+		return err
+	}
+	if w.Secret == "" {
+		return errors.New("caddyauth: audit webhook needs a block with `secret <secret>`: receivers check the X-Caddyauth-Signature of each record")
+	}
+	return nil
+}
+
+func checkAuditWebhookURL(raw string) error {
+	if raw == "" {
+		return errors.New("caddyauth: audit webhook needs a URL")
+	}
+	if u, err := url.Parse(raw); !strings.Contains(raw, "{") && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return fmt.Errorf("caddyauth: audit webhook %q is not an http(s) URL", raw)
 	}
 	return nil
 }

@@ -56,6 +56,15 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"mfa":{"trusted_device":"9601h"}}`, "mfa trusted_device must be between 1s and 400d"},
 		{`{"cors":{"origins":["*"]}}`, "a wildcard with credentials"},
 		{`{"cors":{"origins":["https://spa.example.com/app"]}}`, `cors origin "https://spa.example.com/app": want scheme://host[:port], no path`},
+		{`{"email":{"sender":"pigeon"}}`, `unknown email sender "pigeon"`},
+		{`{"sms":{"sender":"smtp","url":"smtp://h:25","from":"a@example.com"}}`, "sms smtp: SMTP delivers email only"},
+		{`{"email":{"sender":"webhook"}}`, "email webhook needs a URL"},
+		{`{"email":{"sender":"smtp","url":"smtp://h:587"}}`, "email smtp needs a `from <address>`"},
+		{`{"sms":{"sender":"webhook","url":"https://sms.example.com"}}`, "sms webhook needs a `secret <secret>`"},
+		{`{"email":{"sender":"smtp","url":"smtp://h:25","from":"a@example.com","plaintext":true,"insecure_skip_verify":true}}`, "plaintext and insecure_skip_verify exclude each other"},
+		{`{"audit":{"webhook":{"url":"","secret":"s"}}}`, "audit webhook needs a URL"},
+		{`{"audit":{"webhook":{"url":"ftp://x","secret":"s"}}}`, `audit webhook "ftp://x" is not an http(s) URL`},
+		{`{"audit":{"webhook":{"url":"https://x.example.com"}}}`, "audit webhook needs a block with `secret <secret>`"},
 	} {
 		err := jsonApp(t, tc.json).Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -80,6 +89,8 @@ func TestValidateJSONAccepts(t *testing.T) {
 		`{"cors":{"origins":["https://App.example.com"]}}`,
 		`{"database":{"driver":"sqlite"}}`,
 		`{"sessions":{"backend":"redis","url":"{env.REDIS_URL}"}}`,
+		`{"email":{"sender":"log"},"sms":{"sender":"webhook","url":"{env.SMS_URL}","secret":"{env.SMS_SECRET}"}}`,
+		`{"audit":{"webhook":{"url":"{env.AUDIT_URL}","secret":"{env.AUDIT_SECRET}"}}}`,
 	} {
 		if err := jsonApp(t, raw).Validate(); err != nil {
 			t.Errorf("%s refused: %v", raw, err)
