@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/oauth"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/redirect"
 )
@@ -79,6 +80,17 @@ func (a *App) configProblems() []error {
 	}
 	if a.Audit != nil && a.Audit.Webhook != nil {
 		add(checkAuditWebhook(a.Audit.Webhook))
+	}
+	seen := map[string]bool{}
+	for _, o := range a.OAuth {
+		if o == nil {
+			continue
+		}
+		add(checkProvider(o))
+		if seen[o.Name] {
+			add(fmt.Errorf("caddyauth: identity provider %q configured twice", o.Name))
+		}
+		seen[o.Name] = true
 	}
 	if a.Email != nil {
 		add(checkSender("email", a.Email))
@@ -247,6 +259,35 @@ func checkMFAMethods(ms []string) error {
 func checkTrustedDevice(d time.Duration) error {
 	if d > maxTrustedDays {
 		return errTrustedDevice
+	}
+	return nil
+}
+
+// checkProvider judges an identity provider: a known kind, a name usable
+// in URLs, and the credentials its kind needs. Errors name the Caddyfile
+// option (oidc or oauth) the way the operator wrote it.
+func checkProvider(o *OAuthProvider) error {
+	opt := oauth.KindOIDC
+	switch o.Kind {
+	case oauth.KindOIDC:
+	case oauth.KindGoogle, oauth.KindGitHub, oauth.KindFacebook, oauth.KindApple:
+		opt = "oauth"
+	default:
+		return fmt.Errorf("caddyauth: unknown identity provider kind %q (want oidc, google, github, facebook or apple)", o.Kind)
+	}
+	switch {
+	case !oauth.ValidName(o.Name):
+		return fmt.Errorf("caddyauth: provider name %q: use 1-32 of a-z 0-9 _ -", o.Name)
+	case o.ClientID == "":
+		return fmt.Errorf("caddyauth: %s %s: client_id is required", opt, o.Name)
+	case o.Kind == oauth.KindOIDC && o.Issuer == "":
+		return fmt.Errorf("caddyauth: oidc %s: issuer is required", o.Name)
+	case o.Kind == oauth.KindApple && (o.TeamID == "" || o.KeyID == "" || o.PrivateKeyFile == ""):
+		return errors.New("caddyauth: oauth apple: team_id, key_id and private_key_file are required")
+	case o.Kind != oauth.KindApple && o.ClientSecret == "":
+		return fmt.Errorf("caddyauth: %s %s: client_secret is required", opt, o.Name)
+	case o.HostedDomain != "" && o.Kind != oauth.KindGoogle:
+		return errors.New("caddyauth: hosted_domain is a google option")
 	}
 	return nil
 }

@@ -56,6 +56,14 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"mfa":{"trusted_device":"9601h"}}`, "mfa trusted_device must be between 1s and 400d"},
 		{`{"cors":{"origins":["*"]}}`, "a wildcard with credentials"},
 		{`{"cors":{"origins":["https://spa.example.com/app"]}}`, `cors origin "https://spa.example.com/app": want scheme://host[:port], no path`},
+		{`{"oauth":[{"kind":"gitlab","name":"gitlab","client_id":"i","client_secret":"s"}]}`, `unknown identity provider kind "gitlab"`},
+		{`{"oauth":[{"kind":"oidc","name":"Corp SSO","issuer":"https://id.example.com","client_id":"i","client_secret":"s"}]}`, `provider name "Corp SSO"`},
+		{`{"oauth":[{"kind":"oidc","name":"corp","client_id":"i","client_secret":"s"}]}`, "oidc corp: issuer is required"},
+		{`{"oauth":[{"kind":"github","name":"github","client_secret":"s"}]}`, "oauth github: client_id is required"},
+		{`{"oauth":[{"kind":"github","name":"github","client_id":"i"}]}`, "oauth github: client_secret is required"},
+		{`{"oauth":[{"kind":"apple","name":"apple","client_id":"i"}]}`, "team_id, key_id and private_key_file are required"},
+		{`{"oauth":[{"kind":"github","name":"github","client_id":"i","client_secret":"s","hosted_domain":"example.com"}]}`, "hosted_domain is a google option"},
+		{`{"oauth":[{"kind":"github","name":"gh","client_id":"i","client_secret":"s"},{"kind":"github","name":"gh","client_id":"i","client_secret":"s"}]}`, `identity provider "gh" configured twice`},
 		{`{"email":{"sender":"pigeon"}}`, `unknown email sender "pigeon"`},
 		{`{"sms":{"sender":"smtp","url":"smtp://h:25","from":"a@example.com"}}`, "sms smtp: SMTP delivers email only"},
 		{`{"email":{"sender":"webhook"}}`, "email webhook needs a URL"},
@@ -91,6 +99,7 @@ func TestValidateJSONAccepts(t *testing.T) {
 		`{"sessions":{"backend":"redis","url":"{env.REDIS_URL}"}}`,
 		`{"email":{"sender":"log"},"sms":{"sender":"webhook","url":"{env.SMS_URL}","secret":"{env.SMS_SECRET}"}}`,
 		`{"audit":{"webhook":{"url":"{env.AUDIT_URL}","secret":"{env.AUDIT_SECRET}"}}}`,
+		`{"oauth":[{"kind":"google","name":"google","client_id":"{env.ID}","client_secret":"{env.S}","hosted_domain":"example.com"},{"kind":"oidc","name":"corp","issuer":"https://id.example.com","client_id":"i","client_secret":"s"}]}`,
 	} {
 		if err := jsonApp(t, raw).Validate(); err != nil {
 			t.Errorf("%s refused: %v", raw, err)
