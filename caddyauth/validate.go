@@ -36,67 +36,84 @@ var (
 // provisions an app before it validates it), so a bad config opens no store.
 func (a *App) Validate() error { return errors.Join(a.configProblems()...) }
 
-// configProblems lists every refused value of the config, in option order.
+// configProblems lists every refused value of the config. A nil problem
+// is dropped by errors.Join.
 func (a *App) configProblems() []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
+	errs := []error{
+		checkDatabase(a.Database),
+		checkSessions(a.Sessions),
+		checkSessionCache(time.Duration(a.SessionCache)),
+		checkCount("max_sessions_per_user", a.MaxSessionsPerUser),
+		checkCount("hash_concurrency", a.HashConcurrency),
+		checkLockout(a.Lockout),
 	}
-	add(checkDatabase(a.Database))
-	add(checkSessions(a.Sessions))
-	add(checkSessionCache(time.Duration(a.SessionCache)))
 	if ck := a.Cookie; ck != nil {
 		errs = append(errs, checkCookie(ck)...)
 	}
-	add(checkCount("max_sessions_per_user", a.MaxSessionsPerUser))
-	add(checkCount("hash_concurrency", a.HashConcurrency))
 	if a.HSTS != nil && a.HSTS.MaxAge < 0 {
-		add(errors.New("caddyauth: hsts max-age cannot be negative"))
+		errs = append(errs, errors.New("caddyauth: hsts max-age cannot be negative"))
 	}
 	if len(a.RedirectHosts) > 0 {
-		add(checkRedirectHosts(a.RedirectHosts))
+		errs = append(errs, checkRedirectHosts(a.RedirectHosts))
 	}
 	for _, w := range a.ContextWords {
-		add(checkContextWord(w))
-	}
-	if rl := a.RateLimit; rl != nil {
-		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend}} {
-			if r.v != "" {
-				add(checkRate(r.opt, r.v))
-			}
-		}
-	}
-	add(checkLockout(a.Lockout))
-	if m := a.MFA; m != nil {
-		add(checkMFAMethods(m.Methods))
-		add(checkTrustedDevice(time.Duration(m.TrustedDevice)))
+		errs = append(errs, checkContextWord(w))
 	}
 	if a.CORS != nil {
 		for _, o := range a.CORS.Origins {
-			add(checkCORSOrigin(o))
+			errs = append(errs, checkCORSOrigin(o))
 		}
 	}
-	if a.Audit != nil && a.Audit.Webhook != nil {
-		add(checkAuditWebhook(a.Audit.Webhook))
+	errs = append(errs, a.limitProblems()...)
+	errs = append(errs, a.providerProblems()...)
+	return append(errs, a.deliveryProblems()...)
+}
+
+// limitProblems judges the rate limits and the MFA policy.
+func (a *App) limitProblems() []error {
+	var errs []error
+	if rl := a.RateLimit; rl != nil {
+		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend}} {
+			if r.v != "" {
+				errs = append(errs, checkRate(r.opt, r.v))
+			}
+		}
 	}
+	if m := a.MFA; m != nil {
+		errs = append(errs, checkMFAMethods(m.Methods), checkTrustedDevice(time.Duration(m.TrustedDevice)))
+	}
+	return errs
+}
+
+// providerProblems judges each identity provider and that no name is used
+// twice (it keys the login URLs and the identities table).
+func (a *App) providerProblems() []error {
+	var errs []error
 	seen := map[string]bool{}
 	for _, o := range a.OAuth {
 		if o == nil {
 			continue
 		}
-		add(checkProvider(o))
+		errs = append(errs, checkProvider(o))
 		if seen[o.Name] {
-			add(fmt.Errorf("caddyauth: identity provider %q configured twice", o.Name))
+			errs = append(errs, fmt.Errorf("caddyauth: identity provider %q configured twice", o.Name))
 		}
 		seen[o.Name] = true
 	}
+	return errs
+}
+
+// deliveryProblems judges the email and SMS senders and the audit webhook.
+func (a *App) deliveryProblems() []error {
+	var errs []error
 	if a.Email != nil {
-		add(checkSender("email", a.Email))
+		errs = append(errs, checkSender("email", a.Email))
 	}
 	if a.SMS != nil {
-		add(checkSender("sms", a.SMS))
+		errs = append(errs, checkSender("sms", a.SMS))
+	}
+	if a.Audit != nil && a.Audit.Webhook != nil {
+		errs = append(errs, checkAuditWebhook(a.Audit.Webhook))
 	}
 	return errs
 }
