@@ -16,7 +16,6 @@ import (
 	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
-	redisstore "github.com/caddyauth/gateway/store/redis"
 )
 
 // The operator's controls on the command line: `caddy auth user
@@ -267,8 +266,8 @@ func (e *cliEnv) sessionManager() (*session.Manager, func(), error) {
 		done()
 		return nil, nil, err
 	}
-	if rs, ok := ss.(*redisstore.Store); ok {
-		mgr.SetBroadcaster(rs)
+	if bus := e.stores.revocations; bus != nil {
+		mgr.SetBroadcaster(bus)
 	}
 	return mgr, done, nil
 }

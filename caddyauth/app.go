@@ -25,14 +25,12 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
-	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
-	redisstore "github.com/caddyauth/gateway/store/redis"
 	sqlstore "github.com/caddyauth/gateway/store/sql"
 )
 
@@ -113,6 +111,7 @@ type App struct {
 	users    store.UserStore
 	db       *sqlstore.DB
 	sstore   store.SessionStore
+	stores   *backend // what openBackend opened, with its capabilities
 	logger   *zap.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -257,8 +256,8 @@ func (a *App) limits() (flows.Limits, error) {
 		if lo.Off {
 			l.LockoutMax = 0
 		} else {
-			if lo.Max < 1 || lo.Window <= 0 || lo.Duration <= 0 {
-				return l, errors.New("caddyauth: lockout needs a positive count, window and duration")
+			if err := checkLockout(lo); err != nil {
+				return l, err
 			}
 			l.LockoutMax, l.LockoutWindow, l.LockoutDuration = lo.Max, time.Duration(lo.Window), time.Duration(lo.Duration)
 		}
@@ -282,36 +281,66 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "caddyauth", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision resolves the secret, opens the stores and builds the flows.
-func (a *App) Provision(ctx caddy.Context) error {
+// Provision judges the config, then opens the stores and builds the flows.
+// Caddy provisions an app before it validates it, so the judging is done
+// here first: a config with any refused value opens nothing, and the error
+// lists every problem. Whatever the acquiring half opened is released in
+// one place when it fails.
+func (a *App) Provision(ctx caddy.Context) (err error) {
 	a.caddyCtx = ctx
 	a.logger = ctx.Logger()
 	a.bases = map[string]bool{}
-	secret, previous, err := a.secrets()
-	if err != nil {
+	if a.ring, err = a.judge(); err != nil {
 		return err
 	}
+	a.audit = audit.Nop{}
+	defer func() {
+		if err != nil {
+			a.closeStores()
+		}
+	}()
+	return a.acquire(ctx)
+}
+
+// judge checks the secrets and every other value of the config; it opens
+// nothing, so it can refuse a config before anything must be released.
+func (a *App) judge() (*keys.Ring, error) {
+	ring, err := a.keyRing()
+	if err := errors.Join(append([]error{err}, a.configProblems()...)...); err != nil {
+		return nil, err
+	}
+	return ring, nil
+}
+
+// keyRing resolves and checks the secret and previous secret.
+func (a *App) keyRing() (*keys.Ring, error) {
+	secret, previous, err := a.secrets()
+	if err != nil {
+		return nil, err
+	}
 	if err := keys.CheckSecret(secret); err != nil {
-		return fmt.Errorf("caddyauth: %s: %w", a.secretSource(), err)
+		return nil, fmt.Errorf("caddyauth: %s: %w", a.secretSource(), err)
 	}
 	if previous != "" {
 		if err := keys.CheckSecret(previous); err != nil {
-			return fmt.Errorf("caddyauth: %s: %w", secretOption("previous_secret", a.PreviousSecret), err)
+			return nil, fmt.Errorf("caddyauth: %s: %w", secretOption("previous_secret", a.PreviousSecret), err)
 		}
 	}
 	ring, err := keys.NewRing(secret, previous)
 	if err != nil {
-		return fmt.Errorf("caddyauth: secret: %w", err)
+		return nil, fmt.Errorf("caddyauth: secret: %w", err)
 	}
-	a.ring = ring
-	a.audit = audit.Nop{}
+	return ring, nil
+}
 
+// acquire opens the stores and sinks and builds the flows; on an error the
+// caller (Provision) releases what was opened.
+func (a *App) acquire(ctx caddy.Context) error {
+	var err error
 	if err := a.openStores(ctx); err != nil {
-		a.closeStores()
 		return err
 	}
 	if err := a.provisionAudit(ctx); err != nil {
-		a.closeStores()
 		return err
 	}
 	ck := a.Cookie
@@ -329,34 +358,28 @@ func (a *App) Provision(ctx caddy.Context) error {
 		CacheTTL:   cache,
 	})
 	if err != nil {
-		a.closeStores()
 		return fmt.Errorf("caddyauth: %w", err)
 	}
-	if rs, ok := a.sstore.(*redisstore.Store); ok {
-		a.sessions.SetBroadcaster(rs)
+	if bus := a.stores.revocations; bus != nil {
+		a.sessions.SetBroadcaster(bus)
 	}
 	sameSite, err := parseSameSite(ck.SameSite)
 	if err != nil {
-		a.closeStores()
 		return err
 	}
 	a.effectiveLimits, err = a.limits()
 	if err != nil {
-		a.closeStores()
 		return err
 	}
 	providers, err := a.oauthProviders()
 	if err != nil {
-		a.closeStores()
 		return err
 	}
 	obs, err := metrics.New(ctx.GetMetricsRegistry())
 	if err != nil {
-		a.closeStores()
 		return fmt.Errorf("caddyauth: metrics: %w", err)
 	}
 	if err := a.provisionNotify(ctx); err != nil {
-		a.closeStores()
 		return err
 	}
 	a.service, err = flows.New(flows.Config{
@@ -379,26 +402,32 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Keys:          a.ring,
 
 		OAuth:          providers,
-		OAuthStateKeys: ring.VerifyKeys("oauth-state"),
+		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
 	}, flows.Deps{
 		Users:    a.users,
-		Tokens:   a.tokenStore(),
+		Tokens:   a.stores.tokens,
 		Sessions: a.sessions,
 		Hasher:   password.New(password.DefaultParams, a.HashConcurrency),
 		Audit:    a.audit,
 		MFA:      a.db,
 		// The database is shared by every instance: a method switched
 		// off or a lockout lifted there is felt by all of them.
-		Methods:  methods.New(a.db, methods.DefaultTTL, a.offeredMethods()),
+		Methods:  a.stores.methods,
 		Lockouts: a.db,
 
 		Identities: a.db,
 		Outbox:     a.queue(),
 	})
 	if err != nil {
-		a.closeStores()
 		return fmt.Errorf("caddyauth: %w", err)
 	}
+	a.warnWeakSettings(ck)
+	return nil
+}
+
+// warnWeakSettings logs the settings that are allowed but weaker than the
+// defaults, so the operator sees each choice at start.
+func (a *App) warnWeakSettings(ck *CookieConfig) {
 	if ck.Insecure {
 		a.logger.Warn("DEVELOPMENT ONLY: cookie insecure is set; session cookies are sent over plain http and lose the Secure flag and __Host- prefix")
 	}
@@ -414,7 +443,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	for _, w := range a.configWarnings() {
 		a.logger.Warn(w)
 	}
-	return nil
 }
 
 // secrets resolves the current and previous secrets.
@@ -556,21 +584,16 @@ func (a *App) openStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.db, a.users, a.sstore = b.db, b.db, b.sessions
+	a.stores, a.db, a.users, a.sstore = b, b.db, b.db, b.sessions
 	return nil
 }
 
-func (a *App) tokenStore() store.TokenStore { return a.db }
-
 func (a *App) closeStores() {
 	a.closeAudit()
-	if a.sstore != nil && a.sstore != store.SessionStore(a.db) {
-		_ = a.sstore.Close()
+	if a.stores != nil {
+		a.stores.Close()
 	}
-	if a.db != nil {
-		_ = a.db.Close()
-	}
-	a.sstore, a.db = nil, nil
+	a.stores, a.sstore, a.db = nil, nil, nil
 }
 
 func (a *App) hstsValue() string {
@@ -595,22 +618,6 @@ func (a *App) hstsValue() string {
 	return v
 }
 
-// Validate rejects configuration that cannot be right.
-func (a *App) Validate() error {
-	if a.MaxSessionsPerUser < 0 {
-		return errors.New("caddyauth: max_sessions_per_user must be positive")
-	}
-	if a.Cookie != nil && sameSiteNone(a.Cookie.SameSite) && a.Cookie.Insecure {
-		return errors.New("caddyauth: cookie same_site none needs a secure cookie (remove insecure)")
-	}
-	for _, w := range a.ContextWords {
-		if err := checkContextWord(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Start purges expired sessions on a schedule and, while no user exists,
 // logs the one-time setup link.
 func (a *App) Start() error {
@@ -623,13 +630,13 @@ func (a *App) Start() error {
 			a.logger.Warn("purging expired sessions failed", zap.Error(err))
 		})
 	}()
-	if rs, ok := a.sstore.(*redisstore.Store); ok {
+	if bus := a.stores.revocations; bus != nil {
 		// Revocations from other instances and the CLI reach this cache
 		// at once; the cache TTL stays the bound when messages are lost.
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			rs.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
+			bus.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
 		}()
 	}
 	a.startNotify(ctx)
@@ -719,13 +726,10 @@ func (a *App) logStartup(ctx context.Context) {
 // limiterFactory shares rate-limit budgets through Redis when sessions are
 // there (several instances, one budget); otherwise buckets are in-process.
 func (a *App) limiterFactory() flows.NewLimiter {
-	rs, ok := a.sstore.(*redisstore.Store)
-	if !ok {
+	if a.stores == nil {
 		return nil
 	}
-	return func(bucket string, r ratelimit.Rate) ratelimit.Limiter {
-		return ratelimit.NewRedis(rs.Client(), rs.Prefix()+"ratelimit:"+bucket+":", r)
-	}
+	return a.stores.newLimiter
 }
 
 // Stop ends background work.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -70,8 +69,8 @@ func parseAudit(d *caddyfile.Dispenser) (*AuditConfig, error) {
 				return nil, d.Err("caddyauth: audit webhook needs a URL")
 			}
 			w := &AuditWebhookConfig{URL: d.Val()}
-			if u, err := url.Parse(w.URL); !strings.Contains(w.URL, "{") && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
-				return nil, d.Errf("caddyauth: audit webhook %q is not an http(s) URL", w.URL)
+			if err := checkAuditWebhookURL(w.URL); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			if d.NextArg() {
 				return nil, d.ArgErr()
@@ -88,8 +87,8 @@ func parseAudit(d *caddyfile.Dispenser) (*AuditConfig, error) {
 					return nil, d.Errf("caddyauth: unknown audit webhook option %q (want secret)", d.Val())
 				}
 			}
-			if w.Secret == "" {
-				return nil, d.Err("caddyauth: audit webhook needs a block with `secret <secret>`: receivers check the X-Caddyauth-Signature of each record")
+			if err := checkAuditWebhook(w); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			c.Webhook = w
 		default:

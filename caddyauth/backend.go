@@ -8,6 +8,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/methods"
+	"github.com/caddyauth/gateway/internal/notify"
+	"github.com/caddyauth/gateway/internal/ratelimit"
+	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 	"github.com/caddyauth/gateway/store/memory"
 	redisstore "github.com/caddyauth/gateway/store/redis"
@@ -16,10 +21,48 @@ import (
 
 // backend is what the `database` and `sessions` options open: the user
 // database and the session store (the database itself unless sessions are
-// in Redis or memory).
+// in Redis or memory), with the capabilities they bring.
+//
+// The capabilities are declared fields, set where the store is opened and
+// pinned by the interface guards below, rather than discovered later by a
+// type assertion on a concrete store: a store that stops providing one
+// fails to compile instead of silently losing cross-instance revocation,
+// shared rate limits, code purging or the methods admin API (a 404).
 type backend struct {
 	db       *sqlstore.DB
 	sessions store.SessionStore
+	// tokens keeps one-time codes and drops the older ones of a purpose
+	// when a new one is sent.
+	tokens purgeableTokens
+	// methods is the runtime auth-method switch, shared by every
+	// instance through the database; the admin API lists and flips it.
+	methods flows.MethodAdmin
+	// revocations carries session revocations between instances (Redis
+	// pub/sub); nil when sessions are not in Redis.
+	revocations revocationBus
+	// newLimiter shares rate-limit budgets between instances (Redis); nil
+	// keeps the buckets in-process.
+	newLimiter flows.NewLimiter
+}
+
+// purgeableTokens is a token store that can drop a user's tokens of one
+// purpose.
+type purgeableTokens interface {
+	store.TokenStore
+	store.TokenPurger
+}
+
+// revocationBus tells other instances about revocations and hears theirs.
+type revocationBus interface {
+	session.Broadcaster
+	SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync func())
+}
+
+// channelQueue is an outbox that knows which channels it can deliver on,
+// so the flows offer email and SMS codes only when a sender exists.
+type channelQueue interface {
+	notify.Queue
+	Has(channel string) bool
 }
 
 // openBackend opens the stores a's config names, resolving placeholders
@@ -32,7 +75,10 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{db: db, sessions: db}
+	b := &backend{
+		db: db, sessions: db, tokens: db,
+		methods: methods.New(db, methods.DefaultTTL, a.offeredMethods()),
+	}
 	switch name := a.sessionsBackend(); name {
 	case "database":
 	case "memory":
@@ -43,7 +89,7 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 			b.Close()
 			return nil, err
 		}
-		b.sessions = rs
+		b.sessions, b.revocations, b.newLimiter = rs, rs, sharedLimiters(rs)
 	default:
 		b.Close()
 		return nil, fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", name)
@@ -69,6 +115,14 @@ func openRedis(raw string) (*redisstore.Store, error) {
 	return rs, nil
 }
 
+// sharedLimiters keeps each rate-limit bucket in rs, so every instance
+// spends one budget.
+func sharedLimiters(rs *redisstore.Store) flows.NewLimiter {
+	return func(bucket string, r ratelimit.Rate) ratelimit.Limiter {
+		return ratelimit.NewRedis(rs.Client(), rs.Prefix()+"ratelimit:"+bucket+":", r)
+	}
+}
+
 // Close closes the session store (when it is not the database) and the
 // database.
 func (b *backend) Close() {
@@ -79,3 +133,12 @@ func (b *backend) Close() {
 		_ = b.db.Close()
 	}
 }
+
+// Interface guards: the stores provide the capabilities the backend
+// declares.
+var (
+	_ purgeableTokens   = (*sqlstore.DB)(nil)
+	_ flows.MethodAdmin = (*methods.Switch)(nil)
+	_ revocationBus     = (*redisstore.Store)(nil)
+	_ channelQueue      = (*notify.Outbox)(nil)
+)

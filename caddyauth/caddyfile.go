@@ -1,7 +1,6 @@
 package caddyauth
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/policy"
-	"github.com/caddyauth/gateway/internal/ratelimit"
-	"github.com/caddyauth/gateway/internal/redirect"
 )
 
 func init() {
@@ -118,18 +115,11 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.ArgErr()
 			}
 			db := &DatabaseConfig{Driver: d.Val()}
-			switch db.Driver {
-			case "sqlite":
-				if d.NextArg() {
-					db.DSN = d.Val()
-				}
-			case "postgres":
-				if !d.NextArg() {
-					return nil, d.Err("caddyauth: database postgres needs a connection string")
-				}
+			if d.NextArg() {
 				db.DSN = d.Val()
-			default:
-				return nil, d.Errf("caddyauth: unknown database driver %q (want sqlite or postgres)", db.Driver)
+			}
+			if err := checkDatabase(db); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			if d.NextArg() {
 				return nil, d.ArgErr()
@@ -167,8 +157,8 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if dur <= 0 || dur > 5*time.Second {
-				return nil, d.Errf("caddyauth: session_cache must be between 1ms and 5s, or off")
+			if dur <= 0 || checkSessionCache(dur) != nil {
+				return nil, d.Err(errSessionCache.Error())
 			}
 			app.SessionCache = caddy.Duration(dur)
 		case "cookie":
@@ -265,8 +255,8 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if len(hosts) == 0 {
 				return nil, d.ArgErr()
 			}
-			if _, err := redirect.New(hosts, false); err != nil {
-				return nil, d.Errf("caddyauth: redirect_hosts: %v", err)
+			if err := checkRedirectHosts(hosts); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			app.RedirectHosts = append(app.RedirectHosts, hosts...)
 		default:
@@ -301,17 +291,17 @@ func parseCookie(d *caddyfile.Dispenser) (*CookieConfig, error) {
 		switch opt {
 		case "name":
 			if !validCookieName(v) {
-				return nil, d.Errf("caddyauth: cookie name %q has characters a cookie name cannot have", v)
+				return nil, d.Err(errCookieName(v).Error())
 			}
 			c.Name = v
 		case "domain":
-			c.Domain = strings.TrimPrefix(strings.ToLower(v), ".")
-			if c.Domain == "" || strings.ContainsAny(c.Domain, "/:*@ ") {
-				return nil, d.Errf("caddyauth: cookie domain %q is not a domain name", v)
+			if err := checkCookieDomain(v); err != nil {
+				return nil, d.Err(err.Error())
 			}
+			c.Domain = normalCookieDomain(v)
 		case "same_site":
 			v = strings.ToLower(v)
-			if v != "lax" && v != "strict" && v != "none" {
+			if _, err := parseSameSite(v); err != nil || v == "" {
 				return nil, d.Errf("caddyauth: cookie same_site %q: want lax, strict or none", v)
 			}
 			c.SameSite = v
@@ -320,8 +310,8 @@ func parseCookie(d *caddyfile.Dispenser) (*CookieConfig, error) {
 			if err != nil {
 				return nil, err
 			}
-			if dur < time.Second {
-				return nil, d.Errf("caddyauth: cookie %s must be at least 1s", opt)
+			if err := checkCookieDuration(opt, dur); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			if opt == "lifetime" {
 				c.Lifetime = caddy.Duration(dur)
@@ -353,8 +343,8 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ratelimit.ParseRate(v); err != nil {
-			return nil, d.Errf("caddyauth: rate_limit %s: %v", opt, err)
+		if err := checkRate(opt, v); err != nil {
+			return nil, d.Err(err.Error())
 		}
 		switch opt {
 		case "login_ip":
@@ -389,10 +379,8 @@ func parseMFA(d *caddyfile.Dispenser) (*MFAConfig, error) {
 			if len(ms) == 0 {
 				return nil, d.ArgErr()
 			}
-			for _, x := range ms {
-				if !slices.Contains(flows.AllMFAMethods, x) {
-					return nil, d.Errf("caddyauth: mfa methods: unknown method %q (want totp, email, sms or recovery)", x)
-				}
+			if err := checkMFAMethods(ms); err != nil {
+				return nil, d.Err(err.Error())
 			}
 			m.Methods = ms
 		case "trusted_device":
@@ -408,8 +396,8 @@ func parseMFA(d *caddyfile.Dispenser) (*MFAConfig, error) {
 			if err != nil {
 				return nil, err
 			}
-			if dur <= 0 || dur > 400*24*time.Hour {
-				return nil, d.Err("caddyauth: mfa trusted_device must be between 1s and 400d, or off")
+			if dur <= 0 || checkTrustedDevice(dur) != nil {
+				return nil, d.Err(errTrustedDevice.Error())
 			}
 			m.TrustedDevice = caddy.Duration(dur)
 		case "trust_cookie", "trust_header", "issuer":
@@ -445,11 +433,8 @@ func parseCORS(d *caddyfile.Dispenser) (*CORSConfig, error) {
 				return nil, d.ArgErr()
 			}
 			for _, o := range origins {
-				if strings.Contains(o, "*") {
-					return nil, d.Errf("caddyauth: cors origin %q: a wildcard with credentials would let any site act as the user; list each origin", o)
-				}
-				if _, err := flows.CanonicalOrigin(o); err != nil {
-					return nil, d.Errf("caddyauth: cors origin %q: %v", o, err)
+				if err := checkCORSOrigin(o); err != nil {
+					return nil, d.Err(err.Error())
 				}
 			}
 			c.Origins = append(c.Origins, origins...)
@@ -469,7 +454,7 @@ func parseLockout(d *caddyfile.Dispenser) (*LockoutConfig, error) {
 		return nil, d.Err("caddyauth: lockout takes `off` or <failures> <window> <duration>, e.g. lockout 10 15m 15m")
 	}
 	n, err := strconv.Atoi(args[0])
-	if err != nil || n < 1 || n > 100 {
+	if err != nil || n < 1 || n > maxLockoutFailure {
 		return nil, d.Errf("caddyauth: lockout failures must be 1..100 (NIST SP 800-63B caps consecutive failures at 100), got %q", args[0])
 	}
 	window, err := duration(d, "lockout window", args[1])
@@ -481,7 +466,7 @@ func parseLockout(d *caddyfile.Dispenser) (*LockoutConfig, error) {
 		return nil, err
 	}
 	if window <= 0 || dur <= 0 {
-		return nil, d.Err("caddyauth: lockout window and duration must be positive")
+		return nil, d.Err(errLockoutTimes.Error())
 	}
 	return &LockoutConfig{Max: n, Window: caddy.Duration(window), Duration: caddy.Duration(dur)}, nil
 }
@@ -551,8 +536,8 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h.Next()
 	if h.NextArg() {
 		p.Base = h.Val()
-		if !strings.HasPrefix(p.Base, "/") || flows.CleanBase(p.Base) == "" {
-			return nil, h.Errf("auth_portal: base %q must be a path such as /auth", p.Base)
+		if err := checkBase("auth_portal", p.Base); err != nil {
+			return nil, h.Err(err.Error())
 		}
 	}
 	if h.NextArg() {
@@ -588,8 +573,8 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !strings.HasPrefix(v, "/") || flows.CleanBase(v) == "" {
-				return nil, h.Errf("protect: base %q must be a path such as /auth", v)
+			if err := checkBase("protect", v); err != nil {
+				return nil, h.Err(err.Error())
 			}
 			p.Base = v
 		case "portal":

@@ -21,7 +21,6 @@ import (
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/store"
-	redisstore "github.com/caddyauth/gateway/store/redis"
 	sqlstore "github.com/caddyauth/gateway/store/sql"
 )
 
@@ -394,9 +393,9 @@ func (e *cliEnv) revokeSessions(ctx context.Context, userID string) (int, error)
 	}
 	defer done()
 	ids, err := ss.DeleteUserSessions(ctx, userID)
-	if rs, ok := ss.(*redisstore.Store); ok && err == nil {
+	if bus := e.stores.revocations; bus != nil && err == nil {
 		// Running instances drop them from their caches now.
-		_ = rs.PublishRevoked(ctx, ids)
+		_ = bus.PublishRevoked(ctx, ids)
 	}
 	return len(ids), err
 }

@@ -281,13 +281,8 @@ func parseSender(d *caddyfile.Dispenser, opt string) (*SenderConfig, error) {
 			}
 		}
 	}
-	switch {
-	case c.Sender == "smtp" && c.From == "":
-		return nil, d.Errf("caddyauth: %s smtp needs a `from <address>` in its block", opt)
-	case c.Sender == "webhook" && c.Secret == "":
-		return nil, d.Errf("caddyauth: %s webhook needs a `secret <secret>` in its block (requests are signed with it)", opt)
-	case c.Plaintext && c.InsecureSkipVerify:
-		return nil, d.Errf("caddyauth: %s smtp: plaintext and insecure_skip_verify exclude each other", opt)
+	if err := checkSender(opt, c); err != nil {
+		return nil, d.Err(err.Error())
 	}
 	return c, nil
 }

@@ -107,14 +107,11 @@ func (a *App) providerNames() []string {
 	return out
 }
 
+// oauthProviders builds the providers; their config (and that no name is
+// used twice) was judged by Validate, first in Provision.
 func (a *App) oauthProviders() ([]*oauth.Provider, error) {
 	var out []*oauth.Provider
-	seen := map[string]bool{}
 	for _, o := range a.OAuth {
-		if seen[o.Name] {
-			return nil, fmt.Errorf("caddyauth: identity provider %q configured twice", o.Name)
-		}
-		seen[o.Name] = true
 		p, err := o.provider()
 		if err != nil {
 			return nil, err
@@ -234,17 +231,8 @@ func parseOAuth(d *caddyfile.Dispenser, kind string) (*OAuthProvider, error) {
 			o.PrivateKeyFile = v
 		}
 	}
-	switch {
-	case o.ClientID == "":
-		return nil, d.Errf("caddyauth: %s %s: client_id is required", kind, o.Name)
-	case o.Kind == oauth.KindOIDC && o.Issuer == "":
-		return nil, d.Errf("caddyauth: oidc %s: issuer is required", o.Name)
-	case o.Kind == oauth.KindApple && (o.TeamID == "" || o.KeyID == "" || o.PrivateKeyFile == ""):
-		return nil, d.Err("caddyauth: oauth apple: team_id, key_id and private_key_file are required")
-	case o.Kind != oauth.KindApple && o.ClientSecret == "":
-		return nil, d.Errf("caddyauth: %s %s: client_secret is required", kind, o.Name)
-	case o.HostedDomain != "" && o.Kind != oauth.KindGoogle:
-		return nil, d.Err("caddyauth: hosted_domain is a google option")
+	if err := checkProvider(o); err != nil {
+		return nil, d.Err(err.Error())
 	}
 	return o, nil
 }

@@ -32,8 +32,11 @@ func (*Portal) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.auth_portal", New: func() caddy.Module { return new(Portal) }}
 }
 
-// Provision builds the portal handler.
+// Provision judges the config, then builds the portal handler.
 func (p *Portal) Provision(ctx caddy.Context) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	app, err := appFrom(ctx)
 	if err != nil {
 		return err
@@ -53,6 +56,10 @@ func (p *Portal) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// Validate refuses a base the Caddyfile parser would refuse, so JSON config
+// meets the same rule.
+func (p *Portal) Validate() error { return checkBase("auth_portal", p.Base) }
+
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if flows.InBase(p.base, r.URL.Path) {
@@ -65,5 +72,6 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Portal)(nil)
+	_ caddy.Validator             = (*Portal)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Portal)(nil)
 )

@@ -1,6 +1,7 @@
 package caddyauth
 
 import (
+	"errors"
 	"fmt"
 	"github.com/caddyauth/gateway/internal/session"
 	"net/http"
@@ -53,8 +54,12 @@ func (*Protect) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.protect", New: func() caddy.Module { return new(Protect) }}
 }
 
-// Provision compiles the guard against the shared app.
+// Provision judges the config, then compiles the guard against the shared
+// app.
 func (p *Protect) Provision(ctx caddy.Context) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	app, err := appFrom(ctx)
 	if err != nil {
 		return err
@@ -96,13 +101,15 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the portal URL shape.
+// Validate checks the base and the portal URL shape, reporting both; the
+// rules, public paths and headers are judged by flows.NewGuard.
 func (p *Protect) Validate() error {
-	if p.Portal == "" {
-		return nil
+	errs := []error{checkBase("protect", p.Base)}
+	if p.Portal != "" {
+		_, err := portalURL(p.Portal)
+		errs = append(errs, err)
 	}
-	_, err := portalURL(p.Portal)
-	return err
+	return errors.Join(errs...)
 }
 
 // portalURL checks an external portal URL and gives a bare host the default
