@@ -44,7 +44,8 @@ type rotation struct {
 	Session session.Options
 	// KeepEnd, when set, is an end the new session must not pass: a
 	// password change keeps the old session's end, so changing a stolen
-	// session's password cannot stretch it.
+	// session's password cannot stretch it. Once it has passed no session
+	// is made (session.ErrEndPassed).
 	KeepEnd time.Time
 	// Cookie writes the new session's cookie. Off for a caller that hands
 	// the session out another way (bearer tokens).
@@ -68,10 +69,6 @@ type rotateError struct {
 func (e *rotateError) Error() string { return e.err.Error() }
 func (e *rotateError) Unwrap() error { return e.err }
 
-// errKeptEndPassed: the end to keep has come; a new session would get the
-// full lifetime instead (a zero or negative cap means none).
-var errKeptEndPassed = errors.New("the session's end has passed")
-
 // rotateSession ends the old session, creates the new one and, as asked,
 // sets its cookie, logs and audits. The steps run in that order; nothing
 // is written before the old session is gone.
@@ -81,11 +78,7 @@ func (s *Service) rotateSession(w http.ResponseWriter, r *http.Request, rot rota
 	}
 	o := rot.Session
 	o.IP, o.UserAgent = s.cfg.ClientIP(r), r.UserAgent()
-	if !rot.KeepEnd.IsZero() {
-		if o.Lifetime = rot.KeepEnd.Sub(s.cfg.Now()); o.Lifetime <= 0 {
-			return nil, &rotateError{op: rot.Op + " create session", err: errKeptEndPassed}
-		}
-	}
+	o.EndBy = rot.KeepEnd
 	nid, err := s.deps.Sessions.CreateWith(r.Context(), rot.User, o)
 	if err != nil {
 		return nil, &rotateError{op: rot.Op + " create session", err: err}
