@@ -349,19 +349,11 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 // startSessionWith is startSession for a session described by o (a second
 // factor already satisfied, e.g. a trusted device).
 func (p *portal) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, o session.Options, rd string) bool {
-	ctx := r.Context()
-	if !p.revokeCurrent(w, r) {
+	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Session: o, Cookie: true,
+		Log: "login succeeded", Audit: audit.LoginSucceeded})
+	if id == nil {
 		return false
 	}
-	o.IP, o.UserAgent = p.s.cfg.ClientIP(r), r.UserAgent()
-	id, err := p.s.deps.Sessions.CreateWith(ctx, u, o)
-	if err != nil {
-		p.s.storeFailure(w, r, "login create session", err)
-		return false
-	}
-	p.s.log.Info("login succeeded", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
-	p.s.audit(r, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID, Email: u.Email, Detail: loginDetail(id.Session)})
-	p.s.setSessionCookie(w, id)
 	target := p.returnTo(r, rd)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{

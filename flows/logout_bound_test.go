@@ -109,7 +109,7 @@ func madeUpCookies(name string, n int) string {
 // made-up session cookies cost about 1,200 store commands and 300
 // broadcasts; now it tries at most as many values as the session lookup
 // does (maxSessionCookies) and broadcasts only a revocation that happened.
-// Login rotation (revokeCurrent) runs the same bounded loop.
+// Login rotation (rotateSession, revokeBrowser) runs the same bounded loop.
 func TestLogoutBoundedWork(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

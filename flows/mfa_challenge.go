@@ -220,26 +220,13 @@ func (p *portal) checkCode(ctx context.Context, id *session.Identity, st *mfaSta
 
 // upgrade rotates the session into a full, MFA-level one and answers.
 func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Identity, tok, method, rd string, extra map[string]any) {
-	ctx := r.Context()
-	if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
-		p.s.storeFailure(w, r, "mfa rotate", err)
-		return
-	}
-	authMethod := id.Session.AuthMethod
-	if authMethod == "" {
-		authMethod = "password"
-	}
-	nid, err := p.s.deps.Sessions.CreateWith(ctx, &id.User, session.Options{
-		IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(), AuthMethod: authMethod, MFAMethod: method,
-	})
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa create session", err)
-		return
-	}
-	p.s.setSessionCookie(w, nid)
+	rot := mfaRotation(id, tok, method)
 	if !id.Session.Full() {
-		p.s.log.Info("login succeeded", zapUser(id.User.ID), zapIP(p.s.cfg.ClientIP(r)), zap.String("mfa", method))
-		p.s.audit(r, audit.Event{Type: audit.LoginSucceeded, UserID: id.User.ID, Email: id.User.Email, Detail: loginDetail(nid.Session)})
+		rot.Log, rot.LogFields = "login succeeded", []zap.Field{zap.String("mfa", method)}
+	}
+	nid := p.rotate(w, r, rot)
+	if nid == nil {
+		return
 	}
 	if wantsJSON(r) {
 		body := map[string]any{
@@ -255,6 +242,18 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 		return
 	}
 	http.Redirect(w, r, orDefault(rd, p.base+"/login"), http.StatusSeeOther)
+}
+
+// mfaRotation replaces the caller's session (tok) with one at MFA level:
+// no fixation across a privilege change. Ending a challenge stage is a
+// login, and audited as one; a step-up of a full session is not.
+func mfaRotation(id *session.Identity, tok, method string) rotation {
+	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, User: &id.User, Cookie: true,
+		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: method}}
+	if !id.Session.Full() {
+		rot.Audit = audit.LoginSucceeded
+	}
+	return rot
 }
 
 type sendInput struct {

@@ -163,19 +163,10 @@ func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.
 
 // startStage opens a short challenge or enrolment stage session.
 func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, stage string, methods []string, rd string) bool {
-	ctx := r.Context()
-	if !p.revokeCurrent(w, r) {
+	if p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Cookie: true,
+		Session: session.Options{AuthMethod: f.Method, Pending: stage, Lifetime: challengeTTL}}) == nil {
 		return false
 	}
-	id, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{
-		IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(), AuthMethod: f.Method,
-		Pending: stage, Lifetime: challengeTTL,
-	})
-	if err != nil {
-		p.s.storeFailure(w, r, "login create session", err)
-		return false
-	}
-	p.s.setSessionCookie(w, id)
 	target := p.returnTo(r, rd)
 	next := p.base + "/mfa/challenge"
 	if stage == store.PendingEnrol {
@@ -193,18 +184,6 @@ func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.Use
 		next += "?rd=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
-	return true
-}
-
-// revokeCurrent ends whatever session the browser holds (login rotation).
-func (p *portal) revokeCurrent(w http.ResponseWriter, r *http.Request) bool {
-	var buf [maxSessionCookies]string
-	for _, old := range p.s.sessionCookies(r, &buf) {
-		if _, err := p.s.deps.Sessions.RevokeLive(r.Context(), old); err != nil {
-			p.s.storeFailure(w, r, "login rotate", err)
-			return false
-		}
-	}
 	return true
 }
 

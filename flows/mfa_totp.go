@@ -10,7 +10,6 @@ import (
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
-	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/internal/totp"
 	"github.com/caddyauth/gateway/store"
 )
@@ -169,38 +168,17 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request) {
 	if wantsHTML(r) {
 		// Rotate first (the proof of possession upgrades the session),
 		// then show the codes once.
-		if nid := p.rotateTo(w, r, id, tok, MethodTOTP); nid == nil {
+		if nid := p.rotate(w, r, mfaRotation(id, tok, MethodTOTP)); nid == nil {
 			return
 		}
 		p.s.render(w, r, http.StatusOK, "mfa_codes.html", pageData{Title: "Save your recovery codes", RD: rd, MFA: &mfaPage{RecoveryCodes: codes}})
 		return
 	}
-	nid := p.rotateTo(w, r, id, tok, MethodTOTP)
+	nid := p.rotate(w, r, mfaRotation(id, tok, MethodTOTP))
 	if nid == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes, "device": deviceView{ID: dev.ID, Name: dev.Name, CreatedAt: dev.CreatedAt.UTC().Format(time.RFC3339)}, "mfa": MethodTOTP})
-}
-
-// rotateTo replaces the session with an MFA-level one (no fixation across
-// a privilege change); nil after answering a store failure.
-func (p *portal) rotateTo(w http.ResponseWriter, r *http.Request, id *session.Identity, tok, method string) *session.Identity {
-	ctx := r.Context()
-	if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
-		p.s.storeFailure(w, r, "mfa rotate", err)
-		return nil
-	}
-	authMethod := orDefault(id.Session.AuthMethod, "password")
-	nid, err := p.s.deps.Sessions.CreateWith(ctx, &id.User, session.Options{IP: p.s.cfg.ClientIP(r), UserAgent: r.UserAgent(), AuthMethod: authMethod, MFAMethod: method})
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa create session", err)
-		return nil
-	}
-	p.s.setSessionCookie(w, nid)
-	if !id.Session.Full() {
-		p.s.audit(r, audit.Event{Type: audit.LoginSucceeded, UserID: id.User.ID, Email: id.User.Email, Detail: loginDetail(nid.Session)})
-	}
-	return nid
 }
 
 func (p *portal) deleteTOTP(w http.ResponseWriter, r *http.Request) {

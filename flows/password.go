@@ -188,13 +188,12 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
 	// The caller continues in a new session with the same factors and no
 	// more time than the old one had left (no fixation across a credential
 	// change, and no way to stretch a stolen session by changing it).
-	nid, err := p.s.deps.Sessions.CreateWith(ctx, u, session.Options{IP: ip, UserAgent: r.UserAgent(),
-		AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod,
-		Lifetime: id.Session.ExpiresAt.Sub(now)})
+	// The old sessions already ended above (revokeNone).
+	nid, err := p.s.rotateSession(w, r, rotation{Op: "change password", Revoke: revokeNone, User: u, Cookie: true,
+		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod},
+		KeepEnd: id.Session.ExpiresAt})
 	signedIn := err == nil
-	if signedIn {
-		p.s.setSessionCookie(w, nid)
-	} else {
+	if !signedIn {
 		// The change stands; only the new session is missing.
 		p.s.log.Error("password changed, but the new session was not created", zapUser(u.ID), zapErr(err))
 		p.s.obs.StoreError("change password: new session")

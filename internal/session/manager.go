@@ -163,7 +163,15 @@ type Options struct {
 	// Lifetime caps the absolute lifetime (challenge stages are short);
 	// 0 or more than the configured lifetime means the configured one.
 	Lifetime time.Duration
+	// EndBy, when set, is an end the session must not pass (a password
+	// change keeps the old session's end). Compared with this manager's
+	// clock, so no read of another clock can stretch it.
+	EndBy time.Time
 }
+
+// ErrEndPassed: Options.EndBy is not in the future, so no session can be
+// made that ends by it.
+var ErrEndPassed = errors.New("the session's end has passed")
 
 // CreateWith starts a session described by o.
 func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Identity, error) {
@@ -171,6 +179,12 @@ func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Id
 	life := m.cfg.Lifetime
 	if o.Lifetime > 0 && o.Lifetime < life {
 		life = o.Lifetime
+	}
+	if !o.EndBy.IsZero() {
+		if !o.EndBy.After(now) {
+			return nil, ErrEndPassed
+		}
+		life = min(life, o.EndBy.Sub(now))
 	}
 	ip, userAgent := o.IP, o.UserAgent
 	token := keys.NewToken()
