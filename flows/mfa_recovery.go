@@ -24,11 +24,8 @@ func (p *portal) newRecoveryCodes(ctx context.Context, userID string) ([]string,
 	return codes, p.s.deps.MFA.ReplaceRecoveryCodes(ctx, userID, hashes)
 }
 
-func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "recovery codes")
-	if id == nil {
-		return
-	}
+func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	n, err := p.s.deps.MFA.CountRecoveryCodes(r.Context(), id.User.ID)
 	if err != nil {
 		p.s.storeFailure(w, r, "recovery codes", err)

@@ -16,9 +16,9 @@ func (p *portal) mfaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+b+"/totp/verify", p.verifyTOTP)
 	mux.HandleFunc("DELETE "+b+"/totp/{id}", p.deleteTOTP)
 	mux.HandleFunc("POST "+b+"/totp/{id}/delete", p.deleteTOTP)
-	mux.HandleFunc("GET "+b+"/recovery-codes", p.recoveryCount)
+	mux.HandleFunc("GET "+b+"/recovery-codes", p.withCaller(callerFull, "recovery codes", p.recoveryCount))
 	mux.HandleFunc("POST "+b+"/recovery-codes", p.regenerateRecovery)
-	mux.HandleFunc("GET "+b+"/trusted-devices", p.listTrusted)
-	mux.HandleFunc("DELETE "+b+"/trusted-devices/{id}", p.deleteTrusted)
-	mux.HandleFunc("POST "+b+"/trusted-devices/{id}/delete", p.deleteTrusted)
+	mux.HandleFunc("GET "+b+"/trusted-devices", p.withCaller(callerFull, "trusted devices", p.listTrusted))
+	mux.HandleFunc("DELETE "+b+"/trusted-devices/{id}", p.withCaller(callerFull, "trusted devices", p.deleteTrusted))
+	mux.HandleFunc("POST "+b+"/trusted-devices/{id}/delete", p.withCaller(callerFull, "trusted devices", p.deleteTrusted))
 }
