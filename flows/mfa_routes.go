@@ -10,7 +10,7 @@ func (p *portal) mfaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/challenge", p.challengePage)
 	mux.HandleFunc("POST "+b+"/challenge", p.challenge)
 	mux.HandleFunc("POST "+b+"/send", p.sendCode)
-	mux.HandleFunc("GET "+b, p.mfaSettings)
+	mux.HandleFunc("GET "+b, p.withCaller(callerFullPage, "mfa", p.mfaSettings))
 	mux.HandleFunc("GET "+b+"/setup", p.setupTOTPPage)
 	mux.HandleFunc("POST "+b+"/totp/setup", p.setupTOTP)
 	mux.HandleFunc("POST "+b+"/totp/verify", p.verifyTOTP)

@@ -40,11 +40,8 @@ func (p *portal) settingsSession(w http.ResponseWriter, r *http.Request, enrol b
 	return id, tok, st, true
 }
 
-func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSessionPage(w, r)
-	if id == nil {
-		return
-	}
+func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	ctx := r.Context()
 	u := &id.User
 	st, err := p.s.mfaState(ctx, u)
@@ -74,23 +71,6 @@ func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	p.s.render(w, r, http.StatusOK, "mfa.html", pageData{Title: "Two-step verification", User: u,
 		MFA: &mfaPage{Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)}})
-}
-
-// requireSessionPage: a full session, or a redirect to login (pages) / 401.
-func (p *portal) requireSessionPage(w http.ResponseWriter, r *http.Request) *session.Identity {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa", err)
-		return nil
-	}
-	if id == nil {
-		if wantsHTML(r) {
-			http.Redirect(w, r, loginURL(p.base, r.URL.RequestURI()), http.StatusSeeOther)
-		} else {
-			writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
-		}
-	}
-	return id
 }
 
 func (p *portal) settingsDone(w http.ResponseWriter, r *http.Request, body map[string]any) {

@@ -24,15 +24,12 @@ type changePasswordInput struct {
 }
 
 func (p *portal) passwordRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+p.base+"/change-password", p.changePasswordPage)
+	mux.HandleFunc("GET "+p.base+"/change-password", p.withCaller(callerFullPage, "mfa", p.changePasswordPage))
 	mux.HandleFunc("POST "+p.base+"/change-password", p.changePassword)
 }
 
-func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSessionPage(w, r)
-	if id == nil {
-		return
-	}
+func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"change_password": p.base + "/change-password",
 			"fields": []string{"current_password", "new_password", "confirm", "logout_others"}})
