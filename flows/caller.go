@@ -2,6 +2,7 @@ package flows
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
@@ -14,6 +15,9 @@ type caller struct {
 	id    *session.Identity
 	token string
 	mfa   *mfaState
+	// start is when the request reached the wrapper: the MFA login
+	// latency metric has always counted the session lookup.
+	start time.Time
 }
 
 // callerKind says what session a portal page needs and how "no session"
@@ -48,10 +52,12 @@ type callerHandler func(w http.ResponseWriter, r *http.Request, c *caller)
 // operation in store-failure logs and metrics.
 func (p *portal) withCaller(kind callerKind, op string, h callerHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		c, ok := p.callerOf(w, r, kind, op)
 		if !ok {
 			return
 		}
+		c.start = start
 		h(w, r, c)
 	}
 }

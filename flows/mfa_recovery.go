@@ -34,11 +34,8 @@ func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request, c *caller
 	writeJSON(w, http.StatusOK, map[string]any{"remaining": n})
 }
 
-func (p *portal) regenerateRecovery(w http.ResponseWriter, r *http.Request) {
-	id, _, st, ok := p.settingsSession(w, r, false)
-	if !ok {
-		return
-	}
+func (p *portal) regenerateRecovery(w http.ResponseWriter, r *http.Request, c *caller) {
+	id, st := c.id, c.mfa
 	if !st.enrolled {
 		p.s.writeError(w, r, errMFANotEnrolled)
 		return

@@ -4,41 +4,7 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"github.com/caddyauth/gateway/internal/session"
-	"github.com/caddyauth/gateway/store"
 )
-
-// settingsSession returns a session allowed to change MFA settings: a full
-// session that passed MFA when the user has it (a password alone never
-// adds or removes a factor), or the enrolment stage when enrol is true.
-func (p *portal) settingsSession(w http.ResponseWriter, r *http.Request, enrol bool) (*session.Identity, string, *mfaState, bool) {
-	id, tok, ok := p.challengeSession(w, r)
-	if !ok {
-		return nil, "", nil, false
-	}
-	switch id.Session.Pending {
-	case "":
-	case store.PendingEnrol:
-		if !enrol {
-			p.s.writeError(w, r, errMFAStepUp)
-			return nil, "", nil, false
-		}
-	default:
-		p.s.writeError(w, r, errMFAStepUp)
-		return nil, "", nil, false
-	}
-	st, err := p.s.mfaState(r.Context(), &id.User)
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa", err)
-		return nil, "", nil, false
-	}
-	if st.enrolled && !StrongMFA(id.Session.MFAMethod) {
-		p.s.writeError(w, r, errMFAEnrolNeedsStep)
-		return nil, "", nil, false
-	}
-	return id, tok, st, true
-}
 
 func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request, c *caller) {
 	id := c.id
