@@ -2,11 +2,10 @@ package flows
 
 import (
 	"context"
-	"github.com/caddyauth/gateway/internal/audit"
 	"net/http"
 	"time"
 
-	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/internal/audit"
 )
 
 // logout ends this browser's session. It succeeds without a session too, so
@@ -78,33 +77,9 @@ type sessionView struct {
 	UserAgent  string `json:"user_agent"`
 }
 
-// requireSession returns the caller's identity, or answers 401 (or 503)
-// and returns nil.
-func (p *portal) requireSession(w http.ResponseWriter, r *http.Request, op string) *session.Identity {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, op, err)
-		return nil
-	}
-	if id == nil {
-		e := unauthenticated(saw)
-		if saw {
-			// A challenge-stage cookie: say what is missing, not "expired".
-			if st, _, err := p.s.identifyAny(r); err == nil && st != nil && !st.Session.Full() {
-				e = errMFARequired
-			}
-		}
-		writeJSON(w, http.StatusUnauthorized, e)
-	}
-	return id
-}
-
 // whoami: GET /auth/session.
-func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "session")
-	if id == nil {
-		return
-	}
+func (p *portal) whoami(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	writeJSON(w, http.StatusOK, map[string]any{
 		"authenticated": true,
 		"user":          viewOf(&id.User),
@@ -117,11 +92,8 @@ func (p *portal) whoami(w http.ResponseWriter, r *http.Request) {
 }
 
 // listSessions: GET /auth/sessions, the user's own sessions.
-func (p *portal) listSessions(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "sessions")
-	if id == nil {
-		return
-	}
+func (p *portal) listSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	list, err := p.s.deps.Sessions.List(r.Context(), id.User.ID)
 	if err != nil {
 		p.s.storeFailure(w, r, "sessions", err)
@@ -143,11 +115,8 @@ func (p *portal) listSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteSession: DELETE /auth/sessions/{id}, one of the user's own.
-func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "delete session")
-	if id == nil {
-		return
-	}
+func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	want := r.PathValue("id")
 	storeID, err := p.s.revokePublicSession(r.Context(), id.User.ID, want)
 	if err != nil {

@@ -42,28 +42,8 @@ type mfaPage struct {
 	Enrol         bool
 }
 
-func (p *portal) challengeSession(w http.ResponseWriter, r *http.Request) (*session.Identity, string, bool) {
-	id, tok, err := p.s.identifyAny(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa", err)
-		return nil, "", false
-	}
-	if id == nil {
-		if wantsHTML(r) && r.Method == http.MethodGet {
-			http.Redirect(w, r, p.base+"/login", http.StatusSeeOther)
-		} else {
-			p.s.writeError(w, r, errUnauthenticated)
-		}
-		return nil, "", false
-	}
-	return id, tok, true
-}
-
-func (p *portal) challengePage(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := p.challengeSession(w, r)
-	if !ok {
-		return
-	}
+func (p *portal) challengePage(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	rd := p.returnTo(r, r.URL.Query().Get("rd"))
 	if id.Session.Pending == store.PendingEnrol {
 		p.redirectWithRD(w, r, p.base+"/mfa/setup", rd)
@@ -102,12 +82,8 @@ func (p *portal) renderChallenge(w http.ResponseWriter, r *http.Request, status 
 	p.s.render(w, r, status, "mfa_challenge.html", pageData{Title: "Verify it's you", RD: rd, Error: e, MFA: m})
 }
 
-func (p *portal) challenge(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	id, tok, ok := p.challengeSession(w, r)
-	if !ok {
-		return
-	}
+func (p *portal) challenge(w http.ResponseWriter, r *http.Request, c *caller) {
+	start, id, tok := c.start, c.id, c.token
 	var in challengeInput
 	var trustForm string
 	if e := decode(r, &in, map[string]*string{"method": &in.Method, "code": &in.Code, "trust_device": &trustForm, "rd": &in.RD}); e != nil {
@@ -263,11 +239,8 @@ type sendInput struct {
 
 // sendCode begins the challenge of a factor that needs one (POST
 // /mfa/send: a code we send); the locks and the send budget come first.
-func (p *portal) sendCode(w http.ResponseWriter, r *http.Request) {
-	id, _, ok := p.challengeSession(w, r)
-	if !ok {
-		return
-	}
+func (p *portal) sendCode(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	var in sendInput
 	if e := decode(r, &in, map[string]*string{"method": &in.Method, "rd": &in.RD}); e != nil {
 		p.s.writeError(w, r, e)

@@ -24,11 +24,8 @@ func (p *portal) newRecoveryCodes(ctx context.Context, userID string) ([]string,
 	return codes, p.s.deps.MFA.ReplaceRecoveryCodes(ctx, userID, hashes)
 }
 
-func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "recovery codes")
-	if id == nil {
-		return
-	}
+func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	n, err := p.s.deps.MFA.CountRecoveryCodes(r.Context(), id.User.ID)
 	if err != nil {
 		p.s.storeFailure(w, r, "recovery codes", err)
@@ -37,11 +34,8 @@ func (p *portal) recoveryCount(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"remaining": n})
 }
 
-func (p *portal) regenerateRecovery(w http.ResponseWriter, r *http.Request) {
-	id, _, st, ok := p.settingsSession(w, r, false)
-	if !ok {
-		return
-	}
+func (p *portal) regenerateRecovery(w http.ResponseWriter, r *http.Request, c *caller) {
+	id, st := c.id, c.mfa
 	if !st.enrolled {
 		p.s.writeError(w, r, errMFANotEnrolled)
 		return

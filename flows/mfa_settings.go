@@ -4,47 +4,10 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"github.com/caddyauth/gateway/internal/session"
-	"github.com/caddyauth/gateway/store"
 )
 
-// settingsSession returns a session allowed to change MFA settings: a full
-// session that passed MFA when the user has it (a password alone never
-// adds or removes a factor), or the enrolment stage when enrol is true.
-func (p *portal) settingsSession(w http.ResponseWriter, r *http.Request, enrol bool) (*session.Identity, string, *mfaState, bool) {
-	id, tok, ok := p.challengeSession(w, r)
-	if !ok {
-		return nil, "", nil, false
-	}
-	switch id.Session.Pending {
-	case "":
-	case store.PendingEnrol:
-		if !enrol {
-			p.s.writeError(w, r, errMFAStepUp)
-			return nil, "", nil, false
-		}
-	default:
-		p.s.writeError(w, r, errMFAStepUp)
-		return nil, "", nil, false
-	}
-	st, err := p.s.mfaState(r.Context(), &id.User)
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa", err)
-		return nil, "", nil, false
-	}
-	if st.enrolled && !StrongMFA(id.Session.MFAMethod) {
-		p.s.writeError(w, r, errMFAEnrolNeedsStep)
-		return nil, "", nil, false
-	}
-	return id, tok, st, true
-}
-
-func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSessionPage(w, r)
-	if id == nil {
-		return
-	}
+func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	ctx := r.Context()
 	u := &id.User
 	st, err := p.s.mfaState(ctx, u)
@@ -74,23 +37,6 @@ func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	p.s.render(w, r, http.StatusOK, "mfa.html", pageData{Title: "Two-step verification", User: u,
 		MFA: &mfaPage{Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)}})
-}
-
-// requireSessionPage: a full session, or a redirect to login (pages) / 401.
-func (p *portal) requireSessionPage(w http.ResponseWriter, r *http.Request) *session.Identity {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "mfa", err)
-		return nil
-	}
-	if id == nil {
-		if wantsHTML(r) {
-			http.Redirect(w, r, loginURL(p.base, r.URL.RequestURI()), http.StatusSeeOther)
-		} else {
-			writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
-		}
-	}
-	return id
 }
 
 func (p *portal) settingsDone(w http.ResponseWriter, r *http.Request, body map[string]any) {

@@ -20,11 +20,8 @@ type deviceView struct {
 	CreatedAt string `json:"created_at"`
 }
 
-func (p *portal) setupTOTPPage(w http.ResponseWriter, r *http.Request) {
-	id, _, _, ok := p.settingsSession(w, r, true)
-	if !ok {
-		return
-	}
+func (p *portal) setupTOTPPage(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"setup": p.base + "/mfa/totp/setup", "fields": []string{"name"}})
 		return
@@ -38,11 +35,8 @@ type totpSetupInput struct {
 	RD   string `json:"rd"`
 }
 
-func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request) {
-	id, _, _, ok := p.settingsSession(w, r, true)
-	if !ok {
-		return
-	}
+func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	if !p.s.mfaAllowed(MethodTOTP) {
 		p.s.writeError(w, r, errMFAMethodNA)
 		return
@@ -99,11 +93,8 @@ type verifyInput struct {
 	RD   string `json:"rd"`
 }
 
-func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request) {
-	id, tok, st, ok := p.settingsSession(w, r, true)
-	if !ok {
-		return
-	}
+func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
+	id, tok, st := c.id, c.token, c.mfa
 	var in verifyInput
 	if e := decode(r, &in, map[string]*string{"code": &in.Code, "id": &in.ID, "rd": &in.RD}); e != nil {
 		p.s.writeError(w, r, e)
@@ -181,11 +172,8 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes, "device": deviceView{ID: dev.ID, Name: dev.Name, CreatedAt: dev.CreatedAt.UTC().Format(time.RFC3339)}, "mfa": MethodTOTP})
 }
 
-func (p *portal) deleteTOTP(w http.ResponseWriter, r *http.Request) {
-	id, _, st, ok := p.settingsSession(w, r, false)
-	if !ok {
-		return
-	}
+func (p *portal) deleteTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
+	id, st := c.id, c.mfa
 	ctx := r.Context()
 	u := &id.User
 	want := r.PathValue("id")

@@ -101,11 +101,8 @@ func (p *portal) trustedViews(ctx context.Context, userID string) ([]trustedView
 	return out, nil
 }
 
-func (p *portal) listTrusted(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSession(w, r, "trusted devices")
-	if id == nil {
-		return
-	}
+func (p *portal) listTrusted(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	list, err := p.trustedViews(r.Context(), id.User.ID)
 	if err != nil {
 		p.s.storeFailure(w, r, "trusted devices", err)
@@ -114,12 +111,9 @@ func (p *portal) listTrusted(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"trusted_devices": list})
 }
 
-func (p *portal) deleteTrusted(w http.ResponseWriter, r *http.Request) {
+func (p *portal) deleteTrusted(w http.ResponseWriter, r *http.Request, c *caller) {
 	// Forgetting a device only lowers trust: a full session is enough.
-	id := p.requireSession(w, r, "trusted devices")
-	if id == nil {
-		return
-	}
+	id := c.id
 	ctx := r.Context()
 	want := r.PathValue("id")
 	list, err := p.s.deps.MFA.ListTrustedDevices(ctx, id.User.ID, p.s.cfg.Now())

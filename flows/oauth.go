@@ -77,8 +77,8 @@ func (p *portal) oauthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p.base+"/oauth/{provider}/start", p.oauthStart)
 	mux.HandleFunc("GET "+p.base+"/oauth/{provider}/callback", p.oauthCallback)
 	mux.HandleFunc("POST "+p.base+"/oauth/{provider}/callback", p.oauthCallback)
-	mux.HandleFunc("POST "+p.base+"/oauth/{provider}/unlink", p.oauthUnlink)
-	mux.HandleFunc("GET "+p.base+"/oauth/identities", p.oauthIdentities)
+	mux.HandleFunc("POST "+p.base+"/oauth/{provider}/unlink", p.withCaller(callerSignedIn, "oauth unlink", p.oauthUnlink))
+	mux.HandleFunc("GET "+p.base+"/oauth/identities", p.withCaller(callerSignedIn, "oauth identities", p.oauthIdentities))
 }
 
 // oauthCSRFBypass exempts exactly the callbacks of providers that answer
@@ -159,16 +159,11 @@ func (p *portal) oauthStart(w http.ResponseWriter, r *http.Request) {
 			p.s.writeError(w, r, errCrossOrigin)
 			return
 		}
-		id, saw, err := p.s.identify(r)
-		if err != nil {
-			p.s.storeFailure(w, r, "oauth link", err)
+		c, ok := p.callerOf(w, r, callerSignedIn, "oauth link")
+		if !ok {
 			return
 		}
-		if id == nil {
-			p.s.writeError(w, r, unauthenticated(saw))
-			return
-		}
-		tx.LinkUser = id.User.ID
+		tx.LinkUser = c.id.User.ID
 		tx.RD = p.base + "/login"
 	}
 	target, err := prov.AuthCodeURL(r.Context(), p.redirectURL(r, prov.Name()), tx.State, tx.Nonce, tx.Verifier)
@@ -533,16 +528,8 @@ var errOAuthUnlinked = apiErr(http.StatusForbidden, CodeOAuthUnlinked, "This pro
 
 // oauthUnlink removes the signed-in user's identity at a provider, unless
 // it is the user's last way to sign in.
-func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request) {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "oauth unlink", err)
-		return
-	}
-	if id == nil {
-		p.s.writeError(w, r, unauthenticated(saw))
-		return
-	}
+func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	ctx := r.Context()
 	name := r.PathValue("provider")
 	u, err := p.s.deps.Users.UserByID(ctx, id.User.ID)
@@ -615,16 +602,8 @@ type identityView struct {
 }
 
 // oauthIdentities lists the signed-in user's linked providers.
-func (p *portal) oauthIdentities(w http.ResponseWriter, r *http.Request) {
-	id, saw, err := p.s.identify(r)
-	if err != nil {
-		p.s.storeFailure(w, r, "oauth identities", err)
-		return
-	}
-	if id == nil {
-		p.s.writeError(w, r, unauthenticated(saw))
-		return
-	}
+func (p *portal) oauthIdentities(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	list, err := p.s.oauth.ids.UserIdentities(r.Context(), id.User.ID)
 	if err != nil {
 		p.s.storeFailure(w, r, "oauth identities", err)

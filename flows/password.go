@@ -24,15 +24,12 @@ type changePasswordInput struct {
 }
 
 func (p *portal) passwordRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+p.base+"/change-password", p.changePasswordPage)
-	mux.HandleFunc("POST "+p.base+"/change-password", p.changePassword)
+	mux.HandleFunc("GET "+p.base+"/change-password", p.withCaller(callerFullPage, "mfa", p.changePasswordPage))
+	mux.HandleFunc("POST "+p.base+"/change-password", p.withCaller(callerSignedIn, "change password", p.changePassword))
 }
 
-func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request) {
-	id := p.requireSessionPage(w, r)
-	if id == nil {
-		return
-	}
+func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := c.id
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"change_password": p.base + "/change-password",
 			"fields": []string{"current_password", "new_password", "confirm", "logout_others"}})
@@ -45,16 +42,8 @@ func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request) {
 // changePassword: the signed-in user proves the current password and sets a
 // new one that passes the policy. The session is rotated, and by default
 // every other session and remembered device of the user is ended.
-func (p *portal) changePassword(w http.ResponseWriter, r *http.Request) {
-	id, tok, saw, err := p.s.findSession(r, false)
-	if err != nil {
-		p.s.storeFailure(w, r, "change password", err)
-		return
-	}
-	if id == nil {
-		p.s.writeError(w, r, unauthenticated(saw))
-		return
-	}
+func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *caller) {
+	id, tok := c.id, c.token
 	var in changePasswordInput
 	var othersForm string
 	if e := decode(r, &in, map[string]*string{"current_password": &in.CurrentPassword, "new_password": &in.NewPassword,
