@@ -386,14 +386,6 @@ func (g *Guard) StripIdentityHeaders(h http.Header) {
 	}
 }
 
-// SetIdentityHeaders sets this guard's identity headers for id (after
-// StripIdentityHeaders): the glue uses it to restore what an earlier guard
-// of the same request set when a later, non-matching guard stripped its
-// own header names.
-func (g *Guard) SetIdentityHeaders(h http.Header, id *session.Identity) {
-	g.setIdentityHeaders(h, id)
-}
-
 func (g *Guard) setIdentityHeaders(h http.Header, id *session.Identity) {
 	// One backing array for every header's value slice: this runs on every
 	// protected request, so allocations count.
