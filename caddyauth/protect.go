@@ -161,14 +161,14 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// One lazy provider instead of five eager Sets: most
 			// requests never read a placeholder.
 			repl.Map(func(key string) (any, bool) {
-				field, ok := strings.CutPrefix(key, "http.auth.user.")
+				field, ok := strings.CutPrefix(key, flows.PlaceholderPrefix)
 				if !ok {
 					return nil, false
 				}
 				switch field {
-				case "id", "email", "name", "groups":
+				case flows.FieldID, flows.FieldEmail, flows.FieldName, flows.FieldGroups:
 					return flows.IdentityField(id, field), true
-				case "mfa":
+				case flows.FieldMFA:
 					return id.Session.MFAMethod, true
 				}
 				return nil, false

@@ -14,7 +14,10 @@ import (
 type caller struct {
 	id    *session.Identity
 	token string
-	mfa   *mfaState
+	// source is the credential the caller presented: a logout or a
+	// rotation revokes and reissues that kind.
+	source CredentialSource
+	mfa    *mfaState
 	// start is when the request reached the wrapper: the MFA login
 	// latency metric has always counted the session lookup.
 	start time.Time
@@ -70,14 +73,15 @@ func (p *portal) callerOf(w http.ResponseWriter, r *http.Request, kind callerKin
 	case callerStage, callerSettings, callerSettingsEnrol:
 		return p.stageCaller(w, r, kind, op)
 	}
-	id, tok, saw, err := p.s.findSession(r, false)
+	f, err := p.s.findCaller(r.Context(), r.Header, false)
 	if err != nil {
 		p.s.storeFailure(w, r, op, err)
 		return nil, false
 	}
-	if id != nil {
-		return &caller{id: id, token: tok}, true
+	if f.ID != nil {
+		return &caller{id: f.ID, token: f.Token, source: f.Source}, true
 	}
+	saw := f.Presented
 	switch kind {
 	case callerFullPage:
 		if wantsHTML(r) {
@@ -102,11 +106,12 @@ func (p *portal) callerOf(w http.ResponseWriter, r *http.Request, kind callerKin
 
 // stageCaller serves the kinds that accept a session at any stage.
 func (p *portal) stageCaller(w http.ResponseWriter, r *http.Request, kind callerKind, op string) (*caller, bool) {
-	id, tok, err := p.s.identifyAny(r)
+	f, err := p.s.findCaller(r.Context(), r.Header, true)
 	if err != nil {
 		p.s.storeFailure(w, r, op, err)
 		return nil, false
 	}
+	id := f.ID
 	if id == nil {
 		if wantsHTML(r) && r.Method == http.MethodGet {
 			http.Redirect(w, r, p.base+"/login", http.StatusSeeOther)
@@ -115,7 +120,7 @@ func (p *portal) stageCaller(w http.ResponseWriter, r *http.Request, kind caller
 		}
 		return nil, false
 	}
-	c := &caller{id: id, token: tok}
+	c := &caller{id: id, token: f.Token, source: f.Source}
 	if kind == callerStage {
 		return c, true
 	}

@@ -3,7 +3,6 @@ package flows
 import (
 	"context"
 	"fmt"
-	"github.com/caddyauth/gateway/store"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -13,22 +12,6 @@ import (
 	"github.com/caddyauth/gateway/internal/policy"
 	"github.com/caddyauth/gateway/internal/session"
 )
-
-// Default identity headers (contract).
-var DefaultHeaders = []HeaderTemplate{
-	{Name: "Remote-User", Template: "{http.auth.user.id}"},
-	{Name: "Remote-Email", Template: "{http.auth.user.email}"},
-	{Name: "Remote-Name", Template: "{http.auth.user.name}"},
-	{Name: "Remote-Groups", Template: "{http.auth.user.groups}"},
-}
-
-// HeaderTemplate sets one upstream header from the identity. Template may
-// use {http.auth.user.id|email|name|groups}; an empty template removes a
-// default header.
-type HeaderTemplate struct {
-	Name     string `json:"name"`
-	Template string `json:"template"`
-}
 
 // GuardConfig is one `protect` block.
 type GuardConfig struct {
@@ -74,16 +57,6 @@ type Guard struct {
 	// trustKeys are the canonical header keys of the trust token (both
 	// spellings), computed once: canonicalising per request allocates.
 	trustKeys [2]string
-}
-
-type compiledHeader struct {
-	name  string
-	parts []headerPart
-}
-
-type headerPart struct {
-	lit   string
-	field string // "", id, email, name, groups
 }
 
 // NewGuard compiles a guard.
@@ -156,56 +129,79 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*session.Identity
 func (g *Guard) CheckAfter(w http.ResponseWriter, r *http.Request, prior *session.Identity) (*session.Identity, Outcome) {
 	g.StripIdentityHeaders(r.Header)
 	g.scrubConnection(r.Header)
-	if InBase(g.cfg.Base, r.URL.Path) {
+	d := g.Decide(r.Context(), TargetOf(r), prior)
+	return g.answer(w, r, &d)
+}
+
+// answer writes d as `protect` does: the portal on its paths; identity
+// headers in and the gateway's credentials out for a request that passes;
+// otherwise a redirect for a browser navigation and JSON for the rest.
+// Each verdict is counted once in the decision metric here.
+func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*session.Identity, Outcome) {
+	if d.Verdict == VerdictPortal {
 		g.portal.ServeHTTP(w, r)
 		return nil, Handled
 	}
 	g.s.hsts(w, r)
 	g.dropTrustHeader(r.Header)
-	if g.isPublic(r.URL) {
-		// Who is signed in, if anyone, for a stricter guard later in
-		// this request (`protect /docs/admin*` after a site-wide
-		// `public /docs/*`): this one is about to remove the cookie.
-		// A public path never fails on it, and gets no identity headers.
-		who := prior
-		if who == nil && len(r.Header["Cookie"]) > 0 {
-			who, _, _ = g.s.identify(r)
-		}
+	switch d.Verdict {
+	case VerdictPublic:
+		// The identity is only for a stricter guard later in this
+		// request; a public path gets no identity headers.
 		g.dropSessionCookie(r.Header)
 		g.s.obs.Decision("public")
-		return who, Public
-	}
-	id, saw, err := prior, true, error(nil)
-	if id == nil {
-		id, saw, err = g.s.identify(r)
-	}
-	if err != nil {
+		return d.Identity, Public
+	case VerdictAllow:
+		g.setIdentityHeaders(r.Header, d.Identity)
+		g.dropSessionCookie(r.Header)
+		g.s.obs.Decision("allow")
+		return d.Identity, Authenticated
+	case VerdictUnavailable:
 		// Fail closed, and never redirect to login: the login would
 		// fail the same way and the browser would loop.
 		g.s.obs.Decision("error")
-		g.s.storeFailure(w, g.withBase(r), "protect", err)
-		return nil, Handled
-	}
-	if id == nil {
-		if saw && g.inStage(w, r) {
-			return nil, Handled
-		}
-		g.anonymous(w, r, saw)
-		return nil, Handled
-	}
-	if !g.cfg.Policy.Allowed(&id.User) {
+		g.s.storeFailure(w, g.withBase(r), "protect", d.Cause)
+	case VerdictForbidden:
 		g.s.obs.Decision("forbidden")
-		g.s.writeError(w, g.withBase(r), errForbidden)
-		return nil, Handled
+		g.s.writeError(w, g.withBase(r), d.Err)
+	case VerdictAnonymous:
+		// Browsers navigating with GET go to the login page; everything
+		// else (APIs, form posts, XHR) gets 401 JSON.
+		if d.t.browserNavigation() {
+			g.s.obs.Decision("redirect")
+			redirectNoStore(w, r, d.Redirect())
+			break
+		}
+		g.s.obs.Decision("unauthenticated")
+		g.s.obs.Error(d.Err.Code)
+		writeJSON(w, http.StatusUnauthorized, d.Err)
+	case VerdictStage:
+		// Browsers go back to the MFA page, others get 401 MFA_REQUIRED.
+		g.s.obs.Decision("unauthenticated")
+		if d.t.browserNavigation() {
+			redirectNoStore(w, r, d.Redirect())
+			break
+		}
+		g.s.obs.Error(d.Err.Code)
+		writeJSON(w, http.StatusUnauthorized, d.Err)
+	case VerdictStepUp:
+		// Browsers go to the challenge (or enrolment) page and come
+		// back; others get 403 MFA_REQUIRED.
+		g.s.obs.Decision("step_up")
+		if d.t.browserNavigation() {
+			redirectNoStore(w, r, d.Redirect())
+			break
+		}
+		g.s.writeError(w, g.withBase(r), d.Err)
 	}
-	if g.cfg.RequireMFA && id.Session.MFAMethod == "" {
-		g.stepUp(w, r)
-		return nil, Handled
-	}
-	g.setIdentityHeaders(r.Header, id)
-	g.dropSessionCookie(r.Header)
-	g.s.obs.Decision("allow")
-	return id, Authenticated
+	return nil, Handled
+}
+
+// redirectNoStore sends a browser to a sign-in step; no cache may keep
+// the answer, which depends on the cookie.
+func redirectNoStore(w http.ResponseWriter, r *http.Request, target string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 // dropTrustHeader keeps the trusted-device token (a credential of the
@@ -279,71 +275,6 @@ func (g *Guard) withBase(r *http.Request) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), baseKey{}, g.cfg.Base))
 }
 
-// anonymous: browsers navigating with GET go to the login page; everything
-// else (APIs, form posts, XHR) gets 401 JSON.
-func (g *Guard) anonymous(w http.ResponseWriter, r *http.Request, sawCookie bool) {
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
-		var target string
-		if g.cfg.PortalURL != "" {
-			target = loginURL(g.cfg.PortalURL, requestScheme(r)+"://"+r.Host+r.URL.RequestURI())
-		} else {
-			target = loginURL(g.cfg.Base, r.URL.RequestURI())
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		g.s.obs.Decision("redirect")
-		http.Redirect(w, r, target, http.StatusFound)
-		return
-	}
-	e := unauthenticated(sawCookie)
-	g.s.obs.Decision("unauthenticated")
-	g.s.obs.Error(e.Code)
-	writeJSON(w, http.StatusUnauthorized, e)
-}
-
-// inStage answers a request carrying a challenge- or enrolment-stage
-// session (only on this failure path is the cookie looked at again):
-// browsers go back to the MFA page, others get 401 MFA_REQUIRED.
-func (g *Guard) inStage(w http.ResponseWriter, r *http.Request) bool {
-	id, _, err := g.s.identifyAny(r)
-	if err != nil || id == nil || id.Session.Full() || g.cfg.PortalURL != "" {
-		return false
-	}
-	g.s.obs.Decision("unauthenticated")
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
-		next := g.cfg.Base + "/mfa/challenge"
-		if id.Session.Pending == store.PendingEnrol {
-			next = g.cfg.Base + "/mfa/setup"
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, next+"?rd="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
-		return true
-	}
-	g.s.obs.Error(CodeMFARequired)
-	writeJSON(w, http.StatusUnauthorized, errMFARequired)
-	return true
-}
-
-// stepUp answers a password-only session on a `require mfa` site: browsers
-// go to the challenge (or enrolment) page and come back; others get 403
-// MFA_REQUIRED.
-func (g *Guard) stepUp(w http.ResponseWriter, r *http.Request) {
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r) {
-		var target string
-		if g.cfg.PortalURL != "" {
-			target = g.cfg.PortalURL + "/mfa/challenge?rd=" + url.QueryEscape(requestScheme(r)+"://"+r.Host+r.URL.RequestURI())
-		} else {
-			target = g.cfg.Base + "/mfa/challenge?rd=" + url.QueryEscape(r.URL.RequestURI())
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		g.s.obs.Decision("step_up")
-		http.Redirect(w, r, target, http.StatusFound)
-		return
-	}
-	g.s.obs.Decision("step_up")
-	g.s.obs.Error(CodeMFARequired)
-	g.s.writeError(w, g.withBase(r), errMFAStepUp)
-}
-
 // isPublic matches the cleaned path only; a path that cleaning changes
 // ("/public/../admin", "//x") is never public, so dot segments and doubled
 // slashes cannot widen a rule. Nor is a path that some upstream reads as
@@ -370,141 +301,4 @@ func (g *Guard) hasPublicPrefix(p string) bool {
 		}
 	}
 	return false
-}
-
-// StripIdentityHeaders deletes every configured identity header in any
-// case and with "_" for "-": CGI and PHP turn Remote_User into
-// REMOTE_USER, the same variable as Remote-User (GHSA-f59h-q822-g45g).
-func (g *Guard) StripIdentityHeaders(h http.Header) {
-	for name := range h {
-		for _, s := range g.strip {
-			if sameHeader(name, s) {
-				delete(h, name)
-				break
-			}
-		}
-	}
-}
-
-func (g *Guard) setIdentityHeaders(h http.Header, id *session.Identity) {
-	// One backing array for every header's value slice: this runs on every
-	// protected request, so allocations count.
-	vals := make([]string, len(g.headers))
-	for i, ch := range g.headers {
-		if len(ch.parts) == 1 && ch.parts[0].field != "" {
-			vals[i] = sanitizeHeaderValue(IdentityField(id, ch.parts[0].field))
-		} else {
-			var b strings.Builder
-			for _, p := range ch.parts {
-				if p.field == "" {
-					b.WriteString(p.lit)
-					continue
-				}
-				b.WriteString(sanitizeHeaderValue(IdentityField(id, p.field)))
-			}
-			vals[i] = b.String()
-		}
-		h[ch.name] = vals[i : i+1 : i+1]
-	}
-}
-
-// IdentityField returns one identity attribute by placeholder name.
-func IdentityField(id *session.Identity, field string) string {
-	switch field {
-	case "id":
-		return id.User.ID
-	case "email":
-		return id.User.Email
-	case "name":
-		return id.User.Name
-	case "groups":
-		return id.Groups()
-	}
-	return ""
-}
-
-func compileTemplate(t string) ([]headerPart, error) {
-	var parts []headerPart
-	for t != "" {
-		i := strings.Index(t, "{http.auth.user.")
-		if i < 0 {
-			parts = append(parts, headerPart{lit: t})
-			break
-		}
-		if i > 0 {
-			parts = append(parts, headerPart{lit: t[:i]})
-		}
-		end := strings.IndexByte(t[i:], '}')
-		if end < 0 {
-			return nil, fmt.Errorf("unterminated placeholder in %q", t)
-		}
-		field := t[i+len("{http.auth.user.") : i+end]
-		switch field {
-		case "id", "email", "name", "groups":
-		default:
-			return nil, fmt.Errorf("unknown placeholder {http.auth.user.%s}", field)
-		}
-		parts = append(parts, headerPart{field: field})
-		t = t[i+end+1:]
-	}
-	for _, p := range parts {
-		if sanitizeHeaderValue(p.lit) != p.lit {
-			return nil, fmt.Errorf("control character in template")
-		}
-	}
-	return parts, nil
-}
-
-// sanitizeHeaderValue drops control characters so a user's name can never
-// split or smuggle a header.
-func sanitizeHeaderValue(v string) string {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c == 0x7f {
-			return strings.Map(func(r rune) rune {
-				if r < 0x20 || r == 0x7f {
-					return -1
-				}
-				return r
-			}, v)
-		}
-	}
-	return v
-}
-
-// normHeader lower-cases a header name and maps '_' to '-'.
-func normHeader(n string) string {
-	return strings.ReplaceAll(strings.ToLower(n), "_", "-")
-}
-
-// sameHeader compares name with an already normalised header name, treating
-// case and '_'/'-' as equal, without allocating.
-func sameHeader(name, norm string) bool {
-	if len(name) != len(norm) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c == '_' {
-			c = '-'
-		}
-		if c != norm[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func validHeaderName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

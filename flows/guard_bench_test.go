@@ -46,7 +46,7 @@ type guardBench struct {
 
 // newGuardBench builds a Service over store/memory with the session.Config
 // defaults (cache on, unless cacheTTL is negative) and one signed-in user.
-func newGuardBench(b *testing.B, cacheTTL int) *guardBench {
+func newGuardBench(b testing.TB, cacheTTL int) *guardBench {
 	b.Helper()
 	mem := memory.New()
 	ss := &benchSessions{SessionStore: mem}

@@ -2,7 +2,6 @@ package flows
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -114,28 +113,12 @@ func (s *Service) identifyAny(r *http.Request) (*session.Identity, string, error
 	return id, tok, err
 }
 
-// findSession validates the request's session cookies (at most
-// maxSessionCookies) and returns the first live one, skipping challenge
-// stages unless stages is set. It runs on every protected request: no allocation on a cache hit.
+// findSession is findCaller for a portal request: the caller's live
+// identity, the token it was found under, and whether any credential was
+// presented.
 func (s *Service) findSession(r *http.Request, stages bool) (*session.Identity, string, bool, error) {
-	var buf [maxSessionCookies]string
-	vals := session.CookieValues(r.Header, s.cfg.Cookie.Name, buf[:0])
-	for i, v := range vals {
-		if i == len(buf) {
-			break
-		}
-		id, err := s.deps.Sessions.Validate(r.Context(), v)
-		if err == nil {
-			if !stages && !id.Session.Full() {
-				continue
-			}
-			return id, v, true, nil
-		}
-		if !errors.Is(err, session.ErrNoSession) {
-			return nil, "", true, err
-		}
-	}
-	return nil, "", len(vals) > 0, nil
+	f, err := s.findCaller(r.Context(), r.Header, stages)
+	return f.ID, f.Token, f.Presented, err
 }
 
 // storeFailure logs a store error (never a secret: store errors carry no

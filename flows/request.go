@@ -16,18 +16,24 @@ import (
 const maxBody = 16 << 10
 
 // isJSON reports whether the request body is JSON.
-func isJSON(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+func isJSON(r *http.Request) bool { return isJSONHeader(r.Header) }
+
+func isJSONHeader(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
 	return mt == "application/json"
 }
 
 // wantsHTML: a browser navigation (Accept names text/html) that did not send
 // JSON. API clients get JSON.
-func wantsHTML(r *http.Request) bool {
-	if isJSON(r) {
+func wantsHTML(r *http.Request) bool { return acceptsHTML(r.Header) }
+
+// acceptsHTML is wantsHTML on the headers of a request (a verify endpoint's
+// target is described, not received).
+func acceptsHTML(h http.Header) bool {
+	if isJSONHeader(h) {
 		return false
 	}
-	accept := r.Header.Get("Accept")
+	accept := h.Get("Accept")
 	if strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		return false
 	}

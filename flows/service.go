@@ -129,6 +129,8 @@ type Service struct {
 	oauth       *oauthFlows
 	factors     factors // the configured second factors on the challenge
 	trust       Factor  // the remembered device, checked at login
+	// creds identify callers, in order (credential.go).
+	creds []credentialStrategy
 }
 
 // New validates cfg and builds the service.
@@ -238,6 +240,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
+	s.creds = []credentialStrategy{cookieCredential{s}}
 	return s, nil
 }
 
