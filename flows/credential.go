@@ -17,6 +17,10 @@ const (
 	SourceNone CredentialSource = iota
 	// SourceCookie: the session cookie.
 	SourceCookie
+	// SourceBearer: an access token in Authorization: Bearer (bearer mode).
+	SourceBearer
+	// SourceAPIKey: an API key (Authorization: Bearer or X-API-Key).
+	SourceAPIKey
 )
 
 // String names the source in logs and audit records.
@@ -24,6 +28,10 @@ func (c CredentialSource) String() string {
 	switch c {
 	case SourceCookie:
 		return "cookie"
+	case SourceBearer:
+		return "bearer"
+	case SourceAPIKey:
+		return "api_key"
 	}
 	return "none"
 }
