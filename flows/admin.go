@@ -68,21 +68,21 @@ func (p *portal) admin(h adminHandler) http.HandlerFunc {
 			return
 		}
 		if id == nil {
-			p.adminError(w, unauthenticated(saw))
+			p.adminError(w, r, unauthenticated(saw))
 			return
 		}
 		if !slices.Contains(id.User.Groups, p.s.cfg.AdminGroup) {
 			p.s.log.Warn("admin API refused: not an admin", zapUser(id.User.ID), zapIP(p.s.cfg.ClientIP(r)))
-			p.adminError(w, errForbidden)
+			p.adminError(w, r, errForbidden)
 			return
 		}
 		if !StrongMFA(id.Session.MFAMethod) {
 			// A remembered device is not a second factor typed now.
-			p.adminError(w, errAdminNeedsMFA)
+			p.adminError(w, r, errAdminNeedsMFA)
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !isJSON(r) {
-			p.adminError(w, errAdminJSONOnly)
+			p.adminError(w, r, errAdminJSONOnly)
 			return
 		}
 		h(w, r, id)
@@ -90,17 +90,13 @@ func (p *portal) admin(h adminHandler) http.HandlerFunc {
 }
 
 // adminError answers JSON whatever the Accept header says.
-func (p *portal) adminError(w http.ResponseWriter, e *APIError) {
-	p.s.obs.Error(e.Code)
-	writeJSON(w, e.Status, e)
+func (p *portal) adminError(w http.ResponseWriter, r *http.Request, e *APIError) {
+	p.s.failJSON(w, r, e)
 }
 
+// adminStoreFailure is storeFailure in JSON whatever the Accept header says.
 func (p *portal) adminStoreFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if r.Context().Err() == nil {
-		p.s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
-		p.s.obs.StoreError(op)
-	}
-	p.adminError(w, errStoreUnavailable)
+	p.s.answerStore(w, r, op, err, sentinelsFail, false)
 }
 
 // noBody accepts an empty body or an empty JSON object.
@@ -144,7 +140,7 @@ func adminViewOf(u *store.User) adminUserView {
 // body: the action is the path.
 func (p *portal) actionTarget(w http.ResponseWriter, r *http.Request) *store.User {
 	if e := noBody(r); e != nil {
-		p.adminError(w, e)
+		p.adminError(w, r, e)
 		return nil
 	}
 	return p.target(w, r)
@@ -153,12 +149,9 @@ func (p *portal) actionTarget(w http.ResponseWriter, r *http.Request) *store.Use
 // target loads the user named in the path, or answers 404 / 503.
 func (p *portal) target(w http.ResponseWriter, r *http.Request) *store.User {
 	u, err := p.s.deps.Users.UserByID(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		p.adminError(w, errNotFound)
-		return nil
-	}
 	if err != nil {
-		p.adminStoreFailure(w, r, "admin user", err)
+		// A missing user is 404.
+		p.s.answerStore(w, r, "admin user", err, sentinelsAnswer, false)
 		return nil
 	}
 	return u
@@ -207,7 +200,7 @@ func (p *portal) adminSetStatus(status string) adminHandler {
 // adminAccountFailure answers a refusal of the account service.
 func (p *portal) adminAccountFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
 	if errors.Is(err, ErrSelf) {
-		p.adminError(w, errSelf)
+		p.adminError(w, r, errSelf)
 		return
 	}
 	p.adminStoreFailure(w, r, op, err)
@@ -276,7 +269,7 @@ func (p *portal) adminDeleteSession(w http.ResponseWriter, r *http.Request, admi
 		return
 	}
 	if storeID == "" {
-		p.adminError(w, errNotFound)
+		p.adminError(w, r, errNotFound)
 		return
 	}
 	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
@@ -322,17 +315,17 @@ func (p *portal) adminUnlock(w http.ResponseWriter, r *http.Request, admin *sess
 	writeJSON(w, http.StatusOK, map[string]any{"unlocked": n})
 }
 
-func (p *portal) methodAdmin(w http.ResponseWriter) MethodAdmin {
+func (p *portal) methodAdmin(w http.ResponseWriter, r *http.Request) MethodAdmin {
 	ma, ok := p.s.deps.Methods.(MethodAdmin)
 	if !ok {
-		p.adminError(w, apiErr(http.StatusNotFound, CodeNotFound, "The auth-method switch is not configured."))
+		p.adminError(w, r, apiErr(http.StatusNotFound, CodeNotFound, "The auth-method switch is not configured."))
 		return nil
 	}
 	return ma
 }
 
 func (p *portal) adminListMethods(w http.ResponseWriter, r *http.Request, _ *session.Identity) {
-	ma := p.methodAdmin(w)
+	ma := p.methodAdmin(w, r)
 	if ma == nil {
 		return
 	}
@@ -345,7 +338,7 @@ func (p *portal) adminListMethods(w http.ResponseWriter, r *http.Request, _ *ses
 }
 
 func (p *portal) adminSetMethod(w http.ResponseWriter, r *http.Request, admin *session.Identity) {
-	ma := p.methodAdmin(w)
+	ma := p.methodAdmin(w, r)
 	if ma == nil {
 		return
 	}
@@ -353,22 +346,22 @@ func (p *portal) adminSetMethod(w http.ResponseWriter, r *http.Request, admin *s
 	if !ma.Offers(method) {
 		// Not stored, not audited: a typo must not look like a switch
 		// that worked while the real method stays on.
-		p.adminError(w, errMethodUnknown(ma.Offered()))
+		p.adminError(w, r, errMethodUnknown(ma.Offered()))
 		return
 	}
 	var in struct {
 		Enabled *bool `json:"enabled"`
 	}
 	if e := decode(r, &in, nil); e != nil {
-		p.adminError(w, e)
+		p.adminError(w, r, e)
 		return
 	}
 	if in.Enabled == nil {
-		p.adminError(w, invalidInput(`Send {"enabled": true} or {"enabled": false}.`))
+		p.adminError(w, r, invalidInput(`Send {"enabled": true} or {"enabled": false}.`))
 		return
 	}
 	if err := ma.Set(r.Context(), method, *in.Enabled); errors.Is(err, methods.ErrUnknown) {
-		p.adminError(w, errMethodUnknown(ma.Offered()))
+		p.adminError(w, r, errMethodUnknown(ma.Offered()))
 		return
 	} else if err != nil {
 		p.adminStoreFailure(w, r, "admin set method", err)

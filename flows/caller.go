@@ -88,7 +88,7 @@ func (p *portal) callerOf(w http.ResponseWriter, r *http.Request, kind callerKin
 			http.Redirect(w, r, loginURL(p.base, r.URL.RequestURI()), http.StatusSeeOther)
 			return nil, false
 		}
-		writeJSON(w, http.StatusUnauthorized, unauthenticated(saw))
+		p.s.failJSON(w, r, unauthenticated(saw))
 	case callerSignedIn:
 		p.s.writeError(w, r, unauthenticated(saw))
 	default:
@@ -99,7 +99,7 @@ func (p *portal) callerOf(w http.ResponseWriter, r *http.Request, kind callerKin
 				e = errMFARequired
 			}
 		}
-		writeJSON(w, http.StatusUnauthorized, e)
+		p.s.failJSON(w, r, e)
 	}
 	return nil, false
 }

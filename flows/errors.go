@@ -80,16 +80,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-// writeError answers JSON to API clients and an error page to browsers.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, e *APIError) {
-	s.obs.Error(e.Code)
-	if e.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
-		w.Header().Set("Allow", "POST")
-	}
-	if wantsHTML(r) {
-		s.render(w, r, e.Status, "error.html", pageData{Title: http.StatusText(e.Status), Error: e})
-		return
-	}
-	writeJSON(w, e.Status, e)
-}

@@ -164,13 +164,13 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "phone", "password", "rd"}})
 		return
 	}
-	data := pageData{Title: "Sign in", RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), "password")}
+	v := &loginView{layout: layout{Title: "Sign in"}, RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), "password")}
 	if id != nil {
 		u := id.User
-		data.User = &u
-		data.Title = "Signed in"
+		v.User = &u
+		v.Title = "Signed in"
 	}
-	p.s.render(w, r, http.StatusOK, "login.html", data)
+	p.s.render(w, r, http.StatusOK, v)
 }
 
 func (p *portal) login(w http.ResponseWriter, r *http.Request) {
@@ -394,11 +394,6 @@ func (p *portal) limited(w http.ResponseWriter, r *http.Request, in loginInput, 
 }
 
 func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInput, e *APIError) {
-	p.s.obs.Error(e.Code)
-	if !wantsHTML(r) {
-		writeJSON(w, e.Status, e)
-		return
-	}
 	email := in.Email
 	if email == "" {
 		email = in.Username
@@ -406,7 +401,9 @@ func (p *portal) loginFailed(w http.ResponseWriter, r *http.Request, in loginInp
 	if email == "" {
 		email = in.Phone
 	}
-	p.s.render(w, r, e.Status, "login.html", pageData{Title: "Sign in", Error: e, Email: email, RD: p.returnTo(r, in.RD), PasswordOff: e == errMethodDisabled})
+	p.s.fail(w, r, e, func() view {
+		return &loginView{layout: layout{Title: "Sign in"}, Email: email, RD: p.returnTo(r, in.RD), PasswordOff: e == errMethodDisabled}
+	})
 }
 
 // loginURL is where an anonymous browser is sent: this portal's login page

@@ -3,7 +3,6 @@ package flows
 import (
 	"context"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,24 +21,6 @@ type challengeInput struct {
 	Code        string `json:"code"`
 	TrustDevice bool   `json:"trust_device"`
 	RD          string `json:"rd"`
-}
-
-// mfaPage feeds the MFA templates.
-type mfaPage struct {
-	Methods       []string
-	Method        string
-	Sent          string // masked destination of a code just sent
-	TrustDays     int
-	StepUp        bool
-	Secret        string
-	QR            template.URL // data: URI of the PNG we generated (safe by construction)
-	DeviceID      string
-	RecoveryCodes []string
-	Devices       []deviceView
-	Trusted       []trustedView
-	RecoveryLeft  int
-	Required      bool
-	Enrol         bool
 }
 
 func (p *portal) challengePage(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -68,18 +49,20 @@ func (p *portal) challengePage(w http.ResponseWriter, r *http.Request, c *caller
 		writeJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "methods": st.methods})
 		return
 	}
-	p.renderChallenge(w, r, http.StatusOK, id, st, "", rd, nil)
+	p.s.render(w, r, http.StatusOK, p.challengeView(id, st, "", rd))
 }
 
-func (p *portal) renderChallenge(w http.ResponseWriter, r *http.Request, status int, id *session.Identity, st *mfaState, sent, rd string, e *APIError) {
-	m := &mfaPage{Methods: st.methods, Sent: sent, StepUp: id.Session.Full()}
+// challengeView is the challenge page for id's session and MFA state;
+// sent is the masked destination of a code just sent.
+func (p *portal) challengeView(id *session.Identity, st *mfaState, sent, rd string) *mfaChallengeView {
+	v := &mfaChallengeView{layout: layout{Title: "Verify it's you"}, RD: rd, Methods: st.methods, Sent: sent, StepUp: id.Session.Full()}
 	if len(st.methods) > 0 {
-		m.Method = st.methods[0]
+		v.Method = st.methods[0]
 	}
 	if p.s.cfg.MFA.TrustedDevice > 0 {
-		m.TrustDays = int(p.s.cfg.MFA.TrustedDevice.Hours() / 24)
+		v.TrustDays = int(p.s.cfg.MFA.TrustedDevice.Hours() / 24)
 	}
-	p.s.render(w, r, status, "mfa_challenge.html", pageData{Title: "Verify it's you", RD: rd, Error: e, MFA: m})
+	return v
 }
 
 func (p *portal) challenge(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -104,13 +87,8 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	fail := func(e *APIError, reason string) {
-		p.s.obs.Error(e.Code)
 		p.s.audit(r, audit.Event{Type: audit.MFAFailed, UserID: u.ID, Email: u.Email, Reason: reason, Detail: map[string]string{"method": in.Method}})
-		if wantsHTML(r) {
-			p.renderChallenge(w, r, e.Status, id, st, "", rd, e)
-			return
-		}
-		writeJSON(w, e.Status, e)
+		p.s.fail(w, r, e, func() view { return p.challengeView(id, st, "", rd) })
 	}
 	if in.Method == "" && len(st.methods) > 0 {
 		in.Method = st.methods[0]
@@ -280,7 +258,7 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeJSON(w, http.StatusOK, map[string]any{"sent": true, "method": in.Method, "to": pr.Sent, "expires_in": int(pr.ExpiresIn.Seconds())})
 		return
 	}
-	p.renderChallenge(w, r, http.StatusOK, id, st, pr.Sent, rd, nil)
+	p.s.render(w, r, http.StatusOK, p.challengeView(id, st, pr.Sent, rd))
 }
 
 func (p *portal) redirectWithRD(w http.ResponseWriter, r *http.Request, to, rd string) {

@@ -50,5 +50,5 @@ func (p *portal) regenerateRecovery(w http.ResponseWriter, r *http.Request, c *c
 		writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "mfa_codes.html", pageData{Title: "Save your recovery codes", MFA: &mfaPage{RecoveryCodes: codes}})
+	p.s.render(w, r, http.StatusOK, &mfaCodesView{layout: layout{Title: "Save your recovery codes"}, RecoveryCodes: codes})
 }

@@ -35,8 +35,8 @@ func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request, c *caller) 
 			"session_mfa": id.Session.MFAMethod})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "mfa.html", pageData{Title: "Two-step verification", User: u,
-		MFA: &mfaPage{Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)}})
+	p.s.render(w, r, http.StatusOK, &mfaSettingsView{layout: layout{Title: "Two-step verification"},
+		Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)})
 }
 
 func (p *portal) settingsDone(w http.ResponseWriter, r *http.Request, body map[string]any) {

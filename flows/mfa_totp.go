@@ -26,8 +26,8 @@ func (p *portal) setupTOTPPage(w http.ResponseWriter, r *http.Request, c *caller
 		writeJSON(w, http.StatusOK, map[string]any{"setup": p.base + "/mfa/totp/setup", "fields": []string{"name"}})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "mfa_setup.html", pageData{Title: "Set up an authenticator app",
-		RD: p.returnTo(r, r.URL.Query().Get("rd")), MFA: &mfaPage{Enrol: !id.Session.Full(), Required: p.s.cfg.MFA.Required}})
+	p.s.render(w, r, http.StatusOK, &mfaSetupView{layout: layout{Title: "Set up an authenticator app"},
+		RD: p.returnTo(r, r.URL.Query().Get("rd")), Enrol: !id.Session.Full()})
 }
 
 type totpSetupInput struct {
@@ -83,8 +83,8 @@ func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": dev.ID, "name": name, "secret": e.Secret, "otpauth_url": e.URL, "qr_png": qr})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "mfa_setup.html", pageData{Title: "Set up an authenticator app", RD: p.returnTo(r, in.RD),
-		MFA: &mfaPage{Secret: e.Secret, QR: template.URL("data:image/png;base64," + qr), DeviceID: dev.ID, Enrol: !id.Session.Full()}})
+	p.s.render(w, r, http.StatusOK, &mfaSetupView{layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
+		Secret: e.Secret, QR: template.URL("data:image/png;base64," + qr), DeviceID: dev.ID, Enrol: !id.Session.Full()})
 }
 
 type verifyInput struct {
@@ -128,13 +128,10 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	step, match := totp.Match(string(secret), in.Code, now, dev.LastStep)
 	if !match {
-		p.s.obs.Error(CodeMFACodeInvalid)
-		if wantsHTML(r) {
-			p.s.render(w, r, http.StatusUnauthorized, "mfa_setup.html", pageData{Title: "Set up an authenticator app", RD: p.returnTo(r, in.RD), Error: errMFACodeInvalid,
-				MFA: &mfaPage{Secret: string(secret), DeviceID: dev.ID, Enrol: !id.Session.Full()}})
-			return
-		}
-		writeJSON(w, http.StatusUnauthorized, errMFACodeInvalid)
+		p.s.fail(w, r, errMFACodeInvalid, func() view {
+			return &mfaSetupView{layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
+				Secret: string(secret), DeviceID: dev.ID, Enrol: !id.Session.Full()}
+		})
 		return
 	}
 	if err := p.s.deps.MFA.ConfirmTOTP(ctx, u.ID, dev.ID, step, now); err != nil {
@@ -162,7 +159,7 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 		if nid := p.rotate(w, r, mfaRotation(id, tok, MethodTOTP)); nid == nil {
 			return
 		}
-		p.s.render(w, r, http.StatusOK, "mfa_codes.html", pageData{Title: "Save your recovery codes", RD: rd, MFA: &mfaPage{RecoveryCodes: codes}})
+		p.s.render(w, r, http.StatusOK, &mfaCodesView{layout: layout{Title: "Save your recovery codes"}, RD: rd, RecoveryCodes: codes})
 		return
 	}
 	nid := p.rotate(w, r, mfaRotation(id, tok, MethodTOTP))
@@ -191,11 +188,8 @@ func (p *portal) deleteTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	if err := p.s.deps.MFA.DeleteTOTP(ctx, u.ID, want); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			p.s.writeError(w, r, errNotFound)
-			return
-		}
-		p.s.storeFailure(w, r, "totp delete", err)
+		// Removed meanwhile: 404.
+		p.s.storeError(w, r, "totp delete", err)
 		return
 	}
 	if last {

@@ -557,11 +557,8 @@ func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request, c *caller) 
 		}
 	}
 	if err := p.s.oauth.ids.DeleteIdentity(ctx, u.ID, name); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			p.s.writeError(w, r, errNotFound)
-			return
-		}
-		p.s.storeFailure(w, r, "oauth unlink", err)
+		// Unlinked meanwhile: 404.
+		p.s.storeError(w, r, "oauth unlink", err)
 		return
 	}
 	// Remember the unlink, so the verified-email rule cannot link this
@@ -629,14 +626,14 @@ type providerButton struct {
 	Linked      bool
 }
 
-func (s *Service) oauthView(r *http.Request, d pageData) *oauthView {
+func (s *Service) oauthView(r *http.Request, u *store.User) *oauthView {
 	v := &oauthView{}
 	if s.oauth == nil {
 		return v
 	}
 	var linked []*store.Identity
-	if d.User != nil && s.oauth.ids != nil {
-		l, err := s.oauth.ids.UserIdentities(r.Context(), d.User.ID)
+	if u != nil && s.oauth.ids != nil {
+		l, err := s.oauth.ids.UserIdentities(r.Context(), u.ID)
 		if err != nil {
 			s.log.Warn("linked identities unreadable", zapErr(err))
 		}

@@ -35,8 +35,7 @@ func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request, c *c
 			"fields": []string{"current_password", "new_password", "confirm", "logout_others"}})
 		return
 	}
-	u := id.User
-	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Change your password", User: &u, LogoutOthers: true})
+	p.s.render(w, r, http.StatusOK, &passwordView{layout: layout{Title: "Change your password"}, Email: id.User.Email, LogoutOthers: true})
 }
 
 // changePassword: the signed-in user proves the current password and sets a
@@ -57,13 +56,9 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		logoutOthers = othersForm == "on" || othersForm == "true" || othersForm == "1"
 	}
 	fail := func(e *APIError) {
-		p.s.obs.Error(e.Code)
-		if wantsHTML(r) {
-			u := id.User
-			p.s.render(w, r, e.Status, "password.html", pageData{Title: "Change your password", User: &u, Error: e, LogoutOthers: logoutOthers})
-			return
-		}
-		writeJSON(w, e.Status, e)
+		p.s.fail(w, r, e, func() view {
+			return &passwordView{layout: layout{Title: "Change your password"}, Email: id.User.Email, LogoutOthers: logoutOthers}
+		})
 	}
 	if in.CurrentPassword == "" || in.NewPassword == "" {
 		fail(invalidInput("Enter your current password and a new one."))
@@ -196,7 +191,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "password.html", pageData{Title: "Password changed", User: u, Done: true, SignedOut: !signedIn})
+	p.s.render(w, r, http.StatusOK, &passwordView{layout: layout{Title: "Password changed"}, Email: u.Email, Done: true, SignedOut: !signedIn})
 }
 
 // endSessionsForPasswordChange ends the caller's session (it is replaced

@@ -120,16 +120,3 @@ func (s *Service) findSession(r *http.Request, stages bool) (*session.Identity, 
 	f, err := s.findCaller(r.Context(), r.Header, stages)
 	return f.ID, f.Token, f.Presented, err
 }
-
-// storeFailure logs a store error (never a secret: store errors carry no
-// credentials) and answers 503 so nothing passes unauthenticated.
-func (s *Service) storeFailure(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if r.Context().Err() != nil {
-		// The client left mid-request; that is not a store outage.
-		s.log.Debug("request canceled by the client", zapOp(op))
-	} else {
-		s.log.Error("session or user store unavailable", zapOp(op), zapErr(err))
-		s.obs.StoreError(op)
-	}
-	s.writeError(w, r, errStoreUnavailable)
-}

@@ -3,11 +3,13 @@ package flows
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/caddyauth/gateway/internal/notify"
-	"github.com/caddyauth/gateway/store"
 )
 
 //go:embed templates/*.html
@@ -18,10 +20,30 @@ var styleCSS []byte
 
 type templates map[string]*template.Template
 
-func loadTemplates() (templates, error) {
+// loadTemplates parses the embedded templates.
+func loadTemplates() (templates, error) { return parseTemplates(templateFS) }
+
+// parseTemplates parses every page in fsys's templates/ (each with
+// layout.html) and refuses one that no view type names.
+func parseTemplates(fsys fs.FS) (templates, error) {
+	pages, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	named := map[string]bool{}
+	for _, v := range views {
+		named[v.page()] = true
+	}
 	t := templates{}
-	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html", "password.html"} {
-		tp, err := template.New(page).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
+	for _, path := range pages {
+		page := strings.TrimPrefix(path, "templates/")
+		if page == "layout.html" {
+			continue
+		}
+		if !named[page] {
+			return nil, fmt.Errorf("template %s has no view type", page)
+		}
+		tp, err := template.New(page).ParseFS(fsys, "templates/layout.html", path)
 		if err != nil {
 			return nil, err
 		}
@@ -30,44 +52,33 @@ func loadTemplates() (templates, error) {
 	return t, nil
 }
 
-// pageData feeds every template.
-type pageData struct {
-	Title      string
-	Base       string
-	Error      *APIError
-	RD         string
-	Email      string
-	Name       string
-	User       *store.User
-	SetupToken string
-	MFA        *mfaPage
-	// PasswordOff hides the password form (the method is switched off).
-	PasswordOff bool
-	// OAuth: provider buttons and, signed in, linked accounts (login page).
-	OAuth *oauthView
-	// Done: the change the page was for went through.
-	Done bool
-	// LogoutOthers is the state of the change-password page's checkbox.
-	LogoutOthers bool
-	// SignedOut: the change went through but the caller must sign in again.
-	SignedOut bool
-	// PhoneLogin labels the login field "Email or phone number".
-	PhoneLogin bool
+// preparer is a view that fills some of its fields from the service and
+// the request just before it renders.
+type preparer interface {
+	prepare(s *Service, r *http.Request)
 }
 
-func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
-	if d.Base == "" {
-		d.Base = baseOf(r)
+func (v *loginView) prepare(s *Service, r *http.Request) {
+	if v.OAuth == nil {
+		v.OAuth = s.oauthView(r, v.User)
 	}
-	if page == "login.html" {
-		if d.OAuth == nil {
-			d.OAuth = s.oauthView(r, d)
-		}
-		// With an SMS sender phones matter: the one field takes either.
-		d.PhoneLogin = s.hasChannel(notify.SMS)
+	// With an SMS sender phones matter: the one field takes either.
+	v.PhoneLogin = s.hasChannel(notify.SMS)
+}
+
+func (v *setupView) prepare(*Service, *http.Request) {
+	v.NoReferrer = v.SetupToken != ""
+}
+
+func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, v view) {
+	if l := v.frame(); l.Base == "" {
+		l.Base = baseOf(r)
+	}
+	if p, ok := v.(preparer); ok {
+		p.prepare(s, r)
 	}
 	var buf bytes.Buffer
-	if err := s.tmpl[page].ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := s.tmpl[v.page()].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Error("template failed", zapErr(err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

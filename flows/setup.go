@@ -109,7 +109,7 @@ func (p *portal) setupPage(w http.ResponseWriter, r *http.Request) {
 	if !p.requireSetup(w, r, tok) {
 		return
 	}
-	p.s.render(w, r, http.StatusOK, "setup.html", pageData{Title: "Create the first administrator", SetupToken: tok})
+	p.s.render(w, r, http.StatusOK, &setupView{layout: layout{Title: "Create the first administrator"}, SetupToken: tok})
 }
 
 func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
@@ -123,12 +123,9 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(msg string) {
-		e := invalidInput(msg)
-		if wantsHTML(r) {
-			p.s.render(w, r, e.Status, "setup.html", pageData{Title: "Create the first administrator", SetupToken: in.Token, Error: e, Email: in.Email, Name: in.Name})
-			return
-		}
-		writeJSON(w, e.Status, e)
+		p.s.fail(w, r, invalidInput(msg), func() view {
+			return &setupView{layout: layout{Title: "Create the first administrator"}, SetupToken: in.Token, Email: in.Email, Name: in.Name}
+		})
 	}
 	acc := p.s.Accounts()
 	draft := NewAccount{Email: in.Email, Name: in.Name, Password: in.Password}
@@ -149,11 +146,8 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 	// Consume the token only now, so a typo in the form does not burn it;
 	// the atomic consume is what makes the link single-use.
 	if _, err := p.s.deps.Tokens.ConsumeToken(ctx, keys.HashToken(in.Token), SetupPurpose, p.s.cfg.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			p.s.writeError(w, r, errNotFound)
-			return
-		}
-		p.s.storeFailure(w, r, "setup", err)
+		// A token spent meanwhile is 404.
+		p.s.storeError(w, r, "setup", err)
 		return
 	}
 	// Atomic with the zero-users check: two live links posted at once

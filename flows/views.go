@@ -1,0 +1,133 @@
+package flows
+
+import (
+	"html/template"
+
+	"github.com/caddyauth/gateway/store"
+)
+
+// view is what render takes: one page's data. Each page has its own type
+// carrying only what its template reads; page names the template file.
+type view interface {
+	page() string
+	frame() *layout
+}
+
+// layout is the part of every view that layout.html reads.
+type layout struct {
+	Title string
+	// Base is the portal base path; render fills it from the request.
+	Base string
+	// NoReferrer: the page's URL carries a secret (the setup token), so
+	// the browser must not send it on in a Referer header.
+	NoReferrer bool
+}
+
+func (l *layout) frame() *layout { return l }
+
+// errorView: error.html, what writeError shows a browser.
+type errorView struct {
+	layout
+	shownError
+}
+
+// loginView: login.html, the sign-in form or, signed in, who you are.
+type loginView struct {
+	layout
+	shownError
+	RD string
+	// Email is the identifier typed (email, username or phone).
+	Email string
+	// User is set when the caller is signed in.
+	User *store.User
+	// PasswordOff hides the password form (the method is switched off).
+	PasswordOff bool
+	// OAuth: provider buttons and, signed in, linked accounts; render
+	// fills it when nil.
+	OAuth *oauthView
+	// PhoneLogin labels the login field "Email or phone number"; render
+	// sets it.
+	PhoneLogin bool
+}
+
+// setupView: setup.html, the first administrator's form.
+type setupView struct {
+	layout
+	shownError
+	SetupToken string
+	Email      string
+	Name       string
+}
+
+// mfaChallengeView: mfa_challenge.html, a second factor asked for.
+type mfaChallengeView struct {
+	layout
+	shownError
+	RD      string
+	Methods []string
+	// Method is the one selected.
+	Method string
+	// Sent is the masked destination of a code just sent.
+	Sent      string
+	TrustDays int
+	// StepUp: the session is full; the factor is asked for again.
+	StepUp bool
+}
+
+// mfaSetupView: mfa_setup.html, naming an authenticator, then its QR code.
+type mfaSetupView struct {
+	layout
+	shownError
+	RD       string
+	Secret   string
+	QR       template.URL // data: URI of the PNG we generated (safe by construction)
+	DeviceID string
+	// Enrol: setting up is the condition of signing in.
+	Enrol bool
+}
+
+// mfaCodesView: mfa_codes.html, recovery codes shown once.
+type mfaCodesView struct {
+	layout
+	RD            string
+	RecoveryCodes []string
+}
+
+// mfaSettingsView: mfa.html, the user's factors and trusted devices.
+type mfaSettingsView struct {
+	layout
+	Devices      []deviceView
+	Trusted      []trustedView
+	RecoveryLeft int
+	Required     bool
+	// StepUp: changes need a real second factor first.
+	StepUp bool
+}
+
+// passwordView: password.html, the change-password form and its result.
+type passwordView struct {
+	layout
+	shownError
+	// Email names the account (and feeds password managers).
+	Email string
+	// Done: the change went through.
+	Done bool
+	// LogoutOthers is the state of the form's checkbox.
+	LogoutOthers bool
+	// SignedOut: the change went through but the caller must sign in again.
+	SignedOut bool
+}
+
+func (*errorView) page() string        { return "error.html" }
+func (*loginView) page() string        { return "login.html" }
+func (*setupView) page() string        { return "setup.html" }
+func (*mfaChallengeView) page() string { return "mfa_challenge.html" }
+func (*mfaSetupView) page() string     { return "mfa_setup.html" }
+func (*mfaCodesView) page() string     { return "mfa_codes.html" }
+func (*mfaSettingsView) page() string  { return "mfa.html" }
+func (*passwordView) page() string     { return "password.html" }
+
+// views is one of each view type: loadTemplates refuses a template no
+// view names, so a page cannot be added without its type.
+var views = []view{&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
+	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{}}
