@@ -87,6 +87,8 @@ func TestErrorCountedOnce(t *testing.T) {
 	denyCookie := deny.login(alicePW)
 	down := newEnvWith(t, Config{Observer: obs}, GuardConfig{}, nil)
 	downCookie := down.login(alicePW)
+	stepUp := newEnvWith(t, Config{Observer: obs}, GuardConfig{RequireMFA: true}, nil)
+	stepUpCookie := stepUp.login(alicePW)
 	setDown := func(on bool) {
 		down.ss.mu.Lock()
 		down.ss.down = on
@@ -152,6 +154,8 @@ func TestErrorCountedOnce(t *testing.T) {
 		{"admin API, anonymous", e, func() *http.Request { return htmlReq("GET", "/auth/admin/users") }, false, 401, CodeUnauthenticated, ""},
 		{"admin API, not an admin", e, func() *http.Request { return withCookie(jsonReq("GET", "/auth/admin/users", ""), full) }, false, 403, CodeForbidden, ""},
 		{"protect, anonymous", e, func() *http.Request { return jsonReq("GET", "/app", "") }, false, 401, CodeUnauthenticated, ""},
+		{"protect, step up, JSON", stepUp, func() *http.Request { return withCookie(jsonReq("GET", "/app", ""), stepUpCookie) }, false, 403, CodeMFARequired, ""},
+		{"protect, challenge stage, JSON", e, func() *http.Request { return withCookie(jsonReq("GET", "/app", ""), stage) }, false, 401, CodeMFARequired, ""},
 		{"protect, forbidden", deny, func() *http.Request { return withCookie(htmlReq("GET", "/app"), denyCookie) }, false, 403, CodeForbidden, ""},
 		{"protect, store down", down, func() *http.Request { return withCookie(jsonReq("GET", "/app", ""), downCookie) }, true, 503, CodeStoreUnavailable, "protect"},
 		{"login page, store down", down, func() *http.Request { return withCookie(htmlReq("GET", "/auth/login"), downCookie) }, true, 503, CodeStoreUnavailable, "login page"},

@@ -173,8 +173,7 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 			break
 		}
 		g.s.obs.Decision("unauthenticated")
-		g.s.obs.Error(d.Err.Code)
-		writeJSON(w, http.StatusUnauthorized, d.Err)
+		g.s.failJSON(w, r, d.Err)
 	case VerdictStage:
 		// Browsers go back to the MFA page, others get 401 MFA_REQUIRED.
 		g.s.obs.Decision("unauthenticated")
@@ -182,8 +181,7 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 			redirectNoStore(w, r, d.Redirect())
 			break
 		}
-		g.s.obs.Error(d.Err.Code)
-		writeJSON(w, http.StatusUnauthorized, d.Err)
+		g.s.failJSON(w, r, d.Err)
 	case VerdictStepUp:
 		// Browsers go to the challenge (or enrolment) page and come
 		// back; others get 403 MFA_REQUIRED.
