@@ -149,11 +149,13 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 		// The identity is only for a stricter guard later in this
 		// request; a public path gets no identity headers.
 		g.dropSessionCookie(r.Header)
+		g.dropBearer(r.Header, d.Source)
 		g.s.obs.Decision("public")
 		return d.Identity, Public
 	case VerdictAllow:
 		g.setIdentityHeaders(r.Header, d.Identity)
 		g.dropSessionCookie(r.Header)
+		g.dropBearer(r.Header, d.Source)
 		g.s.obs.Decision("allow")
 		return d.Identity, Authenticated
 	case VerdictUnavailable:

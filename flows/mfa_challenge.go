@@ -200,8 +200,18 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 	if !id.Session.Full() {
 		rot.Log, rot.LogFields = "login succeeded", []zap.Field{zap.String("mfa", method)}
 	}
+	bearer := bearerMode(r)
+	rot.Cookie = !bearer
 	nid := p.rotate(w, r, rot)
 	if nid == nil {
+		return
+	}
+	if bearer {
+		body := map[string]any{"mfa": method}
+		for k, v := range extra {
+			body[k] = v
+		}
+		p.answerTokens(w, r, nid, body)
 		return
 	}
 	if wantsJSON(r) {
@@ -224,7 +234,7 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 // no fixation across a privilege change. Ending a challenge stage is a
 // login, and audited as one; a step-up of a full session is not.
 func mfaRotation(id *session.Identity, tok, method string) rotation {
-	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, User: &id.User, Cookie: true,
+	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, SessionID: id.Session.ID, User: &id.User, Cookie: true,
 		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: method}}
 	if !id.Session.Full() {
 		rot.Audit = audit.LoginSucceeded
