@@ -41,7 +41,7 @@ type rotation struct {
 	// SessionID, with revokeToken and no Token, is the old session's id
 	// (a bearer caller presents no session token).
 	SessionID string
-	User   *store.User
+	User      *store.User
 	// Session describes the new session (factors, pending stage, lifetime
 	// cap); the client address and user agent come from the request.
 	Session session.Options
