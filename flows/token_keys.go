@@ -70,6 +70,8 @@ type tokenKeys struct {
 	refresh [][]byte
 	// refreshClient and refreshSession bound /auth/refresh.
 	refreshClient, refreshSession ratelimit.Limiter
+	// verified remembers access tokens already verified (token_access.go).
+	verified verifiedCache
 }
 
 func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter) (*tokenKeys, error) {

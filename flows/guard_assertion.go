@@ -1,0 +1,165 @@
+package flows
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/caddyauth/gateway/internal/session"
+)
+
+// DefaultAssertionHeader carries the signed identity assertion upstream
+// (contract: `protect { assertion [header <name>] }`).
+const DefaultAssertionHeader = "Remote-Assertion"
+
+// assertionClaims are what a signed identity assertion states: who (sub,
+// email, name, groups), which session (sid), how they signed in (amr), for
+// which site (aud) and for how long (iat, exp).
+type assertionClaims struct {
+	jwt.RegisteredClaims
+	Email  string   `json:"email"`
+	Name   string   `json:"name"`
+	Groups []string `json:"groups"`
+	SID    string   `json:"sid"`
+	AMR    []string `json:"amr,omitempty"`
+}
+
+// assertionReuse is how long one signed assertion serves the same
+// identity at the same site: signing costs tens of microseconds, a map
+// lookup nothing, and an upstream still gets at least AssertionTTL minus
+// this much life. It is the session cache's own bound (MaxCacheTTL), so an
+// assertion is never staler than the identity that would be cached anyway.
+const assertionReuse = session.MaxCacheTTL
+
+// maxAssertions bounds the cache; when full it starts over.
+const maxAssertions = 10000
+
+type assertionKey struct{ sid, aud string }
+
+type signedAssertion struct {
+	id  *session.Identity // the cached identity it was signed for
+	tok string
+	at  time.Time
+}
+
+// assertionCache keeps one signed assertion per (session, site) for a
+// few seconds. An entry serves only the very identity value it was signed
+// for: when the session cache reloads the identity (new groups, a new
+// name), the next request signs afresh.
+type assertionCache struct {
+	mu sync.Mutex
+	m  map[assertionKey]signedAssertion
+}
+
+func (c *assertionCache) get(k assertionKey, id *session.Identity, now time.Time) string {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && e.id == id && now.Sub(e.at) < assertionReuse && now.Sub(e.at) >= 0 {
+		return e.tok
+	}
+	return ""
+}
+
+func (c *assertionCache) put(k assertionKey, e signedAssertion) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxAssertions {
+		c.m = make(map[assertionKey]signedAssertion)
+	}
+	c.m[k] = e
+	c.mu.Unlock()
+}
+
+// siteOf is the assertion's audience: the host the client addressed,
+// lower case, without a port. An upstream checks that it is its own.
+func siteOf(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.Trim(host, "[]"))
+}
+
+// Assertion returns the header name and the signed assertion for a
+// passing decision, or "" when this guard sends none. A verify endpoint
+// answers it as one more identity header.
+func (g *Guard) Assertion(d *Decision) (string, string) {
+	if g.assertHeader == "" || d.Identity == nil {
+		return "", ""
+	}
+	id, aud := d.Identity, siteOf(d.t.Host)
+	now := g.s.cfg.Now()
+	k := assertionKey{sid: id.Session.ID, aud: aud}
+	if tok := g.assertions.get(k, id, now); tok != "" {
+		return g.assertHeader, tok
+	}
+	t := g.s.tokens
+	c := assertionClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.cfg.Issuer,
+			Audience:  jwt.ClaimStrings{aud},
+			Subject:   id.User.ID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.cfg.AssertionTTL)),
+		},
+		Email: id.User.Email, Name: id.User.Name, Groups: id.User.Groups,
+		SID: id.Session.ID, AMR: amrOf(&id.Session),
+	}
+	if c.Groups == nil {
+		c.Groups = []string{}
+	}
+	tok, err := t.assertion.Sign(typAssertion, c)
+	if err != nil {
+		// Signing with an in-memory key does not fail; the upstream that
+		// needs the assertion refuses the request without it.
+		g.s.log.Error("identity assertion not signed", zapErr(err))
+		return "", ""
+	}
+	g.assertions.put(k, signedAssertion{id: id, tok: tok, at: now})
+	return g.assertHeader, tok
+}
+
+// setAssertion adds the signed assertion to a request that passes.
+func (g *Guard) setAssertion(h http.Header, d *Decision) {
+	if name, tok := g.Assertion(d); tok != "" {
+		h[name] = []string{tok}
+	}
+}
+
+// compileAssertion sets up the assertion header of cfg (nil: none). Its
+// name may not be an identity header's, and a client's own copy is
+// stripped like one.
+func (g *Guard) compileAssertion(cfg *AssertionConfig) error {
+	if cfg == nil {
+		return nil
+	}
+	name, ok := assertionHeaderKey(cfg.Header)
+	if !ok {
+		return fmt.Errorf("invalid assertion header name %q", cfg.Header)
+	}
+	n := normHeader(name)
+	for _, s := range g.strip {
+		if s == n {
+			return fmt.Errorf("assertion header %q is already an identity header", name)
+		}
+	}
+	g.assertHeader = name
+	g.strip = append(g.strip, n)
+	return nil
+}
+
+// assertionHeaderKey judges and canonicalises the configured header name.
+func assertionHeaderKey(name string) (string, bool) {
+	if name == "" {
+		name = DefaultAssertionHeader
+	}
+	if !validHeaderName(name) {
+		return "", false
+	}
+	return textproto.CanonicalMIMEHeaderKey(name), true
+}
