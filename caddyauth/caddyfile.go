@@ -558,6 +558,8 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    deny  user|email|group|role <values...>
 //	    public <paths...>                # exact, or prefix with a trailing *
 //	    header <Name> [<template>]       # no template: do not send that header
+//	    require mfa                      # only sessions that passed a second factor
+//	    assertion [header <name>]        # a signed identity JWT, default Remote-Assertion
 //	}
 func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	p := new(Protect)
@@ -630,7 +632,11 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			}
 			p.RequireMFA = true
 		case "assertion":
-			return nil, h.Errf("protect: %q is not available in this version yet", opt)
+			a, err := parseAssertion(h)
+			if err != nil {
+				return nil, err
+			}
+			p.Assertion = a
 		default:
 			return nil, h.Errf("protect: unknown option %q", opt)
 		}

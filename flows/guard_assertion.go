@@ -163,3 +163,19 @@ func assertionHeaderKey(name string) (string, bool) {
 	}
 	return textproto.CanonicalMIMEHeaderKey(name), true
 }
+
+// CheckAssertionHeader judges a configured assertion header name ("" is
+// the default): a valid header name that is none of the default identity
+// headers.
+func CheckAssertionHeader(name string) error {
+	key, ok := assertionHeaderKey(name)
+	if !ok {
+		return fmt.Errorf("invalid assertion header name %q", name)
+	}
+	for _, h := range DefaultHeaders {
+		if normHeader(h.Name) == normHeader(key) {
+			return fmt.Errorf("assertion header %q is already an identity header", name)
+		}
+	}
+	return nil
+}
