@@ -70,7 +70,9 @@ func jwksKids(t *testing.T, c *harness.Client) []string {
 	t.Helper()
 	r := c.Get("/auth/.well-known/jwks.json")
 	expectStatus(t, r, http.StatusOK)
-	var set struct{ Keys []struct{ Kid, Kty, Crv, Alg string } }
+	var set struct {
+		Keys []struct{ Kid, Kty, Crv, Alg string }
+	}
 	if err := json.Unmarshal(r.Body, &set); err != nil {
 		t.Fatal(err)
 	}

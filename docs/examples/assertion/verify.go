@@ -35,7 +35,7 @@ const Header = "Remote-Assertion"
 
 // Claims are what the gateway asserts about the signed-in user.
 type Claims struct {
-	jwt.RegisteredClaims // iss, aud (the site), sub (user id), iat, exp
+	jwt.RegisteredClaims          // iss, aud (the site), sub (user id), iat, exp
 	Email                string   `json:"email"`
 	Name                 string   `json:"name"`
 	Groups               []string `json:"groups"`
