@@ -298,3 +298,53 @@ func mustJSONString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestBearerMFA: in bearer mode a user with an authenticator gets an
+// mfa_token, which opens nothing but the challenge; the challenge answers
+// the tokens, and they open a `require mfa` path. No cookie at any step.
+func TestBearerMFA(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(c *harness.GatewayConfig) {
+		c.SiteExtra = []string{"protect /strict* {\n\t\trequire mfa\n\t}"}
+	})
+	pw := newPassword()
+	g.addUser("alice@example.test", "Alice", pw)
+	g.start()
+	c := g.client()
+	c.Login("alice@example.test", pw)
+	r := c.PostJSON("/auth/mfa/totp/setup", map[string]string{"name": "phone"})
+	expectStatus(t, r, http.StatusOK)
+	secret, _ := r.JSON()["secret"].(string)
+	harness.Sensitive(secret)
+	enrolAt := time.Now()
+	expectStatus(t, c.PostJSON("/auth/mfa/totp/verify", map[string]string{"code": oathtool(t, secret, enrolAt)}), http.StatusOK)
+
+	app := g.client()
+	r = app.PostJSON("/auth/login", map[string]string{"email": "alice@example.test", "password": pw}, "X-Access-Token-Type", "header")
+	expectStatus(t, r, http.StatusOK)
+	if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("bearer MFA stage set cookies: %v", sc)
+	}
+	ans := r.JSON()
+	mt, _ := ans["mfa_token"].(string)
+	harness.Sensitive(mt)
+	if ans["mfa_required"] != true || mt == "" || ans["access_token"] != nil {
+		t.Fatalf("bearer login with MFA: %s", r)
+	}
+	for _, p := range []string{"/app", "/strict/x", "/auth/session"} {
+		expectError(t, app.Get(p, hdr(api, bearer(mt))...), http.StatusUnauthorized, "MFA_REQUIRED")
+	}
+	expectError(t, refresh(app, mt), http.StatusUnauthorized, "REFRESH_TOKEN_INVALID")
+
+	r = app.PostJSON("/auth/mfa/challenge", map[string]any{"method": "totp", "code": oathtool(t, secret, enrolAt.Add(30*time.Second))}, bearer(mt)...)
+	if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("bearer challenge set cookies: %v", sc)
+	}
+	tk := readTokens(t, r)
+	expectStatus(t, app.Get("/strict/x", hdr(api, bearer(tk.Access))...), http.StatusOK)
+	// The stage ended with the challenge: its token is dead.
+	expectError(t, app.Get("/auth/mfa/challenge", hdr(api, bearer(mt))...), http.StatusUnauthorized, "UNAUTHENTICATED")
+	// The refreshed token keeps the second factor.
+	tk = readTokens(t, refresh(app, tk.Refresh))
+	expectStatus(t, app.Get("/strict/x", hdr(api, bearer(tk.Access))...), http.StatusOK)
+}
