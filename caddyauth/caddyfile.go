@@ -51,6 +51,7 @@ func init() {
 //	        insecure
 //	    }
 //	    max_sessions_per_user <n>
+//	    tokens { issuer <name>  access_lifetime <d>  assertion_lifetime <d> }
 //	    hsts off | [<max-age>] [include_subdomains|no_subdomains] [preload]
 //	    redirect_hosts <host[:port]...>
 //	    hash_concurrency <n>
@@ -167,6 +168,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Cookie = c
+		case "tokens":
+			c, err := parseTokens(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Tokens = c
 		case "context_words":
 			words := d.RemainingArgs()
 			if len(words) == 0 {

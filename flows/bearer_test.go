@@ -361,3 +361,27 @@ func TestBearerKeyRotation(t *testing.T) {
 		t.Fatalf("new token on the new secret alone: %d", res.StatusCode)
 	}
 }
+
+func TestTokenConfigApplies(t *testing.T) {
+	e := newEnv(t, Config{Tokens: TokenConfig{Issuer: "auth.example.com", AccessTTL: 5 * time.Minute, AssertionTTL: 20 * time.Second}},
+		GuardConfig{Assertion: &AssertionConfig{}})
+	r := jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"`+alicePW+`"}`)
+	r.Header.Set(TokenTypeHeader, "header")
+	tb := decodeTokens(t, e.do(r))
+	var c accessClaims
+	_, _, _ = jwt.NewParser().ParseUnverified(tb.AccessToken, &c)
+	if tb.ExpiresIn != 300 || c.Issuer != "auth.example.com" || c.Audience[0] != "auth.example.com" {
+		t.Fatalf("expires_in %d, claims %+v", tb.ExpiresIn, c)
+	}
+	res := e.do(withBearer(jsonReq("GET", "/x", ""), tb.AccessToken))
+	var up http.Header
+	_ = json.NewDecoder(res.Body).Decode(&up)
+	var a assertionClaims
+	_, _, _ = jwt.NewParser().ParseUnverified(up.Get(DefaultAssertionHeader), &a)
+	if a.Issuer != "auth.example.com" || a.ExpiresAt.Sub(a.IssuedAt.Time) != 20*time.Second {
+		t.Fatalf("assertion claims %+v", a)
+	}
+	if _, err := New(Config{Tokens: TokenConfig{AccessTTL: -time.Second}}, e.svc.deps); err == nil {
+		t.Fatal("a negative lifetime accepted")
+	}
+}
