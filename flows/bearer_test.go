@@ -385,3 +385,26 @@ func TestTokenConfigApplies(t *testing.T) {
 		t.Fatal("a negative lifetime accepted")
 	}
 }
+
+// A password change by a bearer caller ends its old session (also with
+// logout_others false) and continues in a new one, answered as tokens.
+func TestBearerChangePassword(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	tb := e.bearerLogin()
+	const newPW = "a brand new password for alice"
+	res := e.do(withBearer(jsonReq("POST", "/auth/change-password",
+		`{"current_password":"`+alicePW+`","new_password":"`+newPW+`","logout_others":false}`), tb.AccessToken))
+	if len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("bearer change-password set a cookie: %v", res.Header.Values("Set-Cookie"))
+	}
+	b := body(t, res)
+	at, _ := b["access_token"].(string)
+	if res.StatusCode != 200 || b["password_changed"] != true || at == "" {
+		t.Fatalf("change-password answer %d = %v", res.StatusCode, b)
+	}
+	wantCode(t, "old access token after the change", e.do(withBearer(jsonReq("GET", "/app", ""), tb.AccessToken)), 401, CodeSessionExpired)
+	wantCode(t, "old refresh token after the change", e.refresh(tb.RefreshToken), 401, CodeRefreshTokenInvalid)
+	if res := e.do(withBearer(jsonReq("GET", "/app", ""), at)); res.StatusCode != 200 {
+		t.Fatalf("new access token: %d", res.StatusCode)
+	}
+}
