@@ -178,6 +178,16 @@ func TestBearerRevocationOnSecondGateway(t *testing.T) {
 	}
 	_, took = waitStatus(t, onB, "/app", http.StatusUnauthorized, time.Second, hdr(api, bearer(tk.Access))...)
 	t.Logf("B refused the access token %s after the CLI revoke", took.Round(time.Millisecond))
+
+	// Disabling the account, too.
+	tk = bearerLogin(t, onA, "alice@example.test", pw)
+	expectStatus(t, onB.Get("/app", hdr(api, bearer(tk.Access))...), http.StatusOK)
+	if out, errOut, code := a.cli("", "auth", "user", "disable", "alice@example.test", "--config", a.cfgPath); code != 0 {
+		t.Fatalf("user disable: %d %s %s", code, out, errOut)
+	}
+	_, took = waitStatus(t, onB, "/app", http.StatusUnauthorized, time.Second, hdr(api, bearer(tk.Access))...)
+	t.Logf("B refused the access token %s after the account was disabled", took.Round(time.Millisecond))
+	expectError(t, refresh(onB, tk.Refresh), http.StatusUnauthorized, "REFRESH_TOKEN_INVALID")
 }
 
 // TestDrillKeyRotation follows the runbook "Rotate the master secret"
