@@ -408,3 +408,26 @@ func TestBearerChangePassword(t *testing.T) {
 		t.Fatalf("new access token: %d", res.StatusCode)
 	}
 }
+
+// The mfa_token may come in the challenge's JSON body instead of the
+// Authorization header.
+func TestBearerMFATokenInBody(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	secret, _, _ := m.enrol(m.login(alicePW))
+	r := jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"`+alicePW+`"}`)
+	r.Header.Set(TokenTypeHeader, "header")
+	mt, _ := body(t, m.do(r))["mfa_token"].(string)
+	m.clk.Advance(30 * time.Second)
+	code, _ := totp.Code(secret, m.clk.Now())
+	// A wrong token in the body is no caller.
+	res := m.do(jsonReq("POST", "/auth/mfa/challenge", `{"method":"totp","code":"`+code+`","mfa_token":"mfa.nope"}`))
+	wantCode(t, "unknown mfa_token in the body", res, 401, CodeUnauthenticated)
+	res = m.do(jsonReq("POST", "/auth/mfa/challenge", `{"method":"totp","code":"`+code+`","mfa_token":"`+mt+`"}`))
+	b := body(t, res)
+	if res.StatusCode != 200 || b["access_token"] == nil || len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("challenge with the body's mfa_token: %d %v", res.StatusCode, b)
+	}
+	// The field is refused where it means nothing.
+	res = m.do(jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"x","mfa_token":"`+mt+`"}`))
+	wantCode(t, "mfa_token at login", res, 400, CodeInvalidInput)
+}

@@ -22,6 +22,9 @@ type challengeInput struct {
 	Code        string `json:"code"`
 	TrustDevice bool   `json:"trust_device"`
 	RD          string `json:"rd"`
+	// MFAToken is a bearer client's stage token (stageTokenFromBody has
+	// already made it the caller's credential).
+	MFAToken string `json:"mfa_token"`
 }
 
 // mfaPage feeds the MFA templates.
@@ -243,8 +246,9 @@ func mfaRotation(id *session.Identity, tok, method string) rotation {
 }
 
 type sendInput struct {
-	Method string `json:"method"`
-	RD     string `json:"rd"`
+	Method   string `json:"method"`
+	RD       string `json:"rd"`
+	MFAToken string `json:"mfa_token"` // as in challengeInput
 }
 
 // sendCode begins the challenge of a factor that needs one (POST
