@@ -69,7 +69,7 @@ type Guard struct {
 	// assertHeader names the signed assertion's header ("" for none);
 	// assertions caches them briefly per session and site.
 	assertHeader string
-	assertions   assertionCache
+	assertions   memo[assertionKey, signedAssertion]
 }
 
 // NewGuard compiles a guard.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,43 +36,18 @@ type assertionClaims struct {
 // assertion is never staler than the identity that would be cached anyway.
 const assertionReuse = session.MaxCacheTTL
 
-// maxAssertions bounds the cache; when full it starts over.
+// maxAssertions bounds the assertion memo (token_memo.go).
 const maxAssertions = 10000
 
 type assertionKey struct{ sid, aud string }
 
+// signedAssertion is one memoised assertion. It serves only the very
+// identity value it was signed for: when the session cache reloads the
+// identity (new groups, a new name), the next request signs afresh.
 type signedAssertion struct {
 	id  *session.Identity // the cached identity it was signed for
 	tok string
 	at  time.Time
-}
-
-// assertionCache keeps one signed assertion per (session, site) for a
-// few seconds. An entry serves only the very identity value it was signed
-// for: when the session cache reloads the identity (new groups, a new
-// name), the next request signs afresh.
-type assertionCache struct {
-	mu sync.Mutex
-	m  map[assertionKey]signedAssertion
-}
-
-func (c *assertionCache) get(k assertionKey, id *session.Identity, now time.Time) string {
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
-	if ok && e.id == id && now.Sub(e.at) < assertionReuse && now.Sub(e.at) >= 0 {
-		return e.tok
-	}
-	return ""
-}
-
-func (c *assertionCache) put(k assertionKey, e signedAssertion) {
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxAssertions {
-		c.m = make(map[assertionKey]signedAssertion)
-	}
-	c.m[k] = e
-	c.mu.Unlock()
 }
 
 // siteOf is the assertion's audience: the host the client addressed,
@@ -95,8 +69,8 @@ func (g *Guard) Assertion(d *Decision) (string, string) {
 	id, aud := d.Identity, siteOf(d.t.Host)
 	now := g.s.cfg.Now()
 	k := assertionKey{sid: id.Session.ID, aud: aud}
-	if tok := g.assertions.get(k, id, now); tok != "" {
-		return g.assertHeader, tok
+	if e, ok := g.assertions.get(k); ok && e.id == id && now.Sub(e.at) >= 0 && now.Sub(e.at) < assertionReuse {
+		return g.assertHeader, e.tok
 	}
 	t := g.s.tokens
 	c := assertionClaims{
@@ -150,6 +124,7 @@ func (g *Guard) compileAssertion(cfg *AssertionConfig) error {
 	}
 	g.assertHeader = name
 	g.strip = append(g.strip, n)
+	g.assertions.max = maxAssertions
 	return nil
 }
 

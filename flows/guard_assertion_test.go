@@ -42,11 +42,16 @@ func TestAssertionVerifiesWithTheJWKS(t *testing.T) {
 	r := withCookie(jsonReq("GET", "https://App.Example.com:8443/x", ""), c)
 	r.Header.Set("remote_assertion", "forged") // a client's copy never passes
 	r.Header.Set("Remote-Assertion", "forged")
+	// Nor can a client have a proxy drop it as hop-by-hop.
+	r.Header.Set("Connection", "keep-alive, Remote-Assertion")
 	res := e.do(r)
 	var up http.Header
 	_ = json.NewDecoder(res.Body).Decode(&up)
 	if len(up.Values(DefaultAssertionHeader)) != 1 || up.Get("Remote_Assertion") != "" {
 		t.Fatalf("upstream assertion headers = %v", up)
+	}
+	if strings.Contains(strings.ToLower(strings.Join(up.Values("Connection"), ",")), "assertion") {
+		t.Fatalf("Connection still names the assertion header: %v", up.Values("Connection"))
 	}
 	raw := up.Get(DefaultAssertionHeader)
 	var claims assertionClaims

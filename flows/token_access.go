@@ -2,7 +2,6 @@ package flows
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -48,7 +47,7 @@ func (t *tokenKeys) issueAccess(id *session.Identity, now time.Time) (string, ti
 // EdDSA only, typ at+jwt, our issuer and audience. The error is
 // keys.ErrTokenExpired or keys.ErrTokenInvalid.
 func (t *tokenKeys) parseAccess(raw string, now func() time.Time) (*accessClaims, error) {
-	if c := t.verified.get(raw); c != nil {
+	if c, ok := t.verified.get(raw); ok {
 		if !now().Before(c.ExpiresAt.Add(tokenLeeway)) {
 			return nil, keys.ErrTokenExpired
 		}
@@ -67,35 +66,14 @@ func (t *tokenKeys) parseAccess(raw string, now func() time.Time) (*accessClaims
 	return &c, nil
 }
 
-// maxVerified bounds the verified-token cache; when full it starts over.
+// maxVerified bounds tokenKeys.verified (a memo, token_memo.go), which
+// remembers access tokens whose signature and claims were verified, so a
+// client's next requests with the same token skip the EdDSA verification
+// (about 50 µs; a lookup is well under one). Only a token that verified is
+// kept, its exp is judged on every use, and its session is still looked up
+// each time: the memo saves arithmetic, never a revocation check. A
+// restart with other keys starts empty.
 const maxVerified = 10000
-
-// verifiedCache remembers access tokens whose signature and claims were
-// verified, so a client's next requests with the same token skip the
-// EdDSA verification (about 50 µs; a lookup is well under one). Only a
-// token that verified is kept, its exp is judged on every use, and its
-// session is still looked up each time: the cache saves arithmetic, never
-// a revocation check. A restart with other keys starts empty.
-type verifiedCache struct {
-	mu sync.RWMutex
-	m  map[string]*accessClaims
-}
-
-func (v *verifiedCache) get(raw string) *accessClaims {
-	v.mu.RLock()
-	c := v.m[raw]
-	v.mu.RUnlock()
-	return c
-}
-
-func (v *verifiedCache) put(raw string, c *accessClaims) {
-	v.mu.Lock()
-	if v.m == nil || len(v.m) >= maxVerified {
-		v.m = make(map[string]*accessClaims)
-	}
-	v.m[raw] = c
-	v.mu.Unlock()
-}
 
 // amrOf names the session's factors as RFC 8176 methods: "pwd" for a
 // password, "otp" for a code, "fed" for an identity provider, plus "mfa"

@@ -71,7 +71,7 @@ type tokenKeys struct {
 	// refreshClient and refreshSession bound /auth/refresh.
 	refreshClient, refreshSession ratelimit.Limiter
 	// verified remembers access tokens already verified (token_access.go).
-	verified verifiedCache
+	verified memo[string, *accessClaims]
 }
 
 func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter) (*tokenKeys, error) {
@@ -88,5 +88,6 @@ func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter) (*tokenKeys, 
 		refresh:        ring.VerifyKeys("refresh-token"),
 		refreshClient:  mk("refresh_client", cfg.RefreshClient),
 		refreshSession: mk("refresh_session", cfg.RefreshSession),
+		verified:       memo[string, *accessClaims]{max: maxVerified},
 	}, nil
 }

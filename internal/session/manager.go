@@ -356,9 +356,7 @@ func (m *Manager) forget(key [32]byte) {
 }
 
 func (m *Manager) forgetID(id string) {
-	var key [32]byte
-	if b, err := hex.DecodeString(id); err == nil && len(b) == 32 {
-		copy(key[:], b)
+	if key, ok := idKey(id); ok {
 		m.forget(key)
 	}
 }
