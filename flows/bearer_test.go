@@ -431,3 +431,33 @@ func TestBearerMFATokenInBody(t *testing.T) {
 	res = m.do(jsonReq("POST", "/auth/login", `{"email":"alice@example.test","password":"x","mfa_token":"`+mt+`"}`))
 	wantCode(t, "mfa_token at login", res, 400, CodeInvalidInput)
 }
+
+// A bearer session that adds an authenticator is rotated like a cookie
+// one: the old session (found by id, there is no session token) ends, and
+// the new one comes back as tokens.
+func TestBearerEnrolmentRotates(t *testing.T) {
+	m := newMFAEnv(t, MFAConfig{}, GuardConfig{})
+	tb := m.bearerLogin()
+	res := m.do(withBearer(jsonReq("POST", "/auth/mfa/totp/setup", `{"name":"phone"}`), tb.AccessToken))
+	secret, _ := body(t, res)["secret"].(string)
+	code, _ := totp.Code(secret, m.clk.Now())
+	res = m.do(withBearer(jsonReq("POST", "/auth/mfa/totp/verify", `{"code":"`+code+`"}`), tb.AccessToken))
+	if len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Fatal("bearer enrolment set a cookie")
+	}
+	b := body(t, res)
+	at, _ := b["access_token"].(string)
+	if res.StatusCode != 200 || at == "" || b["recovery_codes"] == nil {
+		t.Fatalf("enrolment answer %d = %v", res.StatusCode, b)
+	}
+	wantCode(t, "the access token of the session before the enrolment", m.do(withBearer(jsonReq("GET", "/app", ""), tb.AccessToken)), 401, CodeSessionExpired)
+	wantCode(t, "its refresh token", m.refresh(tb.RefreshToken), 401, CodeRefreshTokenInvalid)
+	var c accessClaims
+	_, _, _ = jwt.NewParser().ParseUnverified(at, &c)
+	if strings.Join(c.AMR, ",") != "pwd,otp,mfa" {
+		t.Fatalf("amr after enrolment = %v", c.AMR)
+	}
+	if res := m.do(withBearer(jsonReq("GET", "/app", ""), at)); res.StatusCode != 200 {
+		t.Fatalf("new access token: %d", res.StatusCode)
+	}
+}
