@@ -12,12 +12,35 @@ package flows
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
 
+// TestGuardDecideNoAllocBearerCached: like the cookie's
+// TestGuardDecideNoAllocCached, a bearer request whose token was verified
+// before and whose session is cached is decided without an allocation and
+// without a store read.
+func TestGuardDecideNoAllocBearerCached(t *testing.T) {
+	gb := newGuardBench(t, 0)
+	tok := gb.bearerToken(t)
+	r := httptest.NewRequest("GET", "http://app.example.test/api/items?page=2", nil)
+	r.Header["Authorization"] = []string{"Bearer " + tok}
+	tgt := TargetOf(r)
+	ctx := r.Context()
+	if d := gb.guard.Decide(ctx, tgt, nil); d.Verdict != VerdictAllow || d.Source != SourceBearer {
+		t.Fatalf("verdict %v source %v", d.Verdict, d.Source)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = gb.guard.Decide(ctx, tgt, nil) }); n != 0 {
+		t.Fatalf("Decide allocates %.0f times per cached bearer request", n)
+	}
+	if n := gb.ss.gets.Load(); n > 1 {
+		t.Fatalf("session store read %d times", n)
+	}
+}
+
 // bearerToken signs an access token for the bench user's session.
-func (gb *guardBench) bearerToken(b *testing.B) string {
+func (gb *guardBench) bearerToken(b testing.TB) string {
 	b.Helper()
 	id, err := gb.svc.deps.Sessions.Validate(b.Context(), gb.token)
 	if err != nil {
