@@ -39,6 +39,7 @@ const assertionReuse = session.MaxCacheTTL
 // maxAssertions bounds the assertion memo (token_memo.go).
 const maxAssertions = 10000
 
+// assertionKey is a session and the Host it was addressed as.
 type assertionKey struct{ sid, aud string }
 
 // signedAssertion is one memoised assertion. It serves only the very
@@ -50,13 +51,18 @@ type signedAssertion struct {
 	at  time.Time
 }
 
-// siteOf is the assertion's audience: the host the client addressed,
-// lower case, without a port. An upstream checks that it is its own.
-func siteOf(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+// audienceOf is the assertion's audience, the site: the host as the
+// client addressed it, lower case, and when that carries a port, the host
+// name alone as well. An upstream pins either form; cookies do not keep
+// ports of one host apart either, so the bare name claims no more than
+// the session already spans.
+func audienceOf(host string) jwt.ClaimStrings {
+	host = strings.ToLower(host)
+	name, _, err := net.SplitHostPort(host)
+	if err != nil {
+		return jwt.ClaimStrings{strings.Trim(host, "[]")}
 	}
-	return strings.ToLower(strings.Trim(host, "[]"))
+	return jwt.ClaimStrings{host, name}
 }
 
 // Assertion returns the header name and the signed assertion for a
@@ -66,9 +72,9 @@ func (g *Guard) Assertion(d *Decision) (string, string) {
 	if g.assertHeader == "" || d.Identity == nil {
 		return "", ""
 	}
-	id, aud := d.Identity, siteOf(d.t.Host)
+	id := d.Identity
 	now := g.s.cfg.Now()
-	k := assertionKey{sid: id.Session.ID, aud: aud}
+	k := assertionKey{sid: id.Session.ID, aud: d.t.Host}
 	if e, ok := g.assertions.get(k); ok && e.id == id && now.Sub(e.at) >= 0 && now.Sub(e.at) < assertionReuse {
 		return g.assertHeader, e.tok
 	}
@@ -76,7 +82,7 @@ func (g *Guard) Assertion(d *Decision) (string, string) {
 	c := assertionClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.cfg.Issuer,
-			Audience:  jwt.ClaimStrings{aud},
+			Audience:  audienceOf(d.t.Host),
 			Subject:   id.User.ID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.cfg.AssertionTTL)),

@@ -63,7 +63,8 @@ func TestAssertionVerifiesWithTheJWKS(t *testing.T) {
 	}
 	if claims.Subject != e.alice.ID || claims.Email != "alice@example.test" || claims.Name != "Alice Liddell" ||
 		strings.Join(claims.Groups, ",") != "finance,staff" || claims.SID == "" || strings.Join(claims.AMR, ",") != "pwd" ||
-		claims.ExpiresAt.Sub(claims.IssuedAt.Time) != 60*time.Second {
+		claims.ExpiresAt.Sub(claims.IssuedAt.Time) != 60*time.Second ||
+		strings.Join(claims.Audience, ",") != "app.example.com:8443,app.example.com" {
 		t.Fatalf("claims = %+v", claims)
 	}
 	// Another site is another audience: an assertion for one cannot be

@@ -277,7 +277,7 @@ func TestAssertionVerifiedUpstream(t *testing.T) {
 	r := c.Get("/app", hdr(api, []string{"Remote-Assertion", "forged"})...)
 	expectStatus(t, r, http.StatusOK)
 	m := r.JSON()
-	if m["sub"] != id || m["email"] != "alice@example.test" || mustJSONString(m["groups"]) != `["finance"]` || mustJSONString(m["aud"]) != `["localhost"]` {
+	if m["sub"] != id || m["email"] != "alice@example.test" || mustJSONString(m["groups"]) != `["finance"]` || mustJSONString(m["aud"]) != `["`+strings.TrimPrefix(g.url(), "https://")+`","localhost"]` {
 		t.Fatalf("verified claims = %v", m)
 	}
 	// A bearer client gets the same.

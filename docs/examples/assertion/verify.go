@@ -47,7 +47,7 @@ type Claims struct {
 type Verifier struct {
 	JWKSURL string       // the gateway's /.well-known/jwks.json
 	Issuer  string       // "caddyauth" unless configured otherwise
-	Site    string       // this app's host name, the assertion's aud
+	Site    string       // this app's host name (or host:port), an aud of the assertion
 	Client  *http.Client // default http.DefaultClient
 
 	mu      sync.Mutex
