@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -459,5 +460,41 @@ func TestBearerEnrolmentRotates(t *testing.T) {
 	}
 	if res := m.do(withBearer(jsonReq("GET", "/app", ""), at)); res.StatusCode != 200 {
 		t.Fatalf("new access token: %d", res.StatusCode)
+	}
+}
+
+// Concurrent refreshes with one token: exactly one gets the next tokens;
+// the others are reuses and end the session, the winner's new tokens with
+// it (a token that two parties present at once has been copied).
+func TestRefreshRaceOneWinner(t *testing.T) {
+	e := newEnv(t, Config{}, GuardConfig{})
+	tb := e.bearerLogin()
+	const n = 8
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- e.refresh(tb.RefreshToken).StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	won := 0
+	for c := range codes {
+		switch c {
+		case 200:
+			won++
+		case 401:
+		default:
+			t.Errorf("refresh answered %d", c)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent refreshes with one token won, want 1", won, n)
+	}
+	if list, _ := e.svc.deps.Sessions.List(context.Background(), e.alice.ID); len(list) != 0 {
+		t.Fatalf("the session survived a raced refresh token: %d left", len(list))
 	}
 }
