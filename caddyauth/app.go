@@ -65,6 +65,8 @@ type App struct {
 	// SessionCache is how long an instance may reuse a validated session
 	// without asking the store (default and maximum 5s; "off" disables).
 	SessionCache caddy.Duration `json:"session_cache,omitempty"`
+	// Tokens shapes bearer mode's access tokens and signed assertions.
+	Tokens *TokensConfig `json:"tokens,omitempty"`
 	// HSTS configures Strict-Transport-Security on TLS responses.
 	HSTS *HSTSConfig `json:"hsts,omitempty"`
 	// RedirectHosts are hosts a return URL may point at besides the
@@ -400,6 +402,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		NewLimiter:    a.limiterFactory(),
 		MFA:           a.mfaConfig(),
 		Keys:          a.ring,
+		Tokens:        a.tokenConfig(),
 
 		OAuth:          providers,
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),

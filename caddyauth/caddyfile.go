@@ -51,6 +51,7 @@ func init() {
 //	        insecure
 //	    }
 //	    max_sessions_per_user <n>
+//	    tokens { issuer <name>  access_lifetime <d>  assertion_lifetime <d> }
 //	    hsts off | [<max-age>] [include_subdomains|no_subdomains] [preload]
 //	    redirect_hosts <host[:port]...>
 //	    hash_concurrency <n>
@@ -167,6 +168,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Cookie = c
+		case "tokens":
+			c, err := parseTokens(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Tokens = c
 		case "context_words":
 			words := d.RemainingArgs()
 			if len(words) == 0 {
@@ -558,6 +565,8 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    deny  user|email|group|role <values...>
 //	    public <paths...>                # exact, or prefix with a trailing *
 //	    header <Name> [<template>]       # no template: do not send that header
+//	    require mfa                      # only sessions that passed a second factor
+//	    assertion [header <name>]        # a signed identity JWT, default Remote-Assertion
 //	}
 func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	p := new(Protect)
@@ -630,7 +639,11 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			}
 			p.RequireMFA = true
 		case "assertion":
-			return nil, h.Errf("protect: %q is not available in this version yet", opt)
+			a, err := parseAssertion(h)
+			if err != nil {
+				return nil, err
+			}
+			p.Assertion = a
 		default:
 			return nil, h.Errf("protect: unknown option %q", opt)
 		}

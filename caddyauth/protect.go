@@ -38,6 +38,10 @@ type Protect struct {
 	// RequireMFA (`require mfa`) admits only sessions that passed a
 	// second factor; others are sent to step up.
 	RequireMFA bool `json:"require_mfa,omitempty"`
+	// Assertion (`assertion [header <name>]`) adds a short-lived signed
+	// identity JWT, verifiable with the portal's JWKS, to every request
+	// that passes.
+	Assertion *flows.AssertionConfig `json:"assertion,omitempty"`
 	// MatchRaw limits protection to matching requests (`protect /admin*`).
 	// It is evaluated inside the handler, not as a route matcher, so that
 	// identity headers are stripped from every request, protected or not:
@@ -82,6 +86,7 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 		Public:     p.Public,
 		Headers:    p.Headers,
 		RequireMFA: p.RequireMFA,
+		Assertion:  p.Assertion,
 	})
 	if err != nil {
 		return err
@@ -108,6 +113,9 @@ func (p *Protect) Validate() error {
 	if p.Portal != "" {
 		_, err := portalURL(p.Portal)
 		errs = append(errs, err)
+	}
+	if p.Assertion != nil {
+		errs = append(errs, flows.CheckAssertionHeader(p.Assertion.Header))
 	}
 	return errors.Join(errs...)
 }

@@ -64,6 +64,7 @@ func (a *App) configProblems() []error {
 			errs = append(errs, checkCORSOrigin(o))
 		}
 	}
+	errs = append(errs, checkTokens(a.Tokens)...)
 	errs = append(errs, a.limitProblems()...)
 	errs = append(errs, a.providerProblems()...)
 	return append(errs, a.deliveryProblems()...)

@@ -88,12 +88,12 @@ func (p *portal) callerOf(w http.ResponseWriter, r *http.Request, kind callerKin
 			http.Redirect(w, r, loginURL(p.base, r.URL.RequestURI()), http.StatusSeeOther)
 			return nil, false
 		}
-		p.s.failJSON(w, r, unauthenticated(saw))
+		p.s.failJSON(w, r, refusal(saw, f.Refused))
 	case callerSignedIn:
-		p.s.writeError(w, r, unauthenticated(saw))
+		p.s.writeError(w, r, refusal(saw, f.Refused))
 	default:
-		e := unauthenticated(saw)
-		if saw {
+		e := refusal(saw, f.Refused)
+		if saw && f.Refused == nil {
 			// A challenge-stage cookie: say what is missing, not "expired".
 			if st, _, err := p.s.identifyAny(r); err == nil && st != nil && !st.Session.Full() {
 				e = errMFARequired
@@ -116,7 +116,7 @@ func (p *portal) stageCaller(w http.ResponseWriter, r *http.Request, kind caller
 		if wantsHTML(r) && r.Method == http.MethodGet {
 			http.Redirect(w, r, p.base+"/login", http.StatusSeeOther)
 		} else {
-			p.s.writeError(w, r, errUnauthenticated)
+			p.s.writeError(w, r, refusal(false, f.Refused))
 		}
 		return nil, false
 	}

@@ -45,6 +45,10 @@ type found struct {
 	Token     string
 	Source    CredentialSource
 	Presented bool
+	// Refused, when set, is why a presented credential was turned down
+	// (TOKEN_INVALID, TOKEN_EXPIRED): the answer in place of the generic
+	// SESSION_EXPIRED.
+	Refused *APIError
 }
 
 // credentialStrategy is one way a caller is identified from request
@@ -72,8 +76,21 @@ func (s *Service) findCaller(ctx context.Context, h http.Header, stages bool) (f
 			return f, err
 		}
 		any.Presented = any.Presented || f.Presented
+		if any.Refused == nil {
+			any.Refused = f.Refused
+		}
 	}
 	return any, nil
+}
+
+// refusal is the answer to a caller with no live credential: a
+// strategy's stated reason, else SESSION_EXPIRED for a dead credential and
+// UNAUTHENTICATED for none.
+func refusal(presented bool, refused *APIError) *APIError {
+	if refused != nil {
+		return refused
+	}
+	return unauthenticated(presented)
 }
 
 // presentsCredential reports whether h carries any credential at all.

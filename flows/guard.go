@@ -28,6 +28,15 @@ type GuardConfig struct {
 	// RequireMFA refuses sessions that did not pass a second factor and
 	// sends browsers to step up.
 	RequireMFA bool
+	// Assertion adds a signed identity assertion to every request that
+	// passes (guard_assertion.go).
+	Assertion *AssertionConfig
+}
+
+// AssertionConfig is `assertion [header <name>]`.
+type AssertionConfig struct {
+	// Header carries the assertion (default Remote-Assertion).
+	Header string `json:"header,omitempty"`
 }
 
 // Outcome of Guard.Check.
@@ -57,6 +66,10 @@ type Guard struct {
 	// trustKeys are the canonical header keys of the trust token (both
 	// spellings), computed once: canonicalising per request allocates.
 	trustKeys [2]string
+	// assertHeader names the signed assertion's header ("" for none);
+	// assertions caches them briefly per session and site.
+	assertHeader string
+	assertions   memo[assertionKey, signedAssertion]
 }
 
 // NewGuard compiles a guard.
@@ -113,6 +126,9 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 		}
 		g.headers = append(g.headers, compiledHeader{name: textproto.CanonicalMIMEHeaderKey(h.Name), parts: parts})
 	}
+	if err := g.compileAssertion(cfg.Assertion); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -149,11 +165,14 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 		// The identity is only for a stricter guard later in this
 		// request; a public path gets no identity headers.
 		g.dropSessionCookie(r.Header)
+		g.dropBearer(r.Header, d.Source)
 		g.s.obs.Decision("public")
 		return d.Identity, Public
 	case VerdictAllow:
 		g.setIdentityHeaders(r.Header, d.Identity)
+		g.setAssertion(r.Header, d)
 		g.dropSessionCookie(r.Header)
+		g.dropBearer(r.Header, d.Source)
 		g.s.obs.Decision("allow")
 		return d.Identity, Authenticated
 	case VerdictUnavailable:

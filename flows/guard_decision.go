@@ -111,6 +111,7 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 		}
 		return d
 	}
+	var refused *APIError
 	if prior != nil {
 		d.Identity, d.SawCredential = prior, true
 	} else {
@@ -119,11 +120,11 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 			d.Verdict, d.Cause, d.Err, d.SawCredential = VerdictUnavailable, err, errStoreUnavailable, true
 			return d
 		}
-		d.Identity, d.Source, d.SawCredential = f.ID, f.Source, f.Presented
+		d.Identity, d.Source, d.SawCredential, refused = f.ID, f.Source, f.Presented, f.Refused
 	}
 	switch {
 	case d.Identity == nil:
-		d.Verdict, d.Err = VerdictAnonymous, unauthenticated(d.SawCredential)
+		d.Verdict, d.Err = VerdictAnonymous, refusal(d.SawCredential, refused)
 		if d.SawCredential && g.cfg.PortalURL == "" {
 			// Only on this failure path is the credential looked at
 			// again, for a challenge- or enrolment-stage session.

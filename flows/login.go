@@ -349,10 +349,14 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 // startSessionWith is startSession for a session described by o (a second
 // factor already satisfied, e.g. a trusted device).
 func (p *portal) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, o session.Options, rd string) bool {
-	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Session: o, Cookie: true,
+	bearer := bearerMode(r)
+	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Session: o, Cookie: !bearer,
 		Log: "login succeeded", Audit: audit.LoginSucceeded})
 	if id == nil {
 		return false
+	}
+	if bearer {
+		return p.answerTokens(w, r, id, nil)
 	}
 	target := p.returnTo(r, rd)
 	if wantsJSON(r) {

@@ -25,6 +25,9 @@ func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
 				Detail: map[string]string{"session": publicSessionID(id.Session.ID)}})
 		}
 	}
+	if !p.logoutBearer(w, r) {
+		return
+	}
 	p.s.clearSessionCookie(w)
 	p.signedOut(w, r, 1)
 }

@@ -21,6 +21,9 @@ type challengeInput struct {
 	Code        string `json:"code"`
 	TrustDevice bool   `json:"trust_device"`
 	RD          string `json:"rd"`
+	// MFAToken is a bearer client's stage token (stageTokenFromBody has
+	// already made it the caller's credential).
+	MFAToken string `json:"mfa_token"`
 }
 
 func (p *portal) challengePage(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -178,8 +181,18 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 	if !id.Session.Full() {
 		rot.Log, rot.LogFields = "login succeeded", []zap.Field{zap.String("mfa", method)}
 	}
+	bearer := bearerMode(r)
+	rot.Cookie = !bearer
 	nid := p.rotate(w, r, rot)
 	if nid == nil {
+		return
+	}
+	if bearer {
+		body := map[string]any{"mfa": method}
+		for k, v := range extra {
+			body[k] = v
+		}
+		p.answerTokens(w, r, nid, body)
 		return
 	}
 	if wantsJSON(r) {
@@ -202,7 +215,7 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 // no fixation across a privilege change. Ending a challenge stage is a
 // login, and audited as one; a step-up of a full session is not.
 func mfaRotation(id *session.Identity, tok, method string) rotation {
-	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, User: &id.User, Cookie: true,
+	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, SessionID: id.Session.ID, User: &id.User, Cookie: true,
 		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: method}}
 	if !id.Session.Full() {
 		rot.Audit = audit.LoginSucceeded
@@ -211,8 +224,9 @@ func mfaRotation(id *session.Identity, tok, method string) rotation {
 }
 
 type sendInput struct {
-	Method string `json:"method"`
-	RD     string `json:"rd"`
+	Method   string `json:"method"`
+	RD       string `json:"rd"`
+	MFAToken string `json:"mfa_token"` // as in challengeInput
 }
 
 // sendCode begins the challenge of a factor that needs one (POST

@@ -163,8 +163,10 @@ func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.
 
 // startStage opens a short challenge or enrolment stage session.
 func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, stage string, methods []string, rd string) bool {
-	if p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Cookie: true,
-		Session: session.Options{AuthMethod: f.Method, Pending: stage, Lifetime: challengeTTL}}) == nil {
+	bearer := bearerMode(r)
+	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Cookie: !bearer,
+		Session: session.Options{AuthMethod: f.Method, Pending: stage, Lifetime: challengeTTL}})
+	if id == nil {
 		return false
 	}
 	target := p.returnTo(r, rd)
@@ -176,6 +178,10 @@ func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.Use
 		body := map[string]any{"mfa_required": true, "methods": methods, "next": next, "redirect": target}
 		if stage == store.PendingEnrol {
 			body["enrol"] = true
+		}
+		if bearer {
+			answerStageToken(w, id, body)
+			return true
 		}
 		writeJSON(w, http.StatusOK, body)
 		return true

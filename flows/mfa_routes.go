@@ -8,8 +8,8 @@ import (
 func (p *portal) mfaRoutes(mux *http.ServeMux) {
 	b := p.base + "/mfa"
 	mux.HandleFunc("GET "+b+"/challenge", p.withCaller(callerStage, "mfa", p.challengePage))
-	mux.HandleFunc("POST "+b+"/challenge", p.withCaller(callerStage, "mfa", p.challenge))
-	mux.HandleFunc("POST "+b+"/send", p.withCaller(callerStage, "mfa", p.sendCode))
+	mux.HandleFunc("POST "+b+"/challenge", p.stageTokenFromBody(p.withCaller(callerStage, "mfa", p.challenge)))
+	mux.HandleFunc("POST "+b+"/send", p.stageTokenFromBody(p.withCaller(callerStage, "mfa", p.sendCode)))
 	mux.HandleFunc("GET "+b, p.withCaller(callerFullPage, "mfa", p.mfaSettings))
 	mux.HandleFunc("GET "+b+"/setup", p.withCaller(callerSettingsEnrol, "mfa", p.setupTOTPPage))
 	mux.HandleFunc("POST "+b+"/totp/setup", p.withCaller(callerSettingsEnrol, "mfa", p.setupTOTP))

@@ -162,11 +162,18 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 		p.s.render(w, r, http.StatusOK, &mfaCodesView{layout: layout{Title: "Save your recovery codes"}, RD: rd, RecoveryCodes: codes})
 		return
 	}
-	nid := p.rotate(w, r, mfaRotation(id, tok, MethodTOTP))
+	rot := mfaRotation(id, tok, MethodTOTP)
+	rot.Cookie = !bearerMode(r)
+	nid := p.rotate(w, r, rot)
 	if nid == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes, "device": deviceView{ID: dev.ID, Name: dev.Name, CreatedAt: dev.CreatedAt.UTC().Format(time.RFC3339)}, "mfa": MethodTOTP})
+	body := map[string]any{"recovery_codes": codes, "device": deviceView{ID: dev.ID, Name: dev.Name, CreatedAt: dev.CreatedAt.UTC().Format(time.RFC3339)}, "mfa": MethodTOTP}
+	if !rot.Cookie {
+		p.answerTokens(w, r, nid, body)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (p *portal) deleteTOTP(w http.ResponseWriter, r *http.Request, c *caller) {

@@ -42,7 +42,7 @@ func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request, c *c
 // new one that passes the policy. The session is rotated, and by default
 // every other session and remembered device of the user is ended.
 func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *caller) {
-	id, tok := c.id, c.token
+	id := c.id
 	var in changePasswordInput
 	var othersForm string
 	if e := decode(r, &in, map[string]*string{"current_password": &in.CurrentPassword, "new_password": &in.NewPassword,
@@ -152,7 +152,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	// Sessions end before the password changes: if a step fails, the user
 	// is signed out with the old password still valid, never left with a
 	// new password and an attacker's session still alive.
-	ended, ok := p.endSessionsForPasswordChange(w, r, tok, u.ID, logoutOthers)
+	ended, ok := p.endSessionsForPasswordChange(w, r, id.Session.ID, u.ID, logoutOthers)
 	if !ok {
 		return
 	}
@@ -173,7 +173,8 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	// more time than the old one had left (no fixation across a credential
 	// change, and no way to stretch a stolen session by changing it).
 	// The old sessions already ended above (revokeNone).
-	nid, err := p.s.rotateSession(w, r, rotation{Op: "change password", Revoke: revokeNone, User: u, Cookie: true,
+	bearer := bearerMode(r)
+	nid, err := p.s.rotateSession(w, r, rotation{Op: "change password", Revoke: revokeNone, User: u, Cookie: !bearer,
 		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod},
 		KeepEnd: id.Session.ExpiresAt})
 	signedIn := err == nil
@@ -188,6 +189,10 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		if signedIn {
 			out["expires_at"] = nid.Session.ExpiresAt.UTC().Format(time.RFC3339)
 		}
+		if signedIn && bearer {
+			p.answerTokens(w, r, nid, out)
+			return
+		}
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -198,10 +203,11 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 // once the password is saved) and, with logoutOthers, every other session
 // of the user and the remembered devices. It reports how many other
 // sessions ended; ok is false after it answered a store failure.
-func (p *portal) endSessionsForPasswordChange(w http.ResponseWriter, r *http.Request, tok, userID string, logoutOthers bool) (int, bool) {
+func (p *portal) endSessionsForPasswordChange(w http.ResponseWriter, r *http.Request, sid, userID string, logoutOthers bool) (int, bool) {
 	ctx := r.Context()
 	if !logoutOthers {
-		if err := p.s.deps.Sessions.Revoke(ctx, tok); err != nil {
+		// By id: a bearer caller has no session token to revoke by.
+		if err := p.s.deps.Sessions.RevokeID(ctx, sid); err != nil {
 			p.s.storeFailure(w, r, "change password: rotate", err)
 			return 0, false
 		}

@@ -29,6 +29,7 @@ func (s *Service) Portal(base string) http.Handler {
 	p.passwordRoutes(mux)
 	p.oauthRoutes(mux)
 	p.adminRoutes(mux)
+	p.tokenRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)
 

@@ -88,6 +88,8 @@ type Config struct {
 	// OAuthStateKeys seal the OAuth state cookie: current key first,
 	// previous ones still open it (ring.VerifyKeys("oauth-state")).
 	OAuthStateKeys [][]byte
+	// Tokens shapes bearer mode and signed assertions (token_keys.go).
+	Tokens TokenConfig
 }
 
 // Deps are the stores and primitives the flows use.
@@ -131,6 +133,8 @@ type Service struct {
 	trust       Factor  // the remembered device, checked at login
 	// creds identify callers, in order (credential.go).
 	creds []credentialStrategy
+	// tokens sign and verify bearer tokens and assertions.
+	tokens *tokenKeys
 }
 
 // New validates cfg and builds the service.
@@ -240,7 +244,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
-	s.creds = []credentialStrategy{cookieCredential{s}}
+	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter); err != nil {
+		return nil, err
+	}
+	s.creds = []credentialStrategy{cookieCredential{s}, bearerCredential{s}}
 	return s, nil
 }
 

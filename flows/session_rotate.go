@@ -38,7 +38,10 @@ type rotation struct {
 	Op     string
 	Revoke revokeOld
 	Token  string // with revokeToken: the old session's token
-	User   *store.User
+	// SessionID, with revokeToken and no Token, is the old session's id
+	// (a bearer caller presents no session token).
+	SessionID string
+	User      *store.User
 	// Session describes the new session (factors, pending stage, lifetime
 	// cap); the client address and user agent come from the request.
 	Session session.Options
@@ -105,6 +108,9 @@ func (s *Service) revokeOld(r *http.Request, rot rotation) error {
 			}
 		}
 	case revokeToken:
+		if rot.Token == "" && rot.SessionID != "" {
+			return s.deps.Sessions.RevokeID(r.Context(), rot.SessionID)
+		}
 		return s.deps.Sessions.Revoke(r.Context(), rot.Token)
 	}
 	return nil

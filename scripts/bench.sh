@@ -22,6 +22,7 @@
 #   scripts/bench.sh                      # 3 rounds x 10 s, 32 connections
 #   ROUNDS=5 DURATION=20 CONNS=64 scripts/bench.sh
 #   PROFILE=/tmp/prof scripts/bench.sh    # + an uncounted CPU profile run of each site
+#   CREDENTIAL=bearer scripts/bench.sh    # Authorization: Bearer <access token> instead of the cookie
 #
 # Load generator: wrk (installed with apt-get if missing), else the Go one in
 # test/loadtest (LOADGEN=go forces it). Loopback only; everything started
@@ -43,6 +44,8 @@ THREADS=${THREADS:-1}      # wrk threads (the machine has 2 cores; Caddy needs t
 LOADGEN=${LOADGEN:-auto}   # auto | wrk | go
 PROFILE=${PROFILE:-}
 UPSTREAM=${UPSTREAM:-inline} # inline | separate
+CREDENTIAL=${CREDENTIAL:-cookie} # cookie | bearer (bearer mode's access token)
+case "$CREDENTIAL" in cookie | bearer) ;; *) echo "bench: CREDENTIAL must be cookie or bearer" >&2; exit 2 ;; esac
 case "$UPSTREAM" in separate | inline) ;; *) echo "bench: UPSTREAM must be separate or inline" >&2; exit 2 ;; esac
 PATH_=/api/items?page=2
 
@@ -238,17 +241,26 @@ done
 
 # Log in once.
 LOGIN_BODY=$(printf '{"email":"%s","password":"%s"}' "$EMAIL" "$PASSWORD")
+TOKEN_TYPE=cookie
+if [ "$CREDENTIAL" = bearer ]; then TOKEN_TYPE=header; fi
 status=$(curl -sS -o "$WORK/login.json" -D "$WORK/login.hdr" -w '%{http_code}' \
-	-H 'Content-Type: application/json' -H 'Accept: application/json' \
+	-H 'Content-Type: application/json' -H 'Accept: application/json' -H "X-Access-Token-Type: $TOKEN_TYPE" \
 	--data-binary "$LOGIN_BODY" "http://127.0.0.1:$PROT/auth/login")
 if [ "$status" != 200 ]; then
 	log "login answered $status: $(cat "$WORK/login.json")"
 	exit 1
 fi
-COOKIE=$(grep -i '^set-cookie:' "$WORK/login.hdr" | head -n1 | sed -E 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *([^;]+).*/\1/' | tr -d '\r')
-if [ -z "$COOKIE" ]; then log "login set no cookie"; exit 1; fi
-
-HDR_COOKIE="Cookie: theme=dark; $COOKIE"
+if [ "$CREDENTIAL" = bearer ]; then
+	# Bearer mode: the access token (15 minutes: longer than a default run)
+	# in place of the cookie; the header variable keeps its name.
+	ACCESS=$(sed -E 's/.*"access_token":"([^"]+)".*/\1/' "$WORK/login.json")
+	if [ -z "$ACCESS" ] || [ "$ACCESS" = "$(cat "$WORK/login.json")" ]; then log "bearer login gave no access token"; exit 1; fi
+	HDR_COOKIE="Authorization: Bearer $ACCESS"
+else
+	COOKIE=$(grep -i '^set-cookie:' "$WORK/login.hdr" | head -n1 | sed -E 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *([^;]+).*/\1/' | tr -d '\r')
+	if [ -z "$COOKIE" ]; then log "login set no cookie"; exit 1; fi
+	HDR_COOKIE="Cookie: theme=dark; $COOKIE"
+fi
 HDR_ACCEPT="Accept: application/json"
 
 # Sanity: the cookie passes, no cookie does not, and the upstream answers.
@@ -333,7 +345,7 @@ if ((WARMUP > 0)); then
 fi
 
 echo
-echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream)"
+echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream; credential: $CREDENTIAL)"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), loadgen $LOADGEN, $CONNS connections, ${DURATION}s per run"
 echo
 printf '%-6s %-10s %10s %9s %9s %12s %13s %7s %7s\n' round site req/s p50_ms p99_ms caddy_cpu_us allocs/KB_req non200 errors

@@ -89,6 +89,10 @@ type Session struct {
 	// PendingMFA (second factor to pass) or PendingEnrol (MFA required but
 	// not yet set up). Such a session never reaches an upstream.
 	Pending string
+	// RefreshGen counts the refresh tokens handed out for this session in
+	// bearer mode: only the token of the current generation refreshes, an
+	// older one is a reuse (AdvanceRefresh). 0 for a cookie session.
+	RefreshGen uint64
 }
 
 // Pending stages of a session.
@@ -137,6 +141,12 @@ type SessionStore interface {
 	// PurgeExpired deletes sessions whose deadline is before now and
 	// reports how many. Backends with native expiry may return 0.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+	// AdvanceRefresh moves a live session's RefreshGen from gen to gen+1 in
+	// one atomic step, so of two refreshes with the same token exactly one
+	// wins. ErrConflict when the generation is not gen (the token was
+	// already used: reuse); ErrNotFound when the session is gone or
+	// expired.
+	AdvanceRefresh(ctx context.Context, id string, gen uint64) error
 	Close() error
 }
 

@@ -227,7 +227,11 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Identity, error)
 	// Hash from a stack copy: []byte(token) would allocate on every request.
 	var buf [43]byte
 	copy(buf[:], token)
-	key := sha256.Sum256(buf[:])
+	return m.validateKey(ctx, sha256.Sum256(buf[:]))
+}
+
+// validateKey is Validate from the session id: the cache, then the store.
+func (m *Manager) validateKey(ctx context.Context, key [32]byte) (*Identity, error) {
 	now := m.cfg.Now()
 	if m.cache != nil {
 		if id, fetched := m.cache.get(key); id != nil {
@@ -352,9 +356,7 @@ func (m *Manager) forget(key [32]byte) {
 }
 
 func (m *Manager) forgetID(id string) {
-	var key [32]byte
-	if b, err := hex.DecodeString(id); err == nil && len(b) == 32 {
-		copy(key[:], b)
+	if key, ok := idKey(id); ok {
 		m.forget(key)
 	}
 }

@@ -223,6 +223,7 @@ func (s *Store) create(ctx context.Context, sess *store.Session, max int) ([]str
 		"am", sess.AuthMethod,
 		"mfa", sess.MFAMethod,
 		"pend", sess.Pending,
+		"rgen", strconv.FormatUint(sess.RefreshGen, 10),
 	).Int()
 	if err != nil {
 		return nil, unavailable("create session", err)
@@ -271,6 +272,11 @@ func parseSession(id string, m map[string]string) (*store.Session, error) {
 	} {
 		if *f.dst, err = parseMs(m[f.field]); err != nil {
 			return nil, fmt.Errorf("session field %s: %w", f.field, err)
+		}
+	}
+	if v := m["rgen"]; v != "" {
+		if sess.RefreshGen, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return nil, fmt.Errorf("session field rgen: %w", err)
 		}
 	}
 	return sess, nil

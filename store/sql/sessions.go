@@ -7,7 +7,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, idle_expires_at, ip, user_agent, auth_method, mfa_method, pending`
+const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, idle_expires_at, ip, user_agent, auth_method, mfa_method, pending, refresh_gen`
 
 // liveAt is the SQL form of Session.Valid: both deadlines after now.
 const liveAt = `expires_at > ? AND idle_expires_at > ?`
@@ -16,10 +16,12 @@ func scanSession(r scanner) (*store.Session, error) {
 	var (
 		s                          store.Session
 		created, seen, exp, idleAt int64
+		gen                        int64
 	)
-	if err := r.Scan(&s.ID, &s.UserID, &created, &seen, &exp, &idleAt, &s.IP, &s.UserAgent, &s.AuthMethod, &s.MFAMethod, &s.Pending); err != nil {
+	if err := r.Scan(&s.ID, &s.UserID, &created, &seen, &exp, &idleAt, &s.IP, &s.UserAgent, &s.AuthMethod, &s.MFAMethod, &s.Pending, &gen); err != nil {
 		return nil, err
 	}
+	s.RefreshGen = uint64(gen)
 	s.CreatedAt, s.LastSeenAt = fromMs(created), fromMs(seen)
 	s.ExpiresAt, s.IdleExpiresAt = fromMs(exp), fromMs(idleAt)
 	return &s, nil
@@ -28,9 +30,9 @@ func scanSession(r scanner) (*store.Session, error) {
 // CreateSession inserts s. ErrNotFound if its user does not exist,
 // ErrConflict if the id is taken.
 func (d *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), ms(s.IdleExpiresAt), s.IP, s.UserAgent,
-		s.AuthMethod, s.MFAMethod, s.Pending)
+		s.AuthMethod, s.MFAMethod, s.Pending, int64(s.RefreshGen))
 	return d.wrap("create session", err)
 }
 

@@ -49,9 +49,9 @@ func (d *DB) CreateSessionCapped(ctx context.Context, s *store.Session, max int)
 	if err := rows.Err(); err != nil {
 		return nil, d.wrap(op, err)
 	}
-	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), ms(s.IdleExpiresAt), s.IP, s.UserAgent,
-		s.AuthMethod, s.MFAMethod, s.Pending); err != nil {
+		s.AuthMethod, s.MFAMethod, s.Pending, int64(s.RefreshGen)); err != nil {
 		return nil, d.wrap(op, err)
 	}
 	var evicted []string

@@ -425,6 +425,7 @@ func TestSessionStore(t *testing.T, open func(t *testing.T) (store.SessionStore,
 	})
 
 	testSessionCap(t, open)
+	testRefreshGen(t, open)
 }
 
 // ----- users -----
