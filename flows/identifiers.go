@@ -110,4 +110,3 @@ func ValidEmail(e string) bool {
 	at := strings.LastIndexByte(e, '@')
 	return at > 0 && at < len(e)-1 && len(e) <= 254 && store.ASCIIEmail(e) && !strings.ContainsAny(e, " \t\r\n<>\"(),;:\\[]")
 }
-

@@ -87,8 +87,8 @@ type limiters struct {
 	adminLock, adminAccount ratelimit.Locker
 }
 
-// NewLimiter builds the limiter of one bucket ("login_ip",
-// "login_identifier"): in-process by default, or shared through Redis so
+// NewLimiter builds the limiter of one bucket (BucketLoginIP, ...):
+// in-process by default, or shared through Redis so
 // that several instances spend one budget.
 type NewLimiter func(bucket string, r ratelimit.Rate) ratelimit.Limiter
 
@@ -108,14 +108,10 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 		return ratelimit.NewLockout(max, window, duration, 0).Locker()
 	}
 	lock := locker(l.LockoutMax, l.LockoutWindow, l.LockoutDuration)
-	lim := limiters{
-		loginIP: mk("login_ip", l.LoginIP),
-		loginID: mk("login_identifier", l.LoginIdentifier),
-		lockout: lock,
-
-		lockoutDuration: l.LockoutDuration,
+	lim := limiters{lockout: lock, lockoutDuration: l.LockoutDuration}
+	for _, b := range l.buckets(&lim) {
+		*b.slot = mk(b.name, b.rate)
 	}
-	lim.mfaUser, lim.mfaAttempts, lim.mfaSend = mfaLimiters(l, mk)
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.
 	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)

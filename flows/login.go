@@ -126,7 +126,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		lim  ratelimit.Limiter
 		key  string
 		kind string
-	}{{p.s.limits.loginIP, addr, "login_ip"}, {p.s.limits.loginID, ident, "login_identifier"}} {
+	}{{p.s.limits.loginIP, addr, BucketLoginIP}, {p.s.limits.loginID, ident, BucketLoginIdentifier}} {
 		ok, wait, err := b.lim.Allow(r.Context(), b.key, now)
 		if err != nil {
 			p.s.storeFailure(w, r, "rate limit", err)
@@ -170,7 +170,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if !ok {
 			result = "rate_limited"
-			p.limited(w, r, in, errRateLimited, "login_identifier", wait)
+			p.limited(w, r, in, errRateLimited, BucketLoginIdentifier, wait)
 			return
 		}
 	}

@@ -106,7 +106,7 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	// Per-user budget (many stages cannot multiply guesses), then the
 	// stage's own: after mfaMaxAttempts codes the stage is dead.
-	if !p.mfaAllow(w, r, p.s.limits.mfaUser, "mfa_user", u, now, func(e *APIError) { fail(e, "rate_limited") }) {
+	if !p.mfaAllow(w, r, p.s.limits.mfaUser, BucketMFAUser, u, now, func(e *APIError) { fail(e, "rate_limited") }) {
 		return
 	}
 	if allowed, _, err := p.s.limits.mfaAttempts.Allow(ctx, id.Session.ID, now); err != nil {
@@ -120,7 +120,7 @@ func (p *portal) challenge(w http.ResponseWriter, r *http.Request, c *caller) {
 			}
 			p.s.clearSessionCookie(w)
 		}
-		p.s.obs.Limited("mfa_attempts")
+		p.s.obs.Limited(BucketMFAAttempts)
 		fail(errMFATooManyTries, "too_many_attempts")
 		return
 	}
@@ -255,7 +255,7 @@ func (p *portal) sendCode(w http.ResponseWriter, r *http.Request, c *caller) {
 	if p.mfaLocked(w, r, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
-	if !p.mfaAllow(w, r, p.s.limits.mfaSend, "mfa_send", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
+	if !p.mfaAllow(w, r, p.s.limits.mfaSend, BucketMFASend, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
 	pr, err := f.Begin(ctx, callFor(id, st, now))

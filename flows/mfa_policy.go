@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 )
@@ -191,12 +190,4 @@ func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.Use
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return true
-}
-
-// MFA limits applied per user and per challenge stage.
-func mfaLimiters(l Limits, mk NewLimiter) (user, attempts, send ratelimit.Limiter) {
-	// The stage's bucket holds mfaMaxAttempts and refills one per 12
-	// minutes: longer than a stage lives, so pacing the guesses gains
-	// nothing and the bucket works as a plain counter.
-	return mk("mfa_user", l.MFA), mk("mfa_attempts", ratelimit.Rate{N: mfaMaxAttempts, Per: time.Duration(mfaMaxAttempts) * 12 * time.Minute}), mk("mfa_send", l.MFASend)
 }

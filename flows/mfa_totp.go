@@ -103,7 +103,7 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
 	u := &id.User
 	now := p.s.cfg.Now()
-	if !p.mfaAllow(w, r, p.s.limits.mfaUser, "mfa_user", u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
+	if !p.mfaAllow(w, r, p.s.limits.mfaUser, BucketMFAUser, u, now, func(e *APIError) { p.s.writeError(w, r, e) }) {
 		return
 	}
 	all, err := p.s.deps.MFA.ListTOTP(ctx, u.ID)

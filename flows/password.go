@@ -98,7 +98,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		p.s.storeFailure(w, r, "rate limit", err)
 		return
 	} else if !ok {
-		p.s.obs.Limited("login_identifier")
+		p.s.obs.Limited(BucketLoginIdentifier)
 		retryAfter(w, wait)
 		fail(errRateLimited)
 		return

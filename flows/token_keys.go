@@ -86,8 +86,8 @@ func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter) (*tokenKeys, 
 		access:         ring.Signer("access-token"),
 		assertion:      ring.Signer("assertion"),
 		refresh:        ring.VerifyKeys("refresh-token"),
-		refreshClient:  mk("refresh_client", cfg.RefreshClient),
-		refreshSession: mk("refresh_session", cfg.RefreshSession),
+		refreshClient:  mk(BucketRefreshClient, cfg.RefreshClient),
+		refreshSession: mk(BucketRefreshSession, cfg.RefreshSession),
 		verified:       memo[string, *accessClaims]{max: maxVerified},
 	}, nil
 }

@@ -31,7 +31,7 @@ func (p *portal) refresh(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := p.s.cfg.Now()
 	t := p.s.tokens
-	if !p.refreshAllowed(w, r, t.refreshClient, ratelimit.AddressKey(p.s.cfg.ClientIP(r)), "refresh_client") {
+	if !p.refreshAllowed(w, r, t.refreshClient, ratelimit.AddressKey(p.s.cfg.ClientIP(r)), BucketRefreshClient) {
 		return
 	}
 	var in refreshInput
@@ -44,7 +44,7 @@ func (p *portal) refresh(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, errRefreshTokenInvalid)
 		return
 	}
-	if !p.refreshAllowed(w, r, t.refreshSession, sid, "refresh_session") {
+	if !p.refreshAllowed(w, r, t.refreshSession, sid, BucketRefreshSession) {
 		return
 	}
 	id, err := p.s.deps.Sessions.ValidateID(ctx, sid)
