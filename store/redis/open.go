@@ -80,10 +80,12 @@ func (c Config) Check() error {
 }
 
 // Fail fast when Redis is down: a protected request should get its 503 in
-// about a second, not after go-redis's default 5s dial and three retries.
+// about a second, not after go-redis's default 5s dial, five dial attempts
+// and three retries.
 const (
 	failFastTimeout = time.Second
 	failFastRetries = 1
+	failFastDials   = 1
 )
 
 // Open connects as c says (see Config) and uses DefaultPrefix. Sentinel
@@ -105,6 +107,7 @@ func Open(c Config) (*Store, error) {
 		ReadTimeout:      failFastTimeout,
 		WriteTimeout:     failFastTimeout,
 		MaxRetries:       failFastRetries,
+		DialerRetries:    failFastDials,
 	}
 	if c.TLS {
 		// The server name is taken from each address dialled, so one

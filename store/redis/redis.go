@@ -84,6 +84,7 @@ func NewFromURL(url string) (*Store, error) {
 	if !strings.Contains(q, "max_retries=") {
 		opts.MaxRetries = failFastRetries
 	}
+	opts.DialerRetries = failFastDials
 	return New(redis.NewClient(opts), DefaultPrefix), nil
 }
 
