@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,6 +78,23 @@ func (c Config) Check() error {
 	}
 	if c.DB < 0 {
 		return errors.New("db must not be negative")
+	}
+	for _, a := range append(slices.Clone(c.Sentinels), c.Cluster...) {
+		if err := CheckAddr(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckAddr refuses a node or sentinel address that is not host:port.
+func CheckAddr(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || host == "" {
+		return fmt.Errorf("address %q: want host:port", a)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("address %q: port must be 1..65535", a)
 	}
 	return nil
 }
