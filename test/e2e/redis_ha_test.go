@@ -32,6 +32,10 @@ func TestRedisSentinelFailover(t *testing.T) {
 	g.addUser("alice@example.test", "Alice", pw)
 	g.addUser("bob@example.test", "Bob", newPassword())
 	g.start()
+	// A second instance with the default (5s) session cache.
+	bcfg := g.cfg
+	bcfg.Port, bcfg.AdminPort, bcfg.SessionCache = 0, 0, ""
+	b := harness.StartCaddy(t, g.bin, bcfg.Caddyfile(t))
 	alice := g.client(harness.Timeout(20 * time.Second))
 	alice.Login("alice@example.test", pw)
 	expectStatus(t, alice.Get("/app", api...), http.StatusOK)
@@ -85,14 +89,19 @@ func TestRedisSentinelFailover(t *testing.T) {
 	expectError(t, attacker.PostJSON("/auth/login", wrong), http.StatusTooManyRequests, "RATE_LIMITED")
 	t.Log("after the failover the login budget went on from 3 of 5 spent: attempts 4 and 5 were answered, the 6th got 429")
 
-	// New logins and logouts work on the new master; the revocation
-	// channel was resubscribed there.
+	// New logins and logouts work on the new master, and the revocation
+	// channel followed it: B, with the default 5s session cache, refuses
+	// a session logged out on A within a second, which only the pub/sub
+	// message can do.
 	c2 := g.client()
 	c2.Login("alice@example.test", pw)
 	tok := c2.Cookie(cookieName)
+	onB := harness.NewClient(t, b.URL)
 	expectStatus(t, c2.Get("/app", api...), http.StatusOK)
+	expectStatus(t, onB.Get("/app", hdr(api, withCookie(tok))...), http.StatusOK) // cached on B
 	expectStatus(t, c2.PostJSON("/auth/logout", map[string]string{}), http.StatusOK)
-	expectError(t, g.client().Get("/app", hdr(api, withCookie(tok))...), http.StatusUnauthorized, "SESSION_EXPIRED")
+	_, took := waitStatus(t, onB, "/app", http.StatusUnauthorized, time.Second, hdr(api, withCookie(tok))...)
+	t.Logf("after the failover, B (5s cache) refused a session logged out on A %s later", took.Round(time.Millisecond))
 
 	// No master left (the sentinels still answer): fail closed.
 	sn.Replica.Kill()
@@ -119,9 +128,14 @@ func TestRedisClusterGateway(t *testing.T) {
 		c.Login("alice@example.test", pw)
 		toks = append(toks, c.Cookie(cookieName))
 	}
-	onSite := g.client()
+	// B, a second instance with the default 5s session cache, honours
+	// them, and refuses them within a second of a logout-all on A: the
+	// revocation travels by pub/sub through the cluster.
+	bcfg := g.cfg
+	bcfg.Port, bcfg.AdminPort, bcfg.SessionCache = 0, 0, ""
+	onB := harness.NewClient(t, harness.StartCaddy(t, g.bin, bcfg.Caddyfile(t)).URL)
 	for i, tok := range toks {
-		r := onSite.Get("/app", hdr(api, withCookie(tok))...)
+		r := onB.Get("/app", hdr(api, withCookie(tok))...)
 		expectStatus(t, r, http.StatusOK)
 		if got := r.Echo().Values("Remote-User")["Remote-User"]; len(got) != 1 || got[0] != id {
 			t.Errorf("session %d: Remote-User = %v, want %s", i, got, id)
@@ -129,7 +143,8 @@ func TestRedisClusterGateway(t *testing.T) {
 	}
 	expectStatus(t, c.PostJSON("/auth/logout-all", map[string]string{}), http.StatusOK)
 	for i, tok := range toks {
-		waitStatus(t, onSite, fmt.Sprintf("/app?s=%d", i), http.StatusUnauthorized, revokeWithin, hdr(api, withCookie(tok))...)
+		_, took := waitStatus(t, onB, fmt.Sprintf("/app?s=%d", i), http.StatusUnauthorized, time.Second, hdr(api, withCookie(tok))...)
+		t.Logf("B refused session %d %s after logout-all on A", i, took.Round(time.Millisecond))
 	}
 	c.Login("alice@example.test", pw)
 	expectStatus(t, c.Get("/app", api...), http.StatusOK)
