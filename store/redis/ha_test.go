@@ -45,6 +45,7 @@ func conformance(t *testing.T, c Config) {
 
 // TestSentinelConformance: the whole suite on a Sentinel-managed master.
 func TestSentinelConformance(t *testing.T) {
+	t.Parallel()
 	sn := harness.StartSentinel(t)
 	c := Config{MasterName: harness.SentinelMaster, Sentinels: sn.Addrs()}
 	conformance(t, c)
@@ -55,6 +56,7 @@ func TestSentinelConformance(t *testing.T) {
 // script names one key, and pipelines are split by slot, so no operation
 // gets CROSSSLOT; the keys of one user land on several nodes.
 func TestClusterConformance(t *testing.T) {
+	t.Parallel()
 	cl := harness.StartCluster(t)
 	c := Config{Cluster: cl.Addrs()}
 	conformance(t, c)
