@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,5 +122,37 @@ func pubsub(t *testing.T, a, b *Store) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("revocation not received")
+	}
+}
+
+// TestSentinelPasswords: password (data nodes) and sentinel_password (the
+// sentinels) reach the right servers; a wrong or missing one fails closed.
+func TestSentinelPasswords(t *testing.T) {
+	t.Parallel()
+	sn := harness.StartSentinelAuth(t, "data-"+storetest.NewID()[:12], "sentinel-"+storetest.NewID()[:12])
+	good := Config{MasterName: harness.SentinelMaster, Sentinels: sn.Addrs(),
+		Username: "default", Password: sn.Password, SentinelPassword: sn.SentinelPassword}
+	ctx := context.Background()
+	s := openHA(t, good)
+	sess := session("u1", time.Now())
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("with the right passwords: %v", err)
+	}
+	if _, err := s.GetSession(ctx, sess.ID); err != nil {
+		t.Fatalf("with the right passwords: %v", err)
+	}
+	for name, c := range map[string]Config{
+		"no data password":        {MasterName: good.MasterName, Sentinels: good.Sentinels, SentinelPassword: good.SentinelPassword},
+		"wrong data password":     {MasterName: good.MasterName, Sentinels: good.Sentinels, Password: "wrong", SentinelPassword: good.SentinelPassword},
+		"no sentinel password":    {MasterName: good.MasterName, Sentinels: good.Sentinels, Password: good.Password},
+		"wrong sentinel password": {MasterName: good.MasterName, Sentinels: good.Sentinels, Password: good.Password, SentinelPassword: "wrong"},
+	} {
+		err := openHA(t, c).Ping(ctx)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: Ping = %v, want ErrUnavailable", name, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), sn.Password) || strings.Contains(err.Error(), sn.SentinelPassword)) {
+			t.Errorf("%s: the error shows a password: %v", name, err)
+		}
 	}
 }

@@ -26,6 +26,9 @@ type Sentinel struct {
 	Master    *Redis
 	Replica   *Redis
 	Sentinels []*Redis
+	// Password is the data nodes' requirepass, SentinelPassword the
+	// sentinels' ("" for none).
+	Password, SentinelPassword string
 }
 
 // StartSentinel starts the set and waits until every sentinel knows the
@@ -35,16 +38,33 @@ type Sentinel struct {
 // test.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
+	return StartSentinelAuth(t, "", "")
+}
+
+// StartSentinelAuth is StartSentinel with passwords: password on the data
+// nodes (requirepass, and masterauth for replication), sentinelPassword on
+// the sentinels. Either may be "".
+func StartSentinelAuth(t testing.TB, password, sentinelPassword string) *Sentinel {
+	t.Helper()
 	bin := redisServer(t)
-	s := &Sentinel{t: t}
-	s.Master = startRedis(t, bin, nil, nil)
-	s.Replica = startRedis(t, bin, func(port int, dir string) []string {
-		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-			"--dir", dir, "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port)}
-	}, nil)
+	s := &Sentinel{t: t, Password: password, SentinelPassword: sentinelPassword}
+	node := func(extra ...string) func(port int, dir string) []string {
+		return func(port int, dir string) []string {
+			args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+				"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
+				"--dir", dir}
+			if password != "" {
+				// masterauth too: a master demoted after a failover must
+				// replicate from the new one.
+				args = append(args, "--requirepass", password, "--masterauth", password)
+			}
+			return append(args, extra...)
+		}
+	}
+	s.Master = startRedis(t, bin, node(), nil)
+	s.Replica = startRedis(t, bin, node("--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port)), nil)
 	waitFor(t, 10*time.Second, "the replica to sync", func() bool {
-		info := infoField(s.Replica.Addr(), "replication", "master_link_status")
+		info := infoField(s.Replica.Addr(), password, "replication", "master_link_status")
 		return info == "up"
 	})
 	sbin, sargs := bin, []string{"--sentinel"}
@@ -61,6 +81,13 @@ func StartSentinel(t testing.TB) *Sentinel {
 				fmt.Sprintf("sentinel down-after-milliseconds %s 1000\n", m) +
 				fmt.Sprintf("sentinel failover-timeout %s 5000\n", m) +
 				fmt.Sprintf("sentinel parallel-syncs %s 1\n", m)
+			if password != "" {
+				body += fmt.Sprintf("sentinel auth-pass %s %s\n", m, password)
+			}
+			if sentinelPassword != "" {
+				// Sentinels authenticate to each other with it too.
+				body += fmt.Sprintf("requirepass %s\nsentinel sentinel-pass %s\n", sentinelPassword, sentinelPassword)
+			}
 			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 				t.Errorf("harness: sentinel config: %v", err)
 			}
@@ -70,7 +97,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	}
 	waitFor(t, 20*time.Second, "the sentinels to find the replica and each other", func() bool {
 		for _, sn := range s.Sentinels {
-			m := sentinelMaster(sn.Addr())
+			m := sentinelMaster(sn.Addr(), sentinelPassword)
 			if m["num-slaves"] != "1" || m["num-other-sentinels"] != "2" {
 				return false
 			}
@@ -93,7 +120,7 @@ func (s *Sentinel) Addrs() []string {
 // reports it ("" if none does).
 func (s *Sentinel) MasterAddr() string {
 	for _, sn := range s.Sentinels {
-		c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), DialTimeout: time.Second})
+		c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), Password: s.SentinelPassword, DialTimeout: time.Second})
 		addr, err := c.GetMasterAddrByName(context.Background(), SentinelMaster).Result()
 		c.Close()
 		if err == nil && len(addr) == 2 {
@@ -107,7 +134,7 @@ func (s *Sentinel) MasterAddr() string {
 // (WAIT 1), so a kill of the master loses none of them.
 func (s *Sentinel) Sync() {
 	s.t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Master.Addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.Master.Addr(), Password: s.Password})
 	defer c.Close()
 	n, err := c.Do(context.Background(), "WAIT", 1, 5000).Int()
 	if err != nil || n != 1 {
@@ -124,7 +151,7 @@ func (s *Sentinel) KillMaster() time.Duration {
 	start := time.Now()
 	waitFor(s.t, 30*time.Second, "the sentinels to promote the replica", func() bool {
 		return s.MasterAddr() == s.Replica.Addr() &&
-			infoField(s.Replica.Addr(), "replication", "role") == "master"
+			infoField(s.Replica.Addr(), s.Password, "replication", "role") == "master"
 	})
 	if s.MasterAddr() == old {
 		s.t.Fatal("harness: the old master is still reported")
@@ -179,7 +206,7 @@ func StartCluster(t testing.TB) *Cluster {
 	}
 	waitFor(t, 20*time.Second, "the cluster to be ok on every node", func() bool {
 		for _, n := range c.Nodes {
-			if infoLine(n.Addr(), "CLUSTER", "INFO", "cluster_state") != "ok" {
+			if infoLine(n.Addr(), "", "CLUSTER", "INFO", "cluster_state") != "ok" {
 				return false
 			}
 		}
@@ -216,13 +243,13 @@ func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 }
 
 // infoField is one field of `INFO <section>` on addr ("" on error).
-func infoField(addr, section, field string) string {
-	return infoLine(addr, "INFO", section, field)
+func infoField(addr, password, section, field string) string {
+	return infoLine(addr, password, "INFO", section, field)
 }
 
 // infoLine runs a command answering "field:value" lines and returns field.
-func infoLine(addr, cmd, arg, field string) string {
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+func infoLine(addr, password, cmd, arg, field string) string {
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, DialTimeout: time.Second, MaxRetries: -1})
 	defer c.Close()
 	text, err := c.Do(context.Background(), cmd, arg).Text()
 	if err != nil {
@@ -238,8 +265,8 @@ func infoLine(addr, cmd, arg, field string) string {
 
 // sentinelMaster is `SENTINEL MASTER` of the set on one sentinel (nil on
 // error).
-func sentinelMaster(addr string) map[string]string {
-	c := redis.NewSentinelClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+func sentinelMaster(addr, password string) map[string]string {
+	c := redis.NewSentinelClient(&redis.Options{Addr: addr, Password: password, DialTimeout: time.Second, MaxRetries: -1})
 	defer c.Close()
 	m, err := c.Master(context.Background(), SentinelMaster).Result()
 	if err != nil {
