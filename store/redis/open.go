@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -130,9 +131,7 @@ func Open(c Config) (*Store, error) {
 		DialerRetries:    failFastDials,
 	}
 	if c.TLS {
-		// The server name is taken from each address dialled, so one
-		// config serves every node (and every sentinel).
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		o.Dialer = tlsDialer()
 	}
 	if c.Mode() == "sentinel" {
 		o.MasterName, o.Addrs = c.MasterName, c.Sentinels
@@ -140,4 +139,22 @@ func Open(c Config) (*Store, error) {
 		o.Addrs, o.IsClusterMode = c.Cluster, true
 	}
 	return New(redis.NewUniversalClient(o), DefaultPrefix), nil
+}
+
+// tlsDialer dials TLS and verifies each server against the host of the
+// address dialled: one config serves every node and sentinel, including
+// those a cluster or the sentinels announce later. (go-redis given a bare
+// TLSConfig would need one ServerName for all.)
+func tlsDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		d := &tls.Dialer{
+			NetDialer: &net.Dialer{Timeout: failFastTimeout, KeepAlive: 30 * time.Second},
+			Config:    &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host},
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 }
