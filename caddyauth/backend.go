@@ -101,7 +101,7 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 func openRedis(s *SessionsConfig) (*redisstore.Store, error) {
 	c, err := s.resolvedRedisConfig()
 	if err != nil {
-		return nil, fmt.Errorf("caddyauth: sessions redis: %w", err)
+		return nil, err // names the option already
 	}
 	rs, err := redisstore.Open(c)
 	if err != nil {

@@ -133,6 +133,14 @@ func parseSessionsRedis(d *caddyfile.Dispenser, s *SessionsConfig) error {
 func checkRedisLine(opt string, s *SessionsConfig) error {
 	var addrs []string
 	switch opt {
+	case "password":
+		if mixesPlaceholder(s.Password) {
+			return errMixedPlaceholder("sessions redis password")
+		}
+	case "sentinel_password":
+		if mixesPlaceholder(s.Sentinel.Password) {
+			return errMixedPlaceholder("sessions redis sentinel_password")
+		}
 	case "sentinel":
 		addrs = s.Sentinel.Addresses
 	case "cluster":
@@ -164,20 +172,27 @@ func checkRedis(s *SessionsConfig) error {
 	if err := c.Check(); err != nil {
 		return fmt.Errorf("caddyauth: sessions redis: %w", err)
 	}
+	if mixesPlaceholder(s.Password) {
+		return errMixedPlaceholder("sessions redis password")
+	}
+	if s.Sentinel != nil && mixesPlaceholder(s.Sentinel.Password) {
+		return errMixedPlaceholder("sessions redis sentinel_password")
+	}
 	return nil
 }
 
-// redisConfig is s as a redisstore.Config, each string through f.
+// redisConfig is s as a redisstore.Config, each string but the passwords
+// (secrets: see resolvedRedisConfig) through f.
 func (s *SessionsConfig) redisConfig(f func(string) string) redisstore.Config {
 	c := redisstore.Config{
-		URL: f(s.URL), Username: f(s.Username), Password: f(s.Password),
+		URL: f(s.URL), Username: f(s.Username), Password: s.Password,
 		DB: s.DB, TLS: s.TLS,
 	}
 	for _, a := range s.Cluster {
 		c.Cluster = append(c.Cluster, f(a))
 	}
 	if sn := s.Sentinel; sn != nil {
-		c.MasterName, c.SentinelPassword = f(sn.Master), f(sn.Password)
+		c.MasterName, c.SentinelPassword = f(sn.Master), sn.Password
 		for _, a := range sn.Addresses {
 			c.Sentinels = append(c.Sentinels, f(a))
 		}
@@ -186,7 +201,10 @@ func (s *SessionsConfig) redisConfig(f func(string) string) redisstore.Config {
 }
 
 // resolvedRedisConfig resolves the placeholders ({env.X}, {file./path}) of
-// every string of s. Errors name the option, never a value.
+// s. A password is a secret: resolved only when it is one whole
+// placeholder (which must not come out empty), else taken literally,
+// braces and all, so no error can quote a piece of it. Errors name the
+// option, never a value.
 func (s *SessionsConfig) resolvedRedisConfig() (redisstore.Config, error) {
 	repl := caddy.NewReplacer()
 	var errs []error
@@ -196,9 +214,18 @@ func (s *SessionsConfig) resolvedRedisConfig() (redisstore.Config, error) {
 		}
 		out, err := repl.ReplaceOrErr(v, true, true)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("caddyauth: sessions redis: %w", err))
 		}
 		return out
 	})
+	var err error
+	if c.Password, err = resolveSecret("sessions redis password", s.Password, true); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Sentinel != nil {
+		if c.SentinelPassword, err = resolveSecret("sessions redis sentinel_password", s.Sentinel.Password, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return c, errors.Join(errs...)
 }

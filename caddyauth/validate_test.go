@@ -41,6 +41,8 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"sentinel":{"password":"x"}}}`, "sentinel_password applies to sentinel only"},
 		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:26379"]},"db":-1}}`, "db must not be negative"},
 		{`{"sessions":{"backend":"redis","url":"redis://h:6379","password":"hunter2"}}`, "with url, give the username, password and db in the URL"},
+		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"password":"x{env.P}"}}`, "sessions redis password: a placeholder must be the whole value"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:1"],"password":"{file./p}x"}}}`, "sessions redis sentinel_password: a placeholder must be the whole value"},
 		{`{"session_cache":"10s"}`, "session_cache must be between"},
 		{`{"cookie":{"name":"a;b"}}`, `cookie name "a;b" has characters`},
 		{`{"cookie":{"name":"a b"}}`, `cookie name "a b" has characters`},
