@@ -141,7 +141,18 @@ type SessionsConfig struct {
 	// Backend is "database", "redis" or "memory".
 	Backend string `json:"backend"`
 	// URL is the Redis URL (redis://, rediss://) for the redis backend.
+	// Exactly one of URL, Sentinel and Cluster.
 	URL string `json:"url,omitempty"`
+	// Sentinel reaches a Sentinel-managed master.
+	Sentinel *RedisSentinel `json:"sentinel,omitempty"`
+	// Cluster lists Redis Cluster node addresses (host:port).
+	Cluster []string `json:"cluster,omitempty"`
+	// Username, Password, DB and TLS apply to Sentinel and Cluster (a
+	// URL carries its own).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	DB       int    `json:"db,omitempty"`
+	TLS      bool   `json:"tls,omitempty"`
 }
 
 // CookieConfig is the `cookie` block.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	neturl "net/url"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/methods"
 	"github.com/caddyauth/gateway/internal/notify"
@@ -84,7 +82,7 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 	case "memory":
 		b.sessions = memory.New()
 	case "redis":
-		rs, err := openRedis(a.Sessions.URL)
+		rs, err := openRedis(a.Sessions)
 		if err != nil {
 			b.Close()
 			return nil, err
@@ -97,14 +95,15 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 	return b, nil
 }
 
-// openRedis resolves the `sessions redis` URL and opens the store. Errors
-// name the option, never the URL (it may hold a password).
-func openRedis(raw string) (*redisstore.Store, error) {
-	url, err := caddy.NewReplacer().ReplaceOrErr(raw, true, true)
+// openRedis resolves the placeholders of `sessions redis` and opens the
+// store (standalone, Sentinel or Cluster). Errors name the option, never a
+// URL or password.
+func openRedis(s *SessionsConfig) (*redisstore.Store, error) {
+	c, err := s.resolvedRedisConfig()
 	if err != nil {
-		return nil, fmt.Errorf("caddyauth: sessions redis: %w", err)
+		return nil, err // names the option already
 	}
-	rs, err := redisstore.NewFromURL(url)
+	rs, err := redisstore.Open(c)
 	if err != nil {
 		var ue *neturl.Error
 		if errors.As(err, &ue) {

@@ -40,7 +40,7 @@ func init() {
 //	    secret <secret>                 # or: secret_file <path>
 //	    previous_secret <secret>
 //	    database sqlite [<path>] | postgres <dsn>
-//	    sessions database | redis <url> | memory
+//	    sessions database | redis <url> | redis { ... } | memory  # see parseSessionsRedis
 //	    session_cache <duration>|off    # default 5s, at most 5s
 //	    cookie {
 //	        name <name>
@@ -134,10 +134,9 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			switch s.Backend {
 			case "database", "memory":
 			case "redis":
-				if !d.NextArg() {
-					return nil, d.Err("caddyauth: sessions redis needs a URL such as redis://127.0.0.1:6379/0")
+				if err := parseSessionsRedis(d, s); err != nil {
+					return nil, err
 				}
-				s.URL = d.Val()
 			default:
 				return nil, d.Errf("caddyauth: unknown sessions backend %q (want database, redis or memory)", s.Backend)
 			}

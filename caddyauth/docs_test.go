@@ -44,14 +44,14 @@ func parserKeywords(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	var decls []ast.Decl
-	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go"} {
+	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseTokens": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseTokens": true, "parseSessionsRedis": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)

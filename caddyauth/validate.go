@@ -145,7 +145,8 @@ func checkDatabase(db *DatabaseConfig) error {
 	return nil
 }
 
-// checkSessions refuses an unknown session backend and redis without a URL.
+// checkSessions refuses an unknown session backend and a redis config
+// that names no (or more than one) topology.
 func checkSessions(s *SessionsConfig) error {
 	if s == nil {
 		return nil
@@ -153,9 +154,7 @@ func checkSessions(s *SessionsConfig) error {
 	switch s.Backend {
 	case "", "database", "memory":
 	case "redis":
-		if s.URL == "" {
-			return errors.New("caddyauth: sessions redis needs a URL such as redis://127.0.0.1:6379/0")
-		}
+		return checkRedis(s)
 	default:
 		return fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", s.Backend)
 	}

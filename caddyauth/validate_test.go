@@ -31,6 +31,18 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"database":{"driver":"postgres"}}`, "database postgres needs a connection string"},
 		{`{"sessions":{"backend":"mongo"}}`, `unknown sessions backend "mongo"`},
 		{`{"sessions":{"backend":"redis"}}`, "sessions redis needs a URL"},
+		{`{"sessions":{"backend":"redis","url":"redis://h:6379","cluster":["h:7000"]}}`, "give exactly one of url, sentinel or cluster"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:26379"]},"cluster":["h:7000"]}}`, "give exactly one of url, sentinel or cluster"},
+		{`{"sessions":{"backend":"redis","sentinel":{"addresses":["h:26379"]}}}`, "sentinel needs a master name"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m"}}}`, "sentinel needs at least one sentinel address"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h"]}}}`, `address "h": want host:port`},
+		{`{"sessions":{"backend":"redis","cluster":["h:99999"]}}`, "port must be 1..65535"},
+		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"db":1}}`, "a Redis Cluster has only database 0"},
+		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"sentinel":{"password":"x"}}}`, "sentinel_password applies to sentinel only"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:26379"]},"db":-1}}`, "db must not be negative"},
+		{`{"sessions":{"backend":"redis","url":"redis://h:6379","password":"hunter2"}}`, "with url, give the username, password and db in the URL"},
+		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"password":"x{env.P}"}}`, "sessions redis password: a placeholder must be the whole value"},
+		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:1"],"password":"{file./p}x"}}}`, "sessions redis sentinel_password: a placeholder must be the whole value"},
 		{`{"session_cache":"10s"}`, "session_cache must be between"},
 		{`{"tokens":{"access_lifetime":"2h"}}`, "tokens access_lifetime must be between 1m and 1h"},
 		{`{"tokens":{"assertion_lifetime":"1s"}}`, "tokens assertion_lifetime must be between 10s and 10m"},
@@ -81,6 +93,9 @@ func TestValidateJSONRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.json, err, tc.want)
 		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error shows the password: %v", tc.json, err)
+		}
 	}
 }
 
@@ -100,6 +115,8 @@ func TestValidateJSONAccepts(t *testing.T) {
 		`{"cors":{"origins":["https://App.example.com"]}}`,
 		`{"database":{"driver":"sqlite"}}`,
 		`{"sessions":{"backend":"redis","url":"{env.REDIS_URL}"}}`,
+		`{"sessions":{"backend":"redis","sentinel":{"master":"{env.M}","addresses":["10.0.0.1:26379","{env.SENTINEL2}"],"password":"{env.SP}"},"username":"u","password":"{env.P}","db":3,"tls":true}}`,
+		`{"sessions":{"backend":"redis","cluster":["{env.NODE1}","[::1]:7001"],"password":"p"}}`,
 		`{"email":{"sender":"log"},"sms":{"sender":"webhook","url":"{env.SMS_URL}","secret":"{env.SMS_SECRET}"}}`,
 		`{"audit":{"webhook":{"url":"{env.AUDIT_URL}","secret":"{env.AUDIT_SECRET}"}}}`,
 		`{"oauth":[{"kind":"google","name":"google","client_id":"{env.ID}","client_secret":"{env.S}","hosted_domain":"example.com"},{"kind":"oidc","name":"corp","issuer":"https://id.example.com","client_id":"i","client_secret":"s"}]}`,

@@ -20,6 +20,10 @@ apt_install() {
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+# The Sentinel tests start sentinels of their own (redis-sentinel, or
+# `redis-server --sentinel` when the package is absent); the Cluster tests
+# start three cluster-enabled redis-server and join them with redis-cli.
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 # The browser tests drive Debian's chromium; pages render in DejaVu Sans.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The MFA e2e test checks our TOTP codes against an independent implementation.

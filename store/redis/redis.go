@@ -60,32 +60,31 @@ func New(client redis.UniversalClient, prefix string) *Store {
 }
 
 // NewFromURL connects to a standalone Redis given as redis://, rediss:// or
-// unix:// (see redis.ParseURL) and uses DefaultPrefix. For Sentinel or
-// Cluster build a redis.UniversalClient and call New.
+// unix:// (see redis.ParseURL) and uses DefaultPrefix. Open also takes
+// Sentinel and Cluster.
 func NewFromURL(url string) (*Store, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
-	// Fail fast when Redis is down: a protected request should get its 503
-	// in about a second, not after go-redis's default 5s dial and three
-	// retries. Values given in the URL win.
+	// Fail fast (see failFastTimeout); values given in the URL win.
 	q := ""
 	if i := strings.IndexByte(url, '?'); i >= 0 {
 		q = url[i+1:]
 	}
 	if !strings.Contains(q, "dial_timeout=") {
-		opts.DialTimeout = time.Second
+		opts.DialTimeout = failFastTimeout
 	}
 	if !strings.Contains(q, "read_timeout=") {
-		opts.ReadTimeout = time.Second
+		opts.ReadTimeout = failFastTimeout
 	}
 	if !strings.Contains(q, "write_timeout=") {
-		opts.WriteTimeout = time.Second
+		opts.WriteTimeout = failFastTimeout
 	}
 	if !strings.Contains(q, "max_retries=") {
-		opts.MaxRetries = 1
+		opts.MaxRetries = failFastRetries
 	}
+	opts.DialerRetries = failFastDials
 	return New(redis.NewClient(opts), DefaultPrefix), nil
 }
 

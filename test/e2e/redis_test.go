@@ -11,6 +11,8 @@ import (
 // TestRedisDown (i): with Redis gone the gateway fails closed (503
 // STORE_UNAVAILABLE, never the upstream, never a redirect to a login that
 // cannot work) within a couple of seconds, and recovers when Redis is back.
+// Standalone here; Sentinel (no master left) and Cluster (every node
+// killed) end TestRedisSentinelFailover and TestRedisClusterGateway.
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, nil)

@@ -20,6 +20,8 @@ type Redis struct {
 	bin  string
 	port int
 	dir  string
+	// argv gives the process arguments for a port (nil: a plain server).
+	argv func(port int, dir string) []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -32,14 +34,30 @@ type Redis struct {
 // A missing redis-server fails the test: never a skip.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return startRedis(t, redisServer(t), nil, nil)
+}
+
+// redisServer is the redis-server binary, or fails the test.
+func redisServer(t testing.TB) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("harness: redis-server not found in PATH: install redis-server (apt-get install -y redis-server)")
 	}
-	r := &Redis{t: t, bin: bin, dir: t.TempDir(), logs: &lockedBuffer{}}
+	return bin
+}
+
+// startRedis starts bin on a free port with argv's arguments (nil: a
+// plain server without persistence), portOK vetting each port tried.
+func startRedis(t testing.TB, bin string, argv func(port int, dir string) []string, portOK func(port int) bool) *Redis {
+	t.Helper()
+	r := &Redis{t: t, bin: bin, dir: t.TempDir(), logs: &lockedBuffer{}, argv: argv}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		r.port = FreePort(t)
+		for portOK != nil && !portOK(r.port) {
+			r.port = FreePort(t)
+		}
 		if lastErr = r.start(); lastErr == nil {
 			break
 		}
@@ -61,7 +79,7 @@ func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
 func (r *Redis) Logs() string { return r.logs.String() }
 
 func (r *Redis) start() error {
-	cmd := exec.Command(r.bin,
+	args := []string{
 		"--port", strconv.Itoa(r.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -69,7 +87,11 @@ func (r *Redis) start() error {
 		"--daemonize", "no",
 		"--dir", r.dir,
 		"--logfile", "",
-	)
+	}
+	if r.argv != nil {
+		args = r.argv(r.port, r.dir)
+	}
+	cmd := exec.Command(r.bin, args...)
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redis-server: %v", err)
@@ -113,7 +135,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
+	// NOAUTH: up, but wants a password (requirepass).
+	if l := strings.TrimSpace(line); l != "+PONG" && !strings.HasPrefix(l, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
