@@ -65,7 +65,7 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"login": p.base + "/login", "fields": []string{"email", "phone", "password", "rd"}})
 		return
 	}
-	v := &loginView{layout: layout{Title: "Sign in"}, RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), "password")}
+	v := &loginView{layout: layout{Title: "Sign in"}, RD: rd, PasswordOff: !p.s.methodEnabled(r.Context(), store.AuthPassword)}
 	if id != nil {
 		u := id.User
 		v.User = &u
@@ -77,8 +77,8 @@ func (p *portal) loginPage(w http.ResponseWriter, r *http.Request) {
 func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	result := "store_error"
-	defer func() { p.s.obs.Login("password", result, time.Since(start)) }()
-	if !p.s.methodEnabled(r.Context(), "password") {
+	defer func() { p.s.obs.Login(store.AuthPassword, result, time.Since(start)) }()
+	if !p.s.methodEnabled(r.Context(), store.AuthPassword) {
 		result = "method_disabled"
 		p.loginFailed(w, r, loginInput{}, errMethodDisabled)
 		return
@@ -205,7 +205,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 		result = "invalid_credentials"
 		p.s.log.Info("login failed", zapIP(ip))
-		ev := audit.Event{Type: audit.LoginFailed, Email: auditIdentifier(email), Reason: "invalid_credentials", Detail: map[string]string{"method": "password"}}
+		ev := audit.Event{Type: audit.LoginFailed, Email: auditIdentifier(email), Reason: "invalid_credentials", Detail: map[string]string{"method": store.AuthPassword}}
 		if byPhone {
 			ev.Detail["identifier"] = "phone"
 		}
@@ -235,7 +235,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if p.completeLogin(w, r, u, firstFactor{Method: "password"}, in.RD) {
+	if p.completeLogin(w, r, u, firstFactor{Method: store.AuthPassword}, in.RD) {
 		result = "success"
 	}
 }

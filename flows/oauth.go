@@ -98,7 +98,7 @@ func (p *portal) oauthProvider(w http.ResponseWriter, r *http.Request) *oauth.Pr
 		p.s.writeError(w, r, errNotFound)
 		return nil
 	}
-	if !p.s.methodEnabled(r.Context(), "oauth:"+prov.Name()) {
+	if !p.s.methodEnabled(r.Context(), store.AuthOAuth(prov.Name())) {
 		p.s.writeError(w, r, errOAuthDisabled)
 		return nil
 	}
@@ -238,7 +238,7 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if prov == nil {
 		return
 	}
-	method := "oauth:" + prov.Name()
+	method := store.AuthOAuth(prov.Name())
 	result := "store_error"
 	defer func() { p.s.obs.Login(method, result, time.Since(start)) }()
 	fail := func(reason string, e *APIError, ev audit.Event) {
@@ -415,7 +415,7 @@ func (p *portal) signupUser(r *http.Request, prov *oauth.Provider, ident *oauth.
 	if err != nil {
 		return nil, err
 	}
-	if err := acc.Create(r.Context(), p.s.actor(r, "oauth:"+prov.Name()), u); err != nil {
+	if err := acc.Create(r.Context(), p.s.actor(r, store.AuthOAuth(prov.Name())), u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -575,7 +575,7 @@ func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	for _, s := range sessions {
-		if s.AuthMethod == "oauth:"+name && s.ID != id.Session.ID {
+		if s.AuthMethod == store.AuthOAuth(name) && s.ID != id.Session.ID {
 			if err := p.s.deps.Sessions.RevokeID(ctx, s.ID); err != nil {
 				p.s.storeFailure(w, r, "oauth unlink", err)
 				return
@@ -641,7 +641,7 @@ func (s *Service) oauthView(r *http.Request, u *store.User) *oauthView {
 	}
 	for _, prov := range s.oauth.order {
 		isLinked := slices.ContainsFunc(linked, func(i *store.Identity) bool { return i.Provider == prov.Name() })
-		if !isLinked && !s.methodEnabled(r.Context(), "oauth:"+prov.Name()) {
+		if !isLinked && !s.methodEnabled(r.Context(), store.AuthOAuth(prov.Name())) {
 			continue
 		}
 		v.Providers = append(v.Providers, providerButton{Name: prov.Name(), DisplayName: prov.DisplayName(), Linked: isLinked})

@@ -21,7 +21,7 @@ func groupSource(prov *oauth.Provider) string {
 	if prov.Kind() == oauth.KindOIDC {
 		return "oidc:" + prov.Name()
 	}
-	return "oauth:" + prov.Name()
+	return store.AuthOAuth(prov.Name())
 }
 
 // groupsDiffer reports a change worth storing and recording; nil and empty

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
+	"github.com/caddyauth/gateway/store"
 )
 
 // changePasswordInput is POST /auth/change-password. LogoutOthers is a
@@ -175,7 +176,7 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	// The old sessions already ended above (revokeNone).
 	bearer := bearerMode(r)
 	nid, err := p.s.rotateSession(w, r, rotation{Op: "change password", Revoke: revokeNone, User: u, Cookie: !bearer,
-		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, "password"), MFAMethod: id.Session.MFAMethod},
+		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, store.AuthPassword), MFAMethod: id.Session.MFAMethod},
 		KeepEnd: id.Session.ExpiresAt})
 	signedIn := err == nil
 	if !signedIn {

@@ -161,7 +161,7 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.log.Info("first administrator created through the setup page", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
-	p.completeLogin(w, r, u, firstFactor{Method: "password"}, "")
+	p.completeLogin(w, r, u, firstFactor{Method: store.AuthPassword}, "")
 }
 
 // accountMessage is the sentence shown to a person whose account input

@@ -81,11 +81,11 @@ const maxVerified = 10000
 func amrOf(s *store.Session) []string {
 	var out []string
 	switch {
-	case s.AuthMethod == "password" || s.AuthMethod == "setup":
+	case s.AuthMethod == store.AuthPassword || s.AuthMethod == store.AuthSetup:
 		out = append(out, "pwd")
-	case s.AuthMethod == "passwordless":
+	case s.AuthMethod == store.AuthPasswordless:
 		out = append(out, "otp")
-	case strings.HasPrefix(s.AuthMethod, "oauth:"):
+	case strings.HasPrefix(s.AuthMethod, store.AuthOAuthPrefix):
 		out = append(out, "fed")
 	}
 	switch s.MFAMethod {

@@ -79,8 +79,8 @@ type Session struct {
 	IdleExpiresAt time.Time // LastSeenAt + idle timeout
 	IP            string
 	UserAgent     string
-	// AuthMethod is the first factor that opened the session: "password",
-	// "setup", "oauth:<provider>", "passwordless".
+	// AuthMethod is the first factor that opened the session: AuthPassword,
+	// AuthSetup, AuthOAuth(<provider>), AuthPasswordless.
 	AuthMethod string
 	// MFAMethod is the second factor that was passed ("totp", "recovery",
 	// "email", "sms", "trusted_device", "idp"); empty for single factor.
@@ -174,3 +174,17 @@ type TokenStore interface {
 	// PeekToken returns the token without consuming it (to render a page).
 	PeekToken(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
 }
+
+// First factors: the values of Session.AuthMethod, which are also the
+// names of the runtime method switches (internal/methods) and the
+// audit's "method" detail.
+const (
+	AuthPassword     = "password"
+	AuthSetup        = "setup"
+	AuthPasswordless = "passwordless"
+	// AuthOAuthPrefix begins "oauth:<provider>".
+	AuthOAuthPrefix = "oauth:"
+)
+
+// AuthOAuth is the first factor of a sign-in through provider.
+func AuthOAuth(provider string) string { return AuthOAuthPrefix + provider }

@@ -30,7 +30,7 @@ const DefaultTTL = 2 * time.Second
 const prefix = "method:"
 
 // Fixed names; OAuth providers are "oauth:<name>".
-var fixed = []string{"password", "registration"}
+var fixed = []string{store.AuthPassword, "registration"}
 
 // Valid reports whether m names a switchable method.
 func Valid(m string) bool {
@@ -39,7 +39,7 @@ func Valid(m string) bool {
 			return true
 		}
 	}
-	name, ok := strings.CutPrefix(m, "oauth:")
+	name, ok := strings.CutPrefix(m, store.AuthOAuthPrefix)
 	if !ok || name == "" || len(name) > 64 {
 		return false
 	}
@@ -81,9 +81,9 @@ func New(st store.SettingsStore, ttl time.Duration, offered []string) *Switch {
 // provider may create accounts (`signup on` or `allowed_domains`). Flows
 // that are not built (passwordless) are never offered.
 func Offered(signup bool, providers ...string) []string {
-	out := []string{"password"}
+	out := []string{store.AuthPassword}
 	for _, p := range providers {
-		out = append(out, "oauth:"+p)
+		out = append(out, store.AuthOAuth(p))
 	}
 	if signup && len(providers) > 0 {
 		out = append(out, "registration")

@@ -151,7 +151,7 @@ func (m *Manager) Config() Config { return m.cfg }
 // Create starts a full password session for u and returns it with its
 // token. Beyond MaxPerUser the oldest sessions are evicted.
 func (m *Manager) Create(ctx context.Context, u *store.User, ip, userAgent string) (*Identity, error) {
-	return m.CreateWith(ctx, u, Options{IP: ip, UserAgent: userAgent, AuthMethod: "password"})
+	return m.CreateWith(ctx, u, Options{IP: ip, UserAgent: userAgent, AuthMethod: store.AuthPassword})
 }
 
 // Options describe a new session.
