@@ -12,16 +12,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddyauth/gateway/flows"
-	"github.com/caddyauth/gateway/internal/audit"
-	"github.com/caddyauth/gateway/internal/methods"
-	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 )
 
 // The operator's controls on the command line: `caddy auth user
-// show|delete|logout-all|unlock|reset-mfa`, `caddy auth methods ...` and
-// `caddy auth sessions revoke --all`. They act on the same database (and
-// session store) as the running servers, which notice within seconds.
+// show|delete|logout-all|unlock|reset-mfa` here, `caddy auth methods ...`
+// in command_methods.go and `caddy auth sessions revoke --all` in
+// command_sessions.go. They act on the same database (and session store)
+// as the running servers, which notice within seconds.
 
 // adminUserCommands are the `user` subcommands added by the admin feature.
 func adminUserCommands() []*cobra.Command {
@@ -172,140 +170,4 @@ func adminUserCommands() []*cobra.Command {
 	}
 	configFlags(resetMFA)
 	return []*cobra.Command{show, del, logoutAll, unlock, resetMFA}
-}
-
-// methodsCommand: `caddy auth methods list|enable|disable`.
-func methodsCommand() *cobra.Command {
-	m := &cobra.Command{
-		Use:   "methods",
-		Short: "Turn auth methods (password, oauth:<provider>, registration) off and on at runtime",
-		Long: `The switch lives in the database every instance shares; running servers
-re-read it every 2 seconds. A method nobody switched is enabled: the switch
-can turn off what the configuration offers, never add what it does not.
-Only the configuration's methods exist here: password, oauth:<name> for each
-configured oauth/oidc provider, and registration when a provider may create
-accounts (signup on or allowed_domains); "methods list" shows them.`,
-	}
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "Show which auth methods are enabled",
-		RunE: func(c *cobra.Command, _ []string) error {
-			env, err := loadEnv(c)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			states, err := methods.New(env.db, -1, env.app.offeredMethods()).List(c.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "METHOD\tSTATE")
-			for _, s := range states {
-				state := "enabled"
-				if !s.Enabled {
-					state = "disabled"
-				}
-				fmt.Fprintf(tw, "%s\t%s\n", s.Method, state)
-			}
-			return tw.Flush()
-		},
-	}
-	configFlags(list)
-	set := func(enabled bool) *cobra.Command {
-		verb, typ := "disable", audit.MethodDisabled
-		if enabled {
-			verb, typ = "enable", audit.MethodEnabled
-		}
-		cmd := &cobra.Command{
-			Use:   verb + " <method>",
-			Short: strings.ToUpper(verb[:1]) + verb[1:] + " an auth method on every instance within seconds",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				env, err := loadEnv(c)
-				if err != nil {
-					return err
-				}
-				defer env.Close()
-				// Only a method this configuration offers: a typo
-				// (oauth:githb) is refused, not stored and audited.
-				if err := methods.New(env.db, -1, env.app.offeredMethods()).Set(c.Context(), args[0], enabled); err != nil {
-					return err
-				}
-				env.record(c.Context(), audit.Event{Type: typ, Detail: map[string]string{"method": args[0]}})
-				fmt.Fprintf(c.OutOrStdout(), "%s %sd; running instances follow within %s\n", args[0], verb, methods.DefaultTTL)
-				return nil
-			},
-		}
-		configFlags(cmd)
-		return cmd
-	}
-	m.AddCommand(list, set(false), set(true))
-	return m
-}
-
-// sessionStore is the server's session store for the CLI (opened by
-// loadEnv); done releases it. Sessions in a server's memory are out of
-// reach.
-func (e *cliEnv) sessionStore() (store.SessionStore, func(), error) {
-	if e.app.sessionsBackend() == "memory" {
-		return nil, nil, errors.New("sessions are kept in the server's memory (sessions memory): restart it to end them")
-	}
-	return e.stores.sessions, func() {}, nil
-}
-
-// sessionManager is a session manager over the configured store that tells
-// running instances about revocations (Redis pub/sub) like a server does.
-func (e *cliEnv) sessionManager() (*session.Manager, func(), error) {
-	ss, done, err := e.sessionStore()
-	if err != nil {
-		return nil, nil, err
-	}
-	mgr, err := session.New(ss, e.db, session.Config{CacheTTL: -1})
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	if bus := e.stores.revocations; bus != nil {
-		mgr.SetBroadcaster(bus)
-	}
-	return mgr, done, nil
-}
-
-// revokeAll ends every session of every user (the leaked-secret runbook).
-func (e *cliEnv) revokeAll(ctx context.Context) (int, error) {
-	mgr, done, err := e.sessionManager()
-	if err != nil {
-		return 0, err
-	}
-	defer done()
-	users, err := e.db.ListUsers(ctx)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, u := range users {
-		n, err := mgr.RevokeUser(ctx, u.ID)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("after %d session(s): %w", total, err)
-		}
-	}
-	return total, nil
-}
-
-// revokeAllCommand is `caddy auth sessions revoke --all`.
-func revokeAllCommand(c *cobra.Command) error {
-	env, err := loadEnv(c)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	n, err := env.revokeAll(c.Context())
-	if err != nil {
-		return err
-	}
-	env.record(c.Context(), audit.Event{Type: audit.LogoutAll, Reason: "all_users", Detail: map[string]string{"sessions": fmt.Sprint(n)}})
-	fmt.Fprintf(c.OutOrStdout(), "%d session(s) revoked for every user\n", n)
-	return nil
 }
