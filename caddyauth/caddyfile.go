@@ -367,7 +367,7 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 }
 
 // parseMFA: mfa { required  methods totp email sms recovery
-// trusted_device 14d|off  trust_cookie <name>  trust_header <name>  issuer <s> }
+// trusted_device 14d|off  trust_cookie <name>  trust_header <name>  issuer <s> }.
 func parseMFA(d *caddyfile.Dispenser) (*MFAConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()

@@ -29,7 +29,7 @@ func checkCORSOrigins(origins []string) (map[string]bool, error) {
 		}
 		c, err := CanonicalOrigin(o)
 		if err != nil {
-			return nil, fmt.Errorf("cors origin %q: %v", o, err)
+			return nil, fmt.Errorf("cors origin %q: %w", o, err)
 		}
 		m[c] = true
 	}

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -110,7 +111,7 @@ func TestFactorBegins(t *testing.T) {
 		if f.Begins() {
 			continue
 		}
-		if _, err := f.Begin(context.Background(), &factorCall{}); err != errMFAMethodNA {
+		if _, err := f.Begin(context.Background(), &factorCall{}); !errors.Is(err, errMFAMethodNA) {
 			t.Errorf("%s: Begin = %v, want %v", f.Name(), err, errMFAMethodNA)
 		}
 	}

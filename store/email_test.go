@@ -41,7 +41,7 @@ func TestEqualEmail(t *testing.T) {
 			t.Errorf("EqualEmail(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { store.EqualEmail("Kate@Example.com", "kate@example.com") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = store.EqualEmail("Kate@Example.com", "kate@example.com") }); n != 0 {
 		t.Errorf("EqualEmail allocates %v times (it runs on the protected-request path)", n)
 	}
 }

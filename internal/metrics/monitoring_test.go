@@ -242,9 +242,6 @@ var promFuncs = map[string]bool{
 // Keywords that may be followed by "(": grouping clauses.
 var promClauses = map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true}
 
-// Keywords that are operators, not series.
-var promKeywords = map[string]bool{"and": true, "or": true, "unless": true, "offset": true, "bool": true}
-
 var durationRE = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+(:([0-9]+(ms|s|m|h|d|w|y))*)?$`)
 
 // checkPromQL is a light syntax check, short of a full parser (pulling in
@@ -322,10 +319,10 @@ func checkPromQL(e string) error {
 				if !promFuncs[name] {
 					return fmt.Errorf("unknown function %s", name)
 				}
-			case promKeywords[name], strings.HasPrefix(name, "caddy_auth_"):
 			default:
-				// A bare word: a label name inside a grouping list or
-				// label_values(), or a metric from elsewhere.
+				// A keyword (and, or, unless, offset, bool), one of our
+				// metrics, or a bare word: a label name inside a grouping
+				// list or label_values(), or a metric from elsewhere.
 			}
 		case c >= '0' && c <= '9' || c == '.':
 			for i < len(e) && (e[i] >= '0' && e[i] <= '9' || e[i] == '.' || e[i] == 'e') {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestStateRoundTrip(t *testing.T) {
 		{"huge", strings.Repeat("A", 5000), "corp", tx.State, now, codec(t, keyA)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := tc.c.Open(tc.value, tc.provider, tc.state, tc.now); err != ErrState {
+			if _, err := tc.c.Open(tc.value, tc.provider, tc.state, tc.now); !errors.Is(err, ErrState) {
 				t.Fatalf("err = %v, want ErrState", err)
 			}
 		})

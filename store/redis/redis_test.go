@@ -149,7 +149,7 @@ func TestKeyLayout(t *testing.T) {
 	if err := s.DeleteSession(ctx, sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	if c.Exists(ctx, key).Val() != 0 || c.ZScore(ctx, idx, sess.ID).Err() != redis.Nil {
+	if c.Exists(ctx, key).Val() != 0 || !errors.Is(c.ZScore(ctx, idx, sess.ID).Err(), redis.Nil) {
 		t.Error("DeleteSession left the key or its index entry")
 	}
 }

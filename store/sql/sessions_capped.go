@@ -36,11 +36,13 @@ func (d *DB) CreateSessionCapped(ctx context.Context, s *store.Session, max int)
 	if err != nil {
 		return nil, d.wrap(op, err)
 	}
+	// Closed by hand, not deferred: the transaction's next statements
+	// need the connection the rows hold (SQLite has one).
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			rows.Close() //nolint:sqlclosecheck // see above
 			return nil, d.wrap(op, err)
 		}
 		ids = append(ids, id)

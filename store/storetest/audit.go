@@ -94,7 +94,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) store.AuditStore) {
 		if len(seenHead) == 0 || seenHead[len(seenHead)-1] != nil {
 			t.Fatalf("seal of the first record saw head %v, want nil", seenHead)
 		}
-		if first.Seq != 1 || first.PrevMAC != nil && len(first.PrevMAC) != 0 {
+		if first.Seq != 1 || len(first.PrevMAC) != 0 {
 			t.Fatalf("first record: seq %d prev %x", first.Seq, first.PrevMAC)
 		}
 		second := appendRec(t, s, store.AuditRecord{Time: at, Type: "logout"})

@@ -299,7 +299,7 @@ func startApple(t *testing.T) *fakeApple {
 		if err != nil {
 			return err
 		}
-		if exp, _ := tok.Claims.GetExpirationTime(); exp.Sub(time.Now()) > 180*24*time.Hour {
+		if exp, _ := tok.Claims.GetExpirationTime(); time.Until(exp.Time) > 180*24*time.Hour {
 			return jwt.ErrTokenInvalidClaims
 		}
 		return nil

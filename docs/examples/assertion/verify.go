@@ -133,7 +133,7 @@ func (v *Verifier) fetch(ctx context.Context) (map[string]ed25519.PublicKey, err
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("jwks: %s", res.Status)
 	}
