@@ -426,8 +426,9 @@ func (a *App) acquire(ctx caddy.Context) error {
 		MFA:      a.db,
 		// The database is shared by every instance: a method switched
 		// off or a lockout lifted there is felt by all of them.
-		Methods:  a.stores.methods,
-		Lockouts: a.db,
+		Methods:     a.stores.methods,
+		MethodAdmin: a.stores.methods,
+		Lockouts:    a.db,
 
 		Identities: a.db,
 		Outbox:     a.queue(),

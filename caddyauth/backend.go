@@ -31,7 +31,7 @@ type backend struct {
 	sessions store.SessionStore
 	// tokens keeps one-time codes and drops the older ones of a purpose
 	// when a new one is sent.
-	tokens purgeableTokens
+	tokens flows.TokenStore
 	// methods is the runtime auth-method switch, shared by every
 	// instance through the database; the admin API lists and flips it.
 	methods flows.MethodAdmin
@@ -43,24 +43,10 @@ type backend struct {
 	newLimiter flows.NewLimiter
 }
 
-// purgeableTokens is a token store that can drop a user's tokens of one
-// purpose.
-type purgeableTokens interface {
-	store.TokenStore
-	store.TokenPurger
-}
-
 // revocationBus tells other instances about revocations and hears theirs.
 type revocationBus interface {
 	session.Broadcaster
 	SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync func())
-}
-
-// channelQueue is an outbox that knows which channels it can deliver on,
-// so the flows offer email and SMS codes only when a sender exists.
-type channelQueue interface {
-	notify.Queue
-	Has(channel string) bool
 }
 
 // openBackend opens the stores a's config names, resolving placeholders
@@ -136,8 +122,8 @@ func (b *backend) Close() {
 // Interface guards: the stores provide the capabilities the backend
 // declares.
 var (
-	_ purgeableTokens   = (*sqlstore.DB)(nil)
+	_ flows.TokenStore  = (*sqlstore.DB)(nil)
 	_ flows.MethodAdmin = (*methods.Switch)(nil)
 	_ revocationBus     = (*redisstore.Store)(nil)
-	_ channelQueue      = (*notify.Outbox)(nil)
+	_ notify.Queue      = (*notify.Outbox)(nil)
 )

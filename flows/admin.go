@@ -316,8 +316,8 @@ func (p *portal) adminUnlock(w http.ResponseWriter, r *http.Request, admin *sess
 }
 
 func (p *portal) methodAdmin(w http.ResponseWriter, r *http.Request) MethodAdmin {
-	ma, ok := p.s.deps.Methods.(MethodAdmin)
-	if !ok {
+	ma := p.s.deps.MethodAdmin
+	if ma == nil {
 		p.adminError(w, r, apiErr(http.StatusNotFound, CodeNotFound, "The auth-method switch is not configured."))
 		return nil
 	}

@@ -49,6 +49,9 @@ type outbox struct {
 	msgs []notify.Message
 }
 
+// Has: the test outbox takes every channel.
+func (o *outbox) Has(string) bool { return true }
+
 func (o *outbox) Enqueue(_ context.Context, m notify.Message) error {
 	o.mu.Lock()
 	o.msgs = append(o.msgs, m)
@@ -82,7 +85,7 @@ func newAdminEnv(t *testing.T, lim *Limits) *adminEnv {
 	}
 	e := &adminEnv{t: t, mem: mem, mgr: mgr, audit: &recorder{}, outbox: &outbox{}, sw: methods.New(mem, -1, methods.Offered(false, "github", "google"))}
 	e.svc, err = New(Config{Limits: lim}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h,
-		Audit: e.audit, Outbox: e.outbox, Methods: e.sw, Lockouts: mem})
+		Audit: e.audit, Outbox: e.outbox, Methods: e.sw, MethodAdmin: e.sw, Lockouts: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,8 +416,9 @@ func (deadSettings) Settings(context.Context, string) (map[string]string, error)
 func TestMethodSwitchFailsClosed(t *testing.T) {
 	mem := memory.New()
 	mgr, _ := session.New(mem, mem, session.Config{CacheTTL: -1})
+	dead := methods.New(deadSettings{mem}, -1, nil)
 	svc, err := New(Config{Limits: &Limits{}}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 1),
-		Methods: methods.New(deadSettings{mem}, -1, nil)})
+		Methods: dead, MethodAdmin: dead})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,8 @@ func (f codeFactor) Begin(ctx context.Context, c *factorCall) (*Prompt, error) {
 	u := c.u
 	// A new code replaces the ones sent before: only one is live at a
 	// time, so each guess can match one code, not thirty.
-	if tp, ok := f.s.deps.Tokens.(store.TokenPurger); ok {
-		if err := tp.DeleteUserTokens(ctx, u.ID, mfaCodePurpose); err != nil {
-			return nil, err
-		}
+	if err := f.s.deps.Tokens.DeleteUserTokens(ctx, u.ID, mfaCodePurpose); err != nil {
+		return nil, err
 	}
 	code := sixDigits()
 	h := f.s.keys.MAC("mfa-code", c.stage, f.name, code)

@@ -91,13 +91,7 @@ func (s *Service) mfaAllowed(m string) bool { return s.factors.get(m) != nil }
 
 // hasChannel reports whether messages on channel can be delivered.
 func (s *Service) hasChannel(channel string) bool {
-	if _, none := s.deps.Outbox.(noOutbox); none {
-		return false
-	}
-	if q, ok := s.deps.Outbox.(interface{ Has(string) bool }); ok {
-		return q.Has(channel)
-	}
-	return true
+	return s.deps.Outbox.Has(channel)
 }
 
 // mfaState is what a user can do as a second factor.

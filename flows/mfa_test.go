@@ -34,6 +34,9 @@ type captureQueue struct {
 	msgs []notify.Message
 }
 
+// Has: the capture queue takes every channel.
+func (q *captureQueue) Has(string) bool { return true }
+
 func (q *captureQueue) Enqueue(_ context.Context, m notify.Message) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -95,7 +95,7 @@ type Config struct {
 // Deps are the stores and primitives the flows use.
 type Deps struct {
 	Users    store.UserStore
-	Tokens   store.TokenStore
+	Tokens   TokenStore
 	Sessions *session.Manager
 	Hasher   *password.Hasher
 	// Audit records security events (default: discarded).
@@ -105,6 +105,10 @@ type Deps struct {
 	Outbox notify.Queue
 	// Methods switches auth methods at runtime (default: all enabled).
 	Methods MethodSwitch
+	// MethodAdmin lists and flips the switch for the admin API (nil: the
+	// methods endpoints answer 404). It is usually the same value as
+	// Methods.
+	MethodAdmin MethodAdmin
 	// MFA keeps second factors (default: Users, when it implements it).
 	MFA store.MFAStore
 	// Lockouts keeps the login lockout where every instance shares it
@@ -113,6 +117,14 @@ type Deps struct {
 	// Identities links users to OAuth/OIDC accounts (required when
 	// Config.OAuth is not empty).
 	Identities store.IdentityStore
+}
+
+// TokenStore keeps the one-time tokens and codes: a new code or setup
+// link replaces the older ones of its purpose (DeleteUserTokens), so one
+// is live at a time.
+type TokenStore interface {
+	store.TokenStore
+	store.TokenPurger
 }
 
 // Service holds the shared state of every portal and guard.

@@ -55,10 +55,8 @@ func (s *Service) NewSetupToken(ctx context.Context) (string, time.Time, error) 
 	if err != nil || n > 0 {
 		return "", time.Time{}, err
 	}
-	if tp, ok := s.deps.Tokens.(store.TokenPurger); ok {
-		if err := tp.DeleteUserTokens(ctx, "", SetupPurpose); err != nil {
-			return "", time.Time{}, err
-		}
+	if err := s.deps.Tokens.DeleteUserTokens(ctx, "", SetupPurpose); err != nil {
+		return "", time.Time{}, err
 	}
 	tok := keys.NewToken()
 	exp := s.cfg.Now().Add(s.cfg.SetupTTL)

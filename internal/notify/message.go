@@ -40,4 +40,7 @@ type Message struct {
 // returns nil.
 type Queue interface {
 	Enqueue(ctx context.Context, m Message) error
+	// Has reports whether a sender delivers on channel (Email, SMS): the
+	// flows offer a code only where it can arrive.
+	Has(channel string) bool
 }
