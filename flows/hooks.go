@@ -21,7 +21,7 @@ type MethodSwitch interface {
 type noOutbox struct{}
 
 func (noOutbox) Enqueue(context.Context, notify.Message) error { return errNoOutbox }
-func (noOutbox) Has(string) bool                                 { return false }
+func (noOutbox) Has(string) bool                               { return false }
 
 var errNoOutbox = errors.New("no email or SMS sender is configured")
 
