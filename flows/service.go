@@ -92,8 +92,11 @@ type Config struct {
 
 // Deps are the stores and primitives the flows use.
 type Deps struct {
-	Users    store.UserStore
-	Tokens   store.TokenStore
+	Users  store.UserStore
+	Tokens store.TokenStore
+	// Grants keeps reset, sign-in and invitation links (grant.go; default:
+	// Tokens, when it implements it). Without it those flows are off.
+	Grants   store.GrantStore
 	Sessions *session.Manager
 	Hasher   *password.Hasher
 	// Audit records security events (default: discarded).
@@ -153,6 +156,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("flows: missing MFA store")
 		}
 		deps.MFA = m
+	}
+	if deps.Grants == nil {
+		deps.Grants, _ = deps.Tokens.(store.GrantStore)
 	}
 	if cfg.Keys == nil {
 		r, err := keys.NewRing(keys.NewToken()+keys.NewToken(), "")

@@ -140,13 +140,22 @@ type SessionStore interface {
 	Close() error
 }
 
-// OneTimeToken is a single-use secret (setup link; later reset and magic
-// links). Only its hash is stored.
+// OneTimeToken is a single-use secret (setup link, sent MFA codes, and
+// the grants of store.GrantStore: reset, magic and invitation links). Only
+// its hash is stored.
 type OneTimeToken struct {
 	Hash      string
 	Purpose   string
 	UserID    string
 	ExpiresAt time.Time
+	// CodeHash, when set, is the keyed hash of a short code sent with the
+	// link, for a reader on another device (GrantStore.TryCode).
+	CodeHash string
+	// Tries counts the wrong codes tried against it (GrantStore.TryCode).
+	Tries int
+	// Data is what the token grants besides the user (the address being
+	// verified, for a change of email); never a secret.
+	Data string
 }
 
 // TokenPurger is implemented by token stores that can drop a user's tokens
