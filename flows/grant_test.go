@@ -153,8 +153,10 @@ func TestGrantStoreFailure(t *testing.T) {
 // downGrants is a grant store that cannot be reached.
 type downGrants struct{}
 
-func (downGrants) CreateToken(context.Context, *store.OneTimeToken) error { return store.ErrUnavailable }
-func (downGrants) IssueToken(context.Context, *store.OneTimeToken) error  { return store.ErrUnavailable }
+func (downGrants) CreateToken(context.Context, *store.OneTimeToken) error {
+	return store.ErrUnavailable
+}
+func (downGrants) IssueToken(context.Context, *store.OneTimeToken) error { return store.ErrUnavailable }
 func (downGrants) ConsumeToken(context.Context, string, string, time.Time) (*store.OneTimeToken, error) {
 	return nil, store.ErrUnavailable
 }

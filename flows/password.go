@@ -163,7 +163,11 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	// From here the password has changed (recorded by the service): tell
 	// the user before anything else can fail.
-	if err := acc.StorePassword(ctx, p.s.actor(r, ActorSelf), u, hash, map[string]string{"sessions_ended": strconv.Itoa(ended)}); err != nil {
+	store := acc.StorePassword
+	if !logoutOthers {
+		store = acc.StorePasswordKeepSessions
+	}
+	if err := store(ctx, p.s.actor(r, ActorSelf), u, hash, map[string]string{"sessions_ended": strconv.Itoa(ended)}); err != nil {
 		p.s.storeFailure(w, r, "change password", err)
 		return
 	}

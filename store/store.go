@@ -38,6 +38,10 @@ type User struct {
 	PasswordHash string // PHC string ("$argon2id$..."); empty: no password login
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// PasswordChangedAt is when the password last changed in a way that
+	// ends sessions (reset, `user passwd`, change-password); zero: never.
+	// A session that started before it is dead (session.Manager).
+	PasswordChangedAt time.Time
 }
 
 // Active reports whether the account may log in.
@@ -63,6 +67,10 @@ type UserStore interface {
 	// password change cannot undo a concurrent disable or group change;
 	// ErrNotFound if there is no such user.
 	SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error
+	// ChangePassword is SetPasswordHash that also sets PasswordChangedAt
+	// to at, in the same write: the sessions that started before it die.
+	// ErrNotFound if there is no such user.
+	ChangePassword(ctx context.Context, id, hash string, at time.Time) error
 	// DeleteUser removes the user and everything that hangs off it.
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -190,6 +190,21 @@ func (m *Store) SetPasswordHash(_ context.Context, id, hash string, at time.Time
 	return nil
 }
 
+// ChangePassword writes the hash, UpdatedAt and PasswordChangedAt of one
+// user.
+func (m *Store) ChangePassword(_ context.Context, id, hash string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.users[id]
+	if !ok {
+		return fmt.Errorf("memory: user: %w", store.ErrNotFound)
+	}
+	next := *cur
+	next.PasswordHash, next.UpdatedAt, next.PasswordChangedAt = hash, at, at
+	m.users[id] = &next
+	return nil
+}
+
 // UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash, and
 // sets UpdatedAt (to u.UpdatedAt, or now when that is zero).
 func (m *Store) UpdateUser(_ context.Context, u *store.User) error {

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at`
+const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at, password_changed_at`
 
 // normEmail canonicalises in Go (store.NormalizeEmail: ASCII case only)
 // rather than with SQL lower(), whose folding differs between SQLite and
@@ -34,8 +34,9 @@ func scanUser(r scanner) (*store.User, error) {
 		phone            sql.NullString
 		groups           string
 		created, updated int64
+		pwChanged        int64
 	)
-	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated); err != nil {
+	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated, &pwChanged); err != nil {
 		return nil, err
 	}
 	u.Phone = phone.String
@@ -46,6 +47,9 @@ func scanUser(r scanner) (*store.User, error) {
 		u.Groups = nil
 	}
 	u.CreatedAt, u.UpdatedAt = fromMs(created), fromMs(updated)
+	if pwChanged != 0 {
+		u.PasswordChangedAt = fromMs(pwChanged)
+	}
 	return &u, nil
 }
 
@@ -87,7 +91,7 @@ func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
 	return d.wrap("create first user", tx.Commit())
 }
 
-const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // userRow is u as insertUser's arguments, email lower-cased and zero
 // times set to now.
@@ -106,7 +110,7 @@ func userRow(u *store.User) ([]any, error) {
 	if updated.IsZero() {
 		updated = created
 	}
-	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated)}, nil
+	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated), msOrZero(u.PasswordChangedAt)}, nil
 }
 
 // UserByID returns the user with that id.
@@ -177,6 +181,22 @@ func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
 func (d *DB) SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error {
 	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(at), id)
 	return d.wrap("set password hash", oneRow(res, err))
+}
+
+// ChangePassword writes the hash, updated_at and password_changed_at of
+// one user in one UPDATE.
+func (d *DB) ChangePassword(ctx context.Context, id, hash string, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET password_hash = ?, updated_at = ?, password_changed_at = ? WHERE id = ?`),
+		hash, ms(at), ms(at), id)
+	return d.wrap("change password", oneRow(res, err))
+}
+
+// msOrZero is ms, with the zero time as 0 ("never").
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
 }
 
 // DeleteUser removes the user; the foreign keys cascade to its sessions and
