@@ -102,6 +102,8 @@ type App struct {
 	// MessageTemplates is a directory whose files replace the embedded
 	// message templates of the same name.
 	MessageTemplates string `json:"message_templates,omitempty"`
+	// PasswordReset shapes forgot/reset password (recovery.go).
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -403,6 +405,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 
 		OAuth:          providers,
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
+		PasswordReset:  a.passwordReset(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

@@ -73,6 +73,7 @@ func init() {
 //	    email smtp|webhook <url> { ... } | email log   # see parseSender
 //	    sms webhook <url> { secret <secret> } | sms log
 //	    message_templates <dir>
+//	    password_reset off | password_reset { ttl 15m }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -244,6 +245,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.SMS = c
 			}
+		case "password_reset":
+			c, err := parsePasswordReset(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PasswordReset = c
 		case "message_templates":
 			v, err := oneArg(d)
 			if err != nil {

@@ -66,6 +66,7 @@ func (a *App) configProblems() []error {
 	}
 	errs = append(errs, a.limitProblems()...)
 	errs = append(errs, a.providerProblems()...)
+	errs = append(errs, a.passwordResetProblems()...)
 	return append(errs, a.deliveryProblems()...)
 }
 

@@ -27,6 +27,7 @@ func (s *Service) Portal(base string) http.Handler {
 	// Each feature registers its own routes from its own file.
 	p.mfaRoutes(mux)
 	p.passwordRoutes(mux)
+	p.resetRoutes(mux)
 	p.oauthRoutes(mux)
 	p.adminRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)

@@ -88,6 +88,11 @@ type Config struct {
 	// OAuthStateKeys seal the OAuth state cookie: current key first,
 	// previous ones still open it (ring.VerifyKeys("oauth-state")).
 	OAuthStateKeys [][]byte
+	// PasswordReset turns on forgot/reset password (reset_config.go).
+	PasswordReset PasswordResetConfig
+	// SendFloor is the least time a forgot-password answer takes, for
+	// every identifier alike (default 400ms; negative: none, for tests).
+	SendFloor time.Duration
 }
 
 // Deps are the stores and primitives the flows use.
@@ -197,6 +202,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	cfg.PasswordReset.setDefaults()
+	if cfg.SendFloor == 0 {
+		cfg.SendFloor = defaultSendFloor
 	}
 	if cfg.AdminGroup == "" {
 		cfg.AdminGroup = "admin"

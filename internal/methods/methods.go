@@ -30,7 +30,7 @@ const DefaultTTL = 2 * time.Second
 const prefix = "method:"
 
 // Fixed names; OAuth providers are "oauth:<name>".
-var fixed = []string{"password", "registration"}
+var fixed = []string{"password", "registration", "password_reset", "passwordless"}
 
 // Valid reports whether m names a switchable method.
 func Valid(m string) bool {

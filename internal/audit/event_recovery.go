@@ -1,0 +1,14 @@
+package audit
+
+// Recovery events (issue 11), beside PasswordReset in event.go; in a file
+// of their own so parallel changes to that list merge cleanly.
+const (
+	// PasswordResetRequested: someone asked for a reset. UserID is empty
+	// for an unknown identifier; Reason says why nothing was sent
+	// (unknown_account, disabled, no_address), empty when it was; Detail
+	// `channel`.
+	PasswordResetRequested = "password.reset_requested"
+	// PasswordResetFailed: a reset link or code was refused. Reason:
+	// invalid_token, invalid_code, disabled.
+	PasswordResetFailed = "password.reset_failed"
+)
