@@ -342,9 +342,9 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "login_ip", "login_identifier", "mfa", "mfa_send":
+		case "login_ip", "login_identifier", "mfa", "mfa_send", "recovery_send_ip", "recovery_send", "recovery_check_ip", "recovery_check":
 		default:
-			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa or mfa_send)", opt)
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa, mfa_send, recovery_send_ip, recovery_send, recovery_check_ip or recovery_check)", opt)
 		}
 		v, err := oneArg(d)
 		if err != nil {
@@ -362,6 +362,14 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 			rl.MFA = v
 		case "mfa_send":
 			rl.MFASend = v
+		case "recovery_send_ip":
+			rl.RecoverySendIP = v
+		case "recovery_send":
+			rl.RecoverySend = v
+		case "recovery_check_ip":
+			rl.RecoveryCheckIP = v
+		case "recovery_check":
+			rl.RecoveryCheck = v
 		}
 	}
 	return rl, nil
