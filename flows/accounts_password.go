@@ -62,7 +62,14 @@ func (a *Accounts) storePassword(ctx context.Context, by Actor, u *store.User, h
 	}
 	u.PasswordHash, u.UpdatedAt = hash, now
 	if cut {
-		u.PasswordChangedAt = now
+		u.PasswordChangedAt, u.MustChangePassword = now, false
+	} else if u.MustChangePassword {
+		// ChangePassword clears the flag in its write; this path writes
+		// the hash only, so it clears the flag itself.
+		if err := a.Users.SetMustChangePassword(ctx, u.ID, false); err != nil {
+			return err
+		}
+		u.MustChangePassword = false
 	}
 	d := map[string]string{"via": by.ID}
 	for k, v := range detail {

@@ -42,6 +42,9 @@ type User struct {
 	// ends sessions (reset, `user passwd`, change-password); zero: never.
 	// A session that started before it is dead (session.Manager).
 	PasswordChangedAt time.Time
+	// MustChangePassword sends the user to change-password at every
+	// protect until they do (ChangePassword clears it).
+	MustChangePassword bool
 }
 
 // Active reports whether the account may log in.
@@ -61,7 +64,8 @@ type UserStore interface {
 	UserByPhone(ctx context.Context, phone string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error)
 	CountUsers(ctx context.Context) (int, error)
-	// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash.
+	// UpdateUser writes Email, Phone, Name, Groups, Status, PasswordHash
+	// and MustChangePassword.
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPasswordHash writes only the password hash (and UpdatedAt), so a
 	// password change cannot undo a concurrent disable or group change;
@@ -70,7 +74,11 @@ type UserStore interface {
 	// ChangePassword is SetPasswordHash that also sets PasswordChangedAt
 	// to at, in the same write: the sessions that started before it die.
 	// ErrNotFound if there is no such user.
+	// It also clears MustChangePassword.
 	ChangePassword(ctx context.Context, id, hash string, at time.Time) error
+	// SetMustChangePassword writes only MustChangePassword; ErrNotFound if
+	// there is no such user.
+	SetMustChangePassword(ctx context.Context, id string, must bool) error
 	// DeleteUser removes the user and everything that hangs off it.
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -12,3 +12,7 @@ const (
 	// invalid_token, invalid_code, disabled.
 	PasswordResetFailed = "password.reset_failed"
 )
+
+// PasswordChangeRequired: an operator set (Detail required=true) or
+// cleared the account's must-change-password flag.
+const PasswordChangeRequired = "password.change_required"

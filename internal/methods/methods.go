@@ -1,6 +1,7 @@
 // Package methods is the runtime auth-method switch: operators turn
-// "password", "oauth:<provider>" and "registration" (sign-up through a
-// provider) off and on during an incident. The state lives in the settings table every
+// "password", "oauth:<provider>", "registration" (sign-up through a
+// provider) and "password_reset" off and on during an incident. The state
+// lives in the settings table every
 // instance shares; each instance rereads it at most every TTL (default 2s),
 // so a change is felt everywhere within seconds without a query per login.
 //
@@ -30,7 +31,7 @@ const DefaultTTL = 2 * time.Second
 const prefix = "method:"
 
 // Fixed names; OAuth providers are "oauth:<name>".
-var fixed = []string{"password", "registration", "password_reset", "passwordless"}
+var fixed = []string{"password", "registration", "password_reset"}
 
 // Valid reports whether m names a switchable method.
 func Valid(m string) bool {

@@ -558,6 +558,42 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		wantErr(t, "missing user", s.ChangePassword(ctx, "nobody", "$argon2id$x", at), store.ErrNotFound)
 	})
 
+	t.Run("MustChangePassword", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		u := user("mc", "mc@example.com", time.Now())
+		u.MustChangePassword = true
+		must(t, "create", s.CreateUser(ctx, u))
+		got, err := s.UserByID(ctx, "mc")
+		must(t, "get", err)
+		if !got.MustChangePassword {
+			t.Fatal("created with the flag, read without it")
+		}
+		// A rehash keeps it; a change clears it.
+		must(t, "rehash", s.SetPasswordHash(ctx, "mc", "$argon2id$rehash", time.Now()))
+		got, _ = s.UserByID(ctx, "mc")
+		if !got.MustChangePassword {
+			t.Fatal("a rehash cleared the flag")
+		}
+		must(t, "change", s.ChangePassword(ctx, "mc", "$argon2id$changed", time.Now()))
+		got, _ = s.UserByEmail(ctx, "mc@example.com")
+		if got.MustChangePassword {
+			t.Fatal("a password change kept the flag")
+		}
+		must(t, "set", s.SetMustChangePassword(ctx, "mc", true))
+		got, _ = s.UserByID(ctx, "mc")
+		if !got.MustChangePassword || got.PasswordHash != "$argon2id$changed" {
+			t.Fatalf("after SetMustChangePassword: %+v", got)
+		}
+		got.MustChangePassword = false
+		must(t, "update", s.UpdateUser(ctx, got))
+		got, _ = s.UserByID(ctx, "mc")
+		if got.MustChangePassword {
+			t.Fatal("UpdateUser did not write the flag")
+		}
+		wantErr(t, "missing user", s.SetMustChangePassword(ctx, "nobody", true), store.ErrNotFound)
+	})
+
 	t.Run("CreateFirstUser", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

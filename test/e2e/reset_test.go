@@ -169,10 +169,14 @@ func TestPasswordReset(t *testing.T) {
 			expectError(t, g.client().PostJSON("/auth/reset-password", map[string]string{"email": email, "code": wrong, "new_password": newPassword()}),
 				http.StatusBadRequest, "RESET_TOKEN_INVALID")
 		}
-		// The sixth try meets the identifier's bucket (5 checks a minute);
-		// the grant itself is gone: its link, sent with the code, is dead.
-		expectError(t, g.client().PostJSON("/auth/reset-password", map[string]string{"email": email, "code": code, "new_password": newPassword()}),
-			http.StatusTooManyRequests, "RATE_LIMITED")
+		// The right code now: refused, as dead (400) or by the identifier's
+		// bucket (5 checks a minute, 429), whichever the bucket's clock
+		// says; either way the grant is gone: its link, sent with the
+		// code, is dead.
+		r := g.client().PostJSON("/auth/reset-password", map[string]string{"email": email, "code": code, "new_password": newPassword()})
+		if c := r.Code(); r.StatusCode == http.StatusOK || c != "RESET_TOKEN_INVALID" && c != "RATE_LIMITED" {
+			t.Fatalf("right code after five wrong ones: %s", r)
+		}
 		tok2 := strings.TrimPrefix(link2, "/auth/reset-password?token=")
 		expectError(t, g.client().PostJSON("/auth/reset-password", map[string]string{"token": tok2, "new_password": newPassword()}),
 			http.StatusBadRequest, "RESET_TOKEN_INVALID")
