@@ -547,3 +547,27 @@ func TestResetPagesWithoutJavaScript(t *testing.T) {
 		t.Fatalf("used link page offers a new one: %d %s", res.StatusCode, page)
 	}
 }
+
+// TestResetBySMS: asked by phone with an SMS sender, the code goes by SMS
+// without a link, and resets with the phone and the code.
+func TestResetBySMS(t *testing.T) {
+	m := newResetEnv(t, nil, nil)
+	ctx := context.Background()
+	u, _ := m.mem.UserByID(ctx, m.alice.ID)
+	u.Phone = "+15550100123"
+	if err := m.mem.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if res := m.forgot(`{"phone":"+1 555 010 0123"}`); res.StatusCode != http.StatusAccepted {
+		t.Fatalf("forgot by phone: %d", res.StatusCode)
+	}
+	msg := m.queue.last(t)
+	if msg.Channel != notify.SMS || msg.To != "+15550100123" || msg.Data[notify.DataLink] != "" || len(msg.Data[notify.DataCode]) != 6 {
+		t.Fatalf("sms %+v", msg)
+	}
+	res := m.resetReq(`{"phone":"+15550100123","code":"` + msg.Data[notify.DataCode] + `","new_password":"` + resetPW + `"}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("reset by phone: %d %v", res.StatusCode, body(t, res))
+	}
+	m.login(resetPW)
+}
