@@ -104,6 +104,8 @@ type App struct {
 	MessageTemplates string `json:"message_templates,omitempty"`
 	// PasswordReset shapes forgot/reset password (recovery.go).
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
+	// Passwordless turns on sign-in by a code or magic link (recovery.go).
+	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -415,6 +417,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		OAuth:          providers,
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
 		PasswordReset:  a.passwordReset(),
+		Passwordless:   a.passwordless(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

@@ -74,6 +74,7 @@ func init() {
 //	    sms webhook <url> { secret <secret> } | sms log
 //	    message_templates <dir>
 //	    password_reset off | password_reset { ttl 15m }
+//	    passwordless email [sms] [{ ttl 10m }]
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -245,6 +246,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.SMS = c
 			}
+		case "passwordless":
+			c, err := parsePasswordless(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Passwordless = c
 		case "password_reset":
 			c, err := parsePasswordReset(d)
 			if err != nil {

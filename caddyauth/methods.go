@@ -8,7 +8,7 @@ import (
 // offeredMethods are the auth methods this configuration has, the only
 // ones the runtime switch lists and flips: password, each identity
 // provider, registration when a provider may create accounts, and
-// password_reset when the reset flow is on.
+// password_reset when the reset flow is on, passwordless when configured.
 func (a *App) offeredMethods() []string {
 	signup := false
 	for _, o := range a.OAuth {
@@ -17,6 +17,9 @@ func (a *App) offeredMethods() []string {
 	offered := methods.Offered(signup, a.providerNames()...)
 	if a.passwordResetOn() {
 		offered = append(offered, flows.MethodPasswordReset)
+	}
+	if a.Passwordless != nil && len(a.Passwordless.Channels) > 0 {
+		offered = append(offered, flows.MethodPasswordless)
 	}
 	return offered
 }

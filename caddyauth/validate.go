@@ -67,6 +67,7 @@ func (a *App) configProblems() []error {
 	errs = append(errs, a.limitProblems()...)
 	errs = append(errs, a.providerProblems()...)
 	errs = append(errs, a.passwordResetProblems()...)
+	errs = append(errs, a.passwordlessProblems()...)
 	return append(errs, a.deliveryProblems()...)
 }
 

@@ -28,6 +28,7 @@ func (s *Service) Portal(base string) http.Handler {
 	p.mfaRoutes(mux)
 	p.passwordRoutes(mux)
 	p.resetRoutes(mux)
+	p.passwordlessRoutes(mux)
 	p.oauthRoutes(mux)
 	p.adminRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)

@@ -20,7 +20,7 @@ type templates map[string]*template.Template
 
 func loadTemplates() (templates, error) {
 	t := templates{}
-	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html", "password.html", "forgot.html", "reset.html"} {
+	for _, page := range []string{"login.html", "error.html", "setup.html", "mfa_challenge.html", "mfa_setup.html", "mfa_codes.html", "mfa.html", "password.html", "forgot.html", "reset.html", "passwordless.html"} {
 		tp, err := template.New(page).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
 		if err != nil {
 			return nil, err
@@ -53,8 +53,10 @@ type pageData struct {
 	SignedOut bool
 	// PhoneLogin labels the login field "Email or phone number".
 	PhoneLogin bool
-	// ForgotPassword links the login page to forgot-password (reset.go).
+	// ForgotPassword links the login page to forgot-password (reset.go);
+	// Passwordless offers "Email me a sign-in link" (passwordless.go).
 	ForgotPassword bool
+	Passwordless   bool
 	// ResetToken is the reset link's token, carried by the reset form;
 	// Expired: the link or code is no longer valid (offer a new one).
 	ResetToken string
@@ -72,6 +74,7 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, pag
 		// With an SMS sender phones matter: the one field takes either.
 		d.PhoneLogin = s.hasChannel(notify.SMS)
 		d.ForgotPassword = s.resetOn(r.Context())
+		d.Passwordless = s.passwordlessOn(r.Context())
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl[page].ExecuteTemplate(&buf, "layout", d); err != nil {

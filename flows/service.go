@@ -90,7 +90,11 @@ type Config struct {
 	OAuthStateKeys [][]byte
 	// PasswordReset turns on forgot/reset password (reset_config.go).
 	PasswordReset PasswordResetConfig
-	// SendFloor is the least time a forgot-password answer takes, for
+	// Passwordless turns on sign-in by a code or magic link
+	// (passwordless.go).
+	Passwordless PasswordlessConfig
+	// SendFloor is the least time a forgot-password (or passwordless
+	// send) answer takes, for
 	// every identifier alike (default 400ms; negative: none, for tests).
 	SendFloor time.Duration
 }
@@ -204,6 +208,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.Observer = nopObserver{}
 	}
 	cfg.PasswordReset.setDefaults()
+	cfg.Passwordless.setDefaults()
 	if cfg.SendFloor == 0 {
 		cfg.SendFloor = defaultSendFloor
 	}

@@ -16,3 +16,8 @@ const (
 // PasswordChangeRequired: an operator set (Detail required=true) or
 // cleared the account's must-change-password flag.
 const PasswordChangeRequired = "password.change_required"
+
+// PasswordlessRequested: someone asked for a sign-in code or link; Reason
+// and Detail as for PasswordResetRequested. A use is login.succeeded or
+// login.failed with Detail method=passwordless.
+const PasswordlessRequested = "passwordless.requested"
