@@ -270,7 +270,7 @@ func userCommand() *cobra.Command {
 	user.AddCommand(add, list,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
-		passwd)
+		passwd, inviteCommand())
 	user.AddCommand(adminUserCommands()...)
 	return user
 }

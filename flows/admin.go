@@ -52,6 +52,7 @@ func (p *portal) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+a+"/users/{id}/logout-all", p.admin(p.adminLogoutAll))
 	mux.HandleFunc("POST "+a+"/users/{id}/reset-mfa", p.admin(p.adminResetMFA))
 	mux.HandleFunc("POST "+a+"/users/{id}/unlock", p.admin(p.adminUnlock))
+	mux.HandleFunc("POST "+a+"/invitations", p.admin(p.adminInvite))
 	mux.HandleFunc("PUT "+a+"/users/{id}/must-change-password", p.admin(p.adminMustChangePassword))
 	mux.HandleFunc("POST "+a+"/users/{id}/must-change-password", p.admin(p.adminMustChangePassword))
 	mux.HandleFunc("GET "+a+"/methods", p.admin(p.adminListMethods))

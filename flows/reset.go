@@ -41,12 +41,17 @@ type resetInput struct {
 	Confirm     string `json:"confirm"`
 }
 
+// resetRoutes: forgot-password with the reset flow; the reset page also
+// whenever invitations can be sent (an email sender), since it redeems
+// their links.
 func (p *portal) resetRoutes(mux *http.ServeMux) {
-	if !p.s.cfg.PasswordReset.On {
+	if p.s.cfg.PasswordReset.On {
+		mux.HandleFunc("GET "+p.base+"/forgot-password", p.forgotPage)
+		mux.HandleFunc("POST "+p.base+"/forgot-password", p.forgotPassword)
+	}
+	if !p.s.cfg.PasswordReset.On && !p.s.hasChannel(notify.Email) {
 		return
 	}
-	mux.HandleFunc("GET "+p.base+"/forgot-password", p.forgotPage)
-	mux.HandleFunc("POST "+p.base+"/forgot-password", p.forgotPassword)
 	mux.HandleFunc("GET "+p.base+"/reset-password", p.resetPage)
 	mux.HandleFunc("POST "+p.base+"/reset-password", p.resetPassword)
 }
@@ -166,7 +171,7 @@ func (s *Service) resetChannel(u *store.User, byPhone bool) (channel, to string)
 // said so at once, with the way to ask for a new one.
 func (p *portal) resetPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !p.s.resetOn(ctx) {
+	if !p.s.resetOn(ctx) && !p.s.hasChannel(notify.Email) {
 		p.s.writeError(w, r, errResetDisabled)
 		return
 	}
@@ -176,7 +181,7 @@ func (p *portal) resetPage(w http.ResponseWriter, r *http.Request) {
 			p.resetFailed(w, r, resetInput{}, invalidInput("The reset link is malformed. Copy the whole link from the message."))
 			return
 		}
-		if _, err := p.s.peekGrant(ctx, p.s.resetKind(), tok); err != nil {
+		if _, _, err := p.s.peekResetOrInvitation(ctx, tok); err != nil {
 			if !errors.Is(err, errGrantInvalid) {
 				p.s.storeFailure(w, r, "reset page", err)
 				return
@@ -206,11 +211,12 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if !p.s.resetOn(ctx) {
+	byToken := in.Token != ""
+	// Without the reset flow this page still redeems invitation links.
+	if !p.s.resetOn(ctx) && (!byToken || !p.s.hasChannel(notify.Email)) {
 		p.resetFailed(w, r, in, errResetDisabled)
 		return
 	}
-	byToken := in.Token != ""
 	var ident string
 	var byPhone bool
 	switch {
@@ -251,7 +257,8 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 	k := p.s.resetKind()
 	var u *store.User
 	if byToken {
-		t, err := p.s.peekGrant(ctx, k, in.Token)
+		t, tk, err := p.s.peekResetOrInvitation(ctx, in.Token)
+		k = tk
 		if err == nil {
 			u, err = p.s.deps.Users.UserByID(ctx, t.UserID)
 		}
@@ -324,7 +331,50 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if t.Purpose == invitationPurpose {
+		p.finishInvitation(w, r, in, t, hash)
+		return
+	}
 	p.finishReset(w, r, in, t, hash)
+}
+
+// peekResetOrInvitation finds the live grant of a token on the reset
+// page: a reset link, or an invitation's set-password link.
+func (s *Service) peekResetOrInvitation(ctx context.Context, tok string) (*store.OneTimeToken, grantKind, error) {
+	if s.resetOn(ctx) {
+		k := s.resetKind()
+		if t, err := s.peekGrant(ctx, k, tok); !errors.Is(err, errGrantInvalid) {
+			return t, k, err
+		}
+	}
+	k := invitationKind()
+	t, err := s.peekGrant(ctx, k, tok)
+	return t, k, err
+}
+
+// finishInvitation sets the first password of an invited account and
+// makes it active; like a reset it does not sign in.
+func (p *portal) finishInvitation(w http.ResponseWriter, r *http.Request, in resetInput, t *store.OneTimeToken, hash string) {
+	ctx := r.Context()
+	u, err := p.s.deps.Users.UserByID(ctx, t.UserID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Status != store.StatusInvited {
+		p.resetRefused(w, r, in, u, "", "not_invited")
+		return
+	}
+	if err != nil {
+		p.s.storeFailure(w, r, "accept invitation", err)
+		return
+	}
+	if err := p.s.Accounts().AcceptInvitation(ctx, p.s.actor(r, ActorReset), u, hash); err != nil {
+		p.s.storeFailure(w, r, "accept invitation", err)
+		return
+	}
+	p.s.log.Info("invitation accepted", zapUser(u.ID))
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"password_reset": true, "invitation_accepted": true, "signed_in": false})
+		return
+	}
+	p.s.render(w, r, http.StatusOK, "reset.html", pageData{Title: "Password set", Done: true, Email: u.Email})
 }
 
 // finishReset stores the password of the grant's user (read afresh: a

@@ -416,12 +416,23 @@ func TestResetRateLimited(t *testing.T) {
 func TestResetSwitchedOff(t *testing.T) {
 	sw := &memSwitch{off: map[string]bool{MethodPasswordReset: true}}
 	m := newResetEnv(t, nil, func(d *Deps) { d.Methods = sw })
-	for _, res := range []*http.Response{m.forgot(`{"email":"alice@example.test"}`), m.resetReq(`{"token":"` + keys.NewToken() + `","new_password":"` + resetPW + `"}`)} {
+	sw.set(MethodPasswordReset, true)
+	m.forgot(`{"email":"alice@example.test"}`)
+	tok, _ := resetMessage(t, m.queue)
+	sw.set(MethodPasswordReset, false)
+	sent := m.queue.count()
+	for _, res := range []*http.Response{m.forgot(`{"email":"alice@example.test"}`),
+		m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`)} {
 		if e := decodeErr(t, res); res.StatusCode != 403 || e.Code != CodeMethodDisabled {
 			t.Fatalf("switched off: %d %+v", res.StatusCode, e)
 		}
 	}
-	if m.queue.count() != 0 {
+	// The reset page still redeems invitations, but a reset link sent
+	// before the switch no longer works.
+	if e := decodeErr(t, m.resetReq(`{"token":"`+tok+`","new_password":"`+resetPW+`"}`)); e.Code != CodeResetTokenInvalid {
+		t.Fatalf("reset link while switched off: %+v", e)
+	}
+	if m.queue.count() != sent {
 		t.Fatal("a switched-off reset queued a message")
 	}
 	page, _ := io.ReadAll(m.do(httptest_get("/auth/login")).Body)

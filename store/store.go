@@ -24,6 +24,9 @@ var (
 const (
 	StatusActive   = "active"
 	StatusDisabled = "disabled"
+	// StatusInvited: created by an invitation, without a password; it
+	// becomes active when the invitation's link sets one.
+	StatusInvited = "invited"
 )
 
 // User is an account. Email is stored normalised (lower case); Phone is E.164

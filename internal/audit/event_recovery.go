@@ -21,3 +21,11 @@ const PasswordChangeRequired = "password.change_required"
 // and Detail as for PasswordResetRequested. A use is login.succeeded or
 // login.failed with Detail method=passwordless.
 const PasswordlessRequested = "passwordless.requested"
+
+// Invitations: UserInvited when an account is invited (Detail again=true
+// for a new link to an account invited before), InvitationAccepted when
+// its link set the first password.
+const (
+	UserInvited        = "user.invited"
+	InvitationAccepted = "invitation.accepted"
+)
