@@ -275,7 +275,11 @@ func (p *portal) passwordlessVerify(w http.ResponseWriter, r *http.Request) {
 		var u *store.User
 		if u, err = p.s.lookupIdentifier(ctx, ident, byPhone); err == nil {
 			if u == nil {
-				err = errGrantInvalid
+				// The same store round trip as a wrong code of a known
+				// account: a user id no row has.
+				if _, err = p.s.redeemCode(ctx, k, "unknown:"+ident, in.Code); err == nil {
+					err = errGrantInvalid
+				}
 			} else {
 				t, err = p.s.redeemCode(ctx, k, u.ID, in.Code)
 			}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/ratelimit"
@@ -276,10 +278,6 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 			p.s.storeFailure(w, r, "reset password", err)
 			return
 		}
-		if u == nil {
-			p.resetRefused(w, r, in, nil, ident, "invalid_code")
-			return
-		}
 	}
 	// With a token the holder already knows the account: judge the
 	// password in its full context now. With a code, only once the code
@@ -294,18 +292,21 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 		p.resetFailed(w, r, in, invalidInput(PasswordMessage(err)))
 		return
 	}
-	hash, err := p.s.deps.Hasher.Hash(ctx, in.NewPassword)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.s.log.Error("password hashing failed", zapErr(err))
-			p.s.writeError(w, r, errInternal)
-		}
-		return
-	}
+	// The grant is spent before the hash, so a wrong code for a known
+	// account and any code for an unknown one cost the same: one store
+	// round trip (an unknown identifier tries a user id no row has) and
+	// no hash. What fails after the spend gives the grant back.
 	var t *store.OneTimeToken
-	if byToken {
+	var err error
+	switch {
+	case byToken:
 		t, err = p.s.redeemToken(ctx, k, in.Token)
-	} else {
+	case u == nil:
+		_, err = p.s.redeemCode(ctx, k, "unknown:"+ident, in.Code)
+		if err == nil {
+			err = errGrantInvalid
+		}
+	default:
 		t, err = p.s.redeemCode(ctx, k, u.ID, in.Code)
 	}
 	switch {
@@ -320,16 +321,27 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 		p.s.storeFailure(w, r, "reset password", err)
 		return
 	}
+	giveBack := func(why string) {
+		if rerr := p.s.deps.Grants.CreateToken(context.WithoutCancel(ctx), t); rerr != nil {
+			p.s.log.Warn("reset grant not given back", zap.String("after", why), zapUser(u.ID), zapErr(rerr))
+		}
+	}
 	if !byToken {
 		if err := acc.CheckPassword(in.NewPassword, u.Email, u.Name); err != nil {
-			// The code was right: give the grant back, so the user can
-			// try another password with it.
-			if rerr := p.s.deps.Grants.CreateToken(context.WithoutCancel(ctx), t); rerr != nil {
-				p.s.log.Warn("reset grant not restored after a refused password", zapUser(u.ID), zapErr(rerr))
-			}
+			// The code was right: the user may try another password.
+			giveBack("a refused password")
 			p.resetFailed(w, r, in, invalidInput(PasswordMessage(err)))
 			return
 		}
+	}
+	hash, err := p.s.deps.Hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		giveBack("a failed hash")
+		if ctx.Err() == nil {
+			p.s.log.Error("password hashing failed", zapErr(err))
+			p.s.writeError(w, r, errInternal)
+		}
+		return
 	}
 	if t.Purpose == invitationPurpose {
 		p.finishInvitation(w, r, in, t, hash)
