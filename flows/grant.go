@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
@@ -99,6 +100,14 @@ func grantErr(err error) error {
 		return errGrantInvalid
 	}
 	return err
+}
+
+// hideTokenURL keeps a page whose URL carries a grant's token from
+// handing that URL on as the Referer of its stylesheet and its form post
+// (which access logs record): strict-origin sends the origin only. Not
+// no-referrer, which would make the form post's Origin "null".
+func hideTokenURL(w http.ResponseWriter) {
+	w.Header().Set("Referrer-Policy", "strict-origin")
 }
 
 // wellFormedToken reports whether t has the shape of keys.NewToken's

@@ -189,6 +189,7 @@ func (p *portal) passwordlessPage(w http.ResponseWriter, r *http.Request) {
 	tok := q.Get("token")
 	rd := p.returnTo(r, q.Get("rd"))
 	if tok != "" {
+		hideTokenURL(w)
 		if !wellFormedToken(tok) {
 			p.passwordlessFailed(w, r, "", rd, invalidInput("The sign-in link is malformed. Copy the whole link from the message."))
 			return

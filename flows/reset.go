@@ -179,6 +179,7 @@ func (p *portal) resetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := r.URL.Query().Get("token")
 	if tok != "" {
+		hideTokenURL(w)
 		if !wellFormedToken(tok) {
 			p.resetFailed(w, r, resetInput{}, invalidInput("The reset link is malformed. Copy the whole link from the message."))
 			return

@@ -582,3 +582,23 @@ func TestResetBySMS(t *testing.T) {
 	}
 	m.login(resetPW)
 }
+
+// TestTokenPagesSendNoURLAsReferer: the pages whose URL holds a link's
+// token tell the browser to send only the origin as Referer (the
+// stylesheet and the form post would otherwise carry the token into
+// access logs).
+func TestTokenPagesSendNoURLAsReferer(t *testing.T) {
+	m := newPasswordlessEnv(t, nil)
+	m.forgot(`{"email":"alice@example.test"}`)
+	tok, _ := resetMessage(t, m.queue)
+	m.do(jsonReq("POST", "/auth/passwordless/send", `{"email":"alice@example.test"}`))
+	ptok, _ := passwordlessMessage(t, m.queue)
+	for _, path := range []string{"/auth/reset-password?token=" + tok, "/auth/passwordless/verify?token=" + ptok, "/auth/reset-password?token=bad"} {
+		if got := m.do(httptest_get(path)).Header.Get("Referrer-Policy"); got != "strict-origin" {
+			t.Errorf("%s: Referrer-Policy %q, want strict-origin", path, got)
+		}
+	}
+	if got := m.do(httptest_get("/auth/login")).Header.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("login page: Referrer-Policy %q", got)
+	}
+}
