@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -516,6 +517,10 @@ func (p *portal) recoveryAllowed(w http.ResponseWriter, r *http.Request, in any,
 // exactly one, of a valid shape (no secret: the answer says what is
 // wrong, before any lookup).
 func recoveryIdentifier(email, phone string) (ident string, byPhone bool, e *APIError) {
+	if phone == "" && strings.HasPrefix(strings.TrimSpace(email), "+") {
+		// One field takes either, as at the login form.
+		email, phone = "", email
+	}
 	switch {
 	case email != "" && phone != "":
 		return "", false, invalidInput("Send the email or the phone number, not both.")
