@@ -104,6 +104,10 @@ type App struct {
 	// MessageTemplates is a directory whose files replace the embedded
 	// message templates of the same name.
 	MessageTemplates string `json:"message_templates,omitempty"`
+	// PasswordReset shapes forgot/reset password (recovery.go).
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
+	// Passwordless turns on sign-in by a code or magic link (recovery.go).
+	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -181,6 +185,12 @@ type RateLimitConfig struct {
 	LoginIdentifier string `json:"login_identifier,omitempty"`
 	MFA             string `json:"mfa,omitempty"`
 	MFASend         string `json:"mfa_send,omitempty"`
+	// Recovery buckets (forgot-password; later passwordless): sends and
+	// link or code checks, per client address and per identifier.
+	RecoverySendIP  string `json:"recovery_send_ip,omitempty"`
+	RecoverySend    string `json:"recovery_send,omitempty"`
+	RecoveryCheckIP string `json:"recovery_check_ip,omitempty"`
+	RecoveryCheck   string `json:"recovery_check,omitempty"`
 }
 
 // MFAConfig is the `mfa` option.
@@ -250,11 +260,14 @@ func (a *App) limits() (flows.Limits, error) {
 	if rl := a.RateLimit; rl != nil {
 		if rl.Off {
 			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
+			l.RecoverySendIP, l.RecoverySend, l.RecoveryCheckIP, l.RecoveryCheck = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
 		}
 		for _, f := range []struct {
 			v   string
 			dst *ratelimit.Rate
-		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend}} {
+		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend},
+			{rl.RecoverySendIP, &l.RecoverySendIP}, {rl.RecoverySend, &l.RecoverySend},
+			{rl.RecoveryCheckIP, &l.RecoveryCheckIP}, {rl.RecoveryCheck, &l.RecoveryCheck}} {
 			if f.v == "" {
 				continue
 			}
@@ -417,6 +430,8 @@ func (a *App) acquire(ctx caddy.Context) error {
 
 		OAuth:          providers,
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
+		PasswordReset:  a.passwordReset(),
+		Passwordless:   a.passwordless(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

@@ -74,6 +74,8 @@ func init() {
 //	    email smtp|webhook <url> { ... } | email log   # see parseSender
 //	    sms webhook <url> { secret <secret> } | sms log
 //	    message_templates <dir>
+//	    password_reset off | password_reset { ttl 15m }
+//	    passwordless email [sms] [{ ttl 10m }]
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -250,6 +252,18 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.SMS = c
 			}
+		case "passwordless":
+			c, err := parsePasswordless(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Passwordless = c
+		case "password_reset":
+			c, err := parsePasswordReset(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PasswordReset = c
 		case "message_templates":
 			v, err := oneArg(d)
 			if err != nil {
@@ -341,9 +355,9 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "login_ip", "login_identifier", "mfa", "mfa_send":
+		case "login_ip", "login_identifier", "mfa", "mfa_send", "recovery_send_ip", "recovery_send", "recovery_check_ip", "recovery_check":
 		default:
-			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa or mfa_send)", opt)
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa, mfa_send, recovery_send_ip, recovery_send, recovery_check_ip or recovery_check)", opt)
 		}
 		v, err := oneArg(d)
 		if err != nil {
@@ -361,6 +375,14 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 			rl.MFA = v
 		case "mfa_send":
 			rl.MFASend = v
+		case "recovery_send_ip":
+			rl.RecoverySendIP = v
+		case "recovery_send":
+			rl.RecoverySend = v
+		case "recovery_check_ip":
+			rl.RecoveryCheckIP = v
+		case "recovery_check":
+			rl.RecoveryCheck = v
 		}
 	}
 	return rl, nil

@@ -135,7 +135,7 @@ func userCommand() *cobra.Command {
 	user := &cobra.Command{Use: "user", Short: "Add, list, disable users and set passwords"}
 
 	add := &cobra.Command{
-		Use:   "add --email <email> [--name <name>] [--phone <+E.164>] [--group <group>]... --password-stdin",
+		Use:   "add --email <email> [--name <name>] [--phone <+E.164>] [--group <group>]... [--must-change-password] --password-stdin",
 		Short: "Create a user (reads the password from standard input)",
 		RunE: func(c *cobra.Command, _ []string) error {
 			email, _ := c.Flags().GetString("email")
@@ -159,6 +159,7 @@ func userCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			u.MustChangePassword, _ = c.Flags().GetBool("must-change-password")
 			if err := acc.Create(c.Context(), cliActor, u); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					if u.Phone != "" {
@@ -178,6 +179,7 @@ func userCommand() *cobra.Command {
 	add.Flags().String("phone", "", "Mobile number in E.164 form (+15551234567), for SMS codes")
 	add.Flags().StringArray("group", nil, "Group (repeatable)")
 	add.Flags().Bool("password-stdin", false, "Read the password from standard input")
+	add.Flags().Bool("must-change-password", false, "Require a new password at the first sign-in")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -230,7 +232,7 @@ func userCommand() *cobra.Command {
 	}
 
 	passwd := &cobra.Command{
-		Use:   "passwd <email> --password-stdin",
+		Use:   "passwd <email> [--must-change-password] --password-stdin",
 		Short: "Set a user's password (reads it from standard input) and end their sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -251,17 +253,24 @@ func userCommand() *cobra.Command {
 				}
 				env.recordRevoked(c.Context(), u, n)
 				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked, trusted devices forgotten\n", u.Email, n)
+				if must, _ := c.Flags().GetBool("must-change-password"); must {
+					if err := env.accounts().RequirePasswordChange(c.Context(), cliActor, u, true); err != nil {
+						return fmt.Errorf("password changed, but requiring a new one at sign-in failed: %w", err)
+					}
+					fmt.Fprintf(c.OutOrStdout(), "%s must choose a new password at the next sign-in\n", u.Email)
+				}
 				return nil
 			})
 		},
 	}
 	configFlags(passwd)
 	passwd.Flags().Bool("password-stdin", false, "Read the password from standard input")
+	passwd.Flags().Bool("must-change-password", false, "Require the user to choose a new password at the next sign-in")
 
 	user.AddCommand(add, list,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
-		passwd)
+		passwd, inviteCommand())
 	user.AddCommand(adminUserCommands()...)
 	return user
 }

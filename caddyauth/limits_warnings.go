@@ -27,6 +27,12 @@ func limitWarnings(l flows.Limits) []string {
 	if l.MFASend.Off() {
 		out = append(out, "SECURITY: rate_limit mfa_send is off: codes by email or SMS may be requested without limit (mail and SMS flooding, provider cost)")
 	}
+	if l.RecoverySend.Off() || l.RecoverySendIP.Off() {
+		out = append(out, "SECURITY: rate_limit recovery_send or recovery_send_ip is off: reset messages may be requested without limit (mail and SMS flooding, provider cost)")
+	}
+	if l.RecoveryCheck.Off() || l.RecoveryCheckIP.Off() {
+		out = append(out, "SECURITY: rate_limit recovery_check or recovery_check_ip is off: reset codes are not paced; each grant still ends after 5 wrong codes")
+	}
 	if l.LockoutMax <= 0 {
 		w := "SECURITY: lockout is off: repeated wrong passwords never lock an (account, address) pair"
 		if l.AdminLockoutMax > 0 {

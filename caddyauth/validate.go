@@ -67,6 +67,8 @@ func (a *App) configProblems() []error {
 	errs = append(errs, checkTokens(a.Tokens)...)
 	errs = append(errs, a.limitProblems()...)
 	errs = append(errs, a.providerProblems()...)
+	errs = append(errs, a.passwordResetProblems()...)
+	errs = append(errs, a.passwordlessProblems()...)
 	return append(errs, a.deliveryProblems()...)
 }
 
@@ -74,7 +76,8 @@ func (a *App) configProblems() []error {
 func (a *App) limitProblems() []error {
 	var errs []error
 	if rl := a.RateLimit; rl != nil {
-		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend}} {
+		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend},
+			{"recovery_send_ip", rl.RecoverySendIP}, {"recovery_send", rl.RecoverySend}, {"recovery_check_ip", rl.RecoveryCheckIP}, {"recovery_check", rl.RecoveryCheck}} {
 			if r.v != "" {
 				errs = append(errs, checkRate(r.opt, r.v))
 			}

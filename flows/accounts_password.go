@@ -32,16 +32,45 @@ func (a *Accounts) SetPassword(ctx context.Context, by Actor, u *store.User, pw 
 }
 
 // StorePassword writes hash, a password already judged and hashed, and
-// records who changed it (detail adds to the record). It ends no session:
-// for callers that end them their own way first (change-password keeps
-// the caller's own, rotated); others call SetPassword. Only the hash is
-// written: a disable or group change made meanwhile stays.
+// records who changed it (detail adds to the record). It revokes no
+// session: for callers that end them their own way first (change-password
+// keeps the caller's own, rotated); others call SetPassword. It does set
+// PasswordChangedAt, so every session that started before now is dead at
+// its next check even where a revocation fails, and a login that checked
+// the old password meanwhile gets no session (session.ErrPasswordChanged).
+// Only the password is written: a disable or group change made meanwhile
+// stays.
 func (a *Accounts) StorePassword(ctx context.Context, by Actor, u *store.User, hash string, detail map[string]string) error {
+	return a.storePassword(ctx, by, u, hash, detail, true)
+}
+
+// StorePasswordKeepSessions is StorePassword for a change that keeps the
+// user's other sessions (change-password with logout_others false, the
+// user's explicit choice): PasswordChangedAt stays where it was.
+func (a *Accounts) StorePasswordKeepSessions(ctx context.Context, by Actor, u *store.User, hash string, detail map[string]string) error {
+	return a.storePassword(ctx, by, u, hash, detail, false)
+}
+
+func (a *Accounts) storePassword(ctx context.Context, by Actor, u *store.User, hash string, detail map[string]string, cut bool) error {
 	now := a.Now()
-	if err := a.Users.SetPasswordHash(ctx, u.ID, hash, now); err != nil {
+	write := a.Users.SetPasswordHash
+	if cut {
+		write = a.Users.ChangePassword
+	}
+	if err := write(ctx, u.ID, hash, now); err != nil {
 		return err
 	}
 	u.PasswordHash, u.UpdatedAt = hash, now
+	if cut {
+		u.PasswordChangedAt, u.MustChangePassword = now, false
+	} else if u.MustChangePassword {
+		// ChangePassword clears the flag in its write; this path writes
+		// the hash only, so it clears the flag itself.
+		if err := a.Users.SetMustChangePassword(ctx, u.ID, false); err != nil {
+			return err
+		}
+		u.MustChangePassword = false
+	}
 	d := map[string]string{"via": by.ID}
 	for k, v := range detail {
 		d[k] = v

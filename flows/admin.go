@@ -52,6 +52,9 @@ func (p *portal) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+a+"/users/{id}/logout-all", p.admin(p.adminLogoutAll))
 	mux.HandleFunc("POST "+a+"/users/{id}/reset-mfa", p.admin(p.adminResetMFA))
 	mux.HandleFunc("POST "+a+"/users/{id}/unlock", p.admin(p.adminUnlock))
+	mux.HandleFunc("POST "+a+"/invitations", p.admin(p.adminInvite))
+	mux.HandleFunc("PUT "+a+"/users/{id}/must-change-password", p.admin(p.adminMustChangePassword))
+	mux.HandleFunc("POST "+a+"/users/{id}/must-change-password", p.admin(p.adminMustChangePassword))
 	mux.HandleFunc("GET "+a+"/methods", p.admin(p.adminListMethods))
 	mux.HandleFunc("PUT "+a+"/methods/{method}", p.admin(p.adminSetMethod))
 	mux.HandleFunc("POST "+a+"/methods/{method}", p.admin(p.adminSetMethod))
@@ -122,8 +125,10 @@ type adminUserView struct {
 	Groups      []string `json:"groups"`
 	Status      string   `json:"status"`
 	HasPassword bool     `json:"has_password"`
-	CreatedAt   string   `json:"created_at"`
-	UpdatedAt   string   `json:"updated_at"`
+	// MustChange: the user must change the password at the next sign-in.
+	MustChange bool   `json:"must_change_password"`
+	CreatedAt  string `json:"created_at"`
+	UpdatedAt  string `json:"updated_at"`
 }
 
 func adminViewOf(u *store.User) adminUserView {
@@ -132,8 +137,8 @@ func adminViewOf(u *store.User) adminUserView {
 		g = []string{}
 	}
 	return adminUserView{ID: u.ID, Email: u.Email, Phone: u.Phone, Name: u.Name, Groups: g, Status: u.Status,
-		HasPassword: u.PasswordHash != "",
-		CreatedAt:   u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
+		HasPassword: u.PasswordHash != "", MustChange: u.MustChangePassword,
+		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
 // actionTarget is target for a changing call on a user, which takes no

@@ -201,6 +201,15 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 			break
 		}
 		g.s.failJSON(w, r, d.Err)
+	case VerdictPasswordChange:
+		// Browsers go to change-password; others get 403
+		// PASSWORD_CHANGE_REQUIRED.
+		g.s.obs.Decision("password_change")
+		if d.t.browserNavigation() {
+			redirectNoStore(w, r, d.Redirect())
+			break
+		}
+		g.s.writeError(w, g.withBase(r), d.Err)
 	case VerdictStepUp:
 		// Browsers go to the challenge (or enrolment) page and come
 		// back; others get 403 MFA_REQUIRED.

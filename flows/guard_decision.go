@@ -64,6 +64,9 @@ const (
 	VerdictStepUp
 	// VerdictUnavailable: the store failed (Cause); fail closed.
 	VerdictUnavailable
+	// VerdictPasswordChange: signed in, but an operator requires a new
+	// password first (store.User.MustChangePassword).
+	VerdictPasswordChange
 )
 
 // Decision is a guard's judgement of a Target, apart from how it is
@@ -134,6 +137,8 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 		}
 	case !g.cfg.Policy.Allowed(&d.Identity.User):
 		d.Verdict, d.Err = VerdictForbidden, errForbidden
+	case d.Identity.User.MustChangePassword:
+		d.Verdict, d.Err = VerdictPasswordChange, errPasswordChangeRequired
 	case g.cfg.RequireMFA && d.Identity.Session.MFAMethod == "":
 		d.Verdict, d.Err = VerdictStepUp, errMFAStepUp
 	default:
@@ -161,6 +166,11 @@ func (d *Decision) Redirect() string {
 			next = g.cfg.Base + "/mfa/setup"
 		}
 		return next + "?rd=" + url.QueryEscape(t.URL.RequestURI())
+	case VerdictPasswordChange:
+		if g.cfg.PortalURL != "" {
+			return g.cfg.PortalURL + "/change-password"
+		}
+		return g.cfg.Base + "/change-password"
 	case VerdictStepUp:
 		if g.cfg.PortalURL != "" {
 			return g.cfg.PortalURL + "/mfa/challenge?rd=" + url.QueryEscape(t.absoluteURI())

@@ -44,6 +44,13 @@ type Limits struct {
 	AdminLockoutWindow   time.Duration
 	AdminLockoutDuration time.Duration
 	AdminIdentifier      ratelimit.Rate
+	// Recovery (forgot-password; passwordless send and verify): sends per
+	// client address and per identifier, and checks of a link or code per
+	// address and per identifier (reset_config.go).
+	RecoverySendIP  ratelimit.Rate
+	RecoverySend    ratelimit.Rate
+	RecoveryCheckIP ratelimit.Rate
+	RecoveryCheck   ratelimit.Rate
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -70,6 +77,11 @@ func DefaultLimits() Limits {
 		AdminLockoutWindow:   15 * time.Minute,
 		AdminLockoutDuration: 15 * time.Minute,
 		AdminIdentifier:      ratelimit.Rate{N: 5, Per: time.Minute},
+
+		RecoverySendIP:  ratelimit.Rate{N: 10, Per: time.Minute},
+		RecoverySend:    ratelimit.Rate{N: 3, Per: time.Minute},
+		RecoveryCheckIP: ratelimit.Rate{N: 20, Per: time.Minute},
+		RecoveryCheck:   ratelimit.Rate{N: 5, Per: time.Minute},
 	}
 }
 
@@ -85,6 +97,8 @@ type limiters struct {
 	// admin-group accounts keep when the lockout or the identifier bucket
 	// is off (limits_admin.go).
 	adminLock, adminAccount ratelimit.Locker
+
+	recovery recoveryLimiters
 }
 
 // NewLimiter builds the limiter of one bucket (BucketLoginIP, ...):
@@ -112,6 +126,7 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 	for _, b := range l.buckets(&lim) {
 		*b.slot = mk(b.name, b.rate)
 	}
+	lim.recovery = newRecoveryLimiters(l, mk)
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.
 	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)

@@ -159,7 +159,11 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	// From here the password has changed (recorded by the service): tell
 	// the user before anything else can fail.
-	if err := acc.StorePassword(ctx, p.s.actor(r, ActorSelf), u, hash, map[string]string{"sessions_ended": strconv.Itoa(ended)}); err != nil {
+	storePassword := acc.StorePassword
+	if !logoutOthers {
+		storePassword = acc.StorePasswordKeepSessions
+	}
+	if err := storePassword(ctx, p.s.actor(r, ActorSelf), u, hash, map[string]string{"sessions_ended": strconv.Itoa(ended)}); err != nil {
 		p.s.storeFailure(w, r, "change password", err)
 		return
 	}

@@ -202,6 +202,10 @@ func (failingUpdates) SetPasswordHash(context.Context, string, string, time.Time
 	return store.ErrUnavailable
 }
 
+func (failingUpdates) ChangePassword(context.Context, string, string, time.Time) error {
+	return store.ErrUnavailable
+}
+
 // TestChangePasswordStoreDown: when saving the password fails, the answer
 // is 503 and the failure lands on the safe side: the other sessions are
 // already gone and the old password still works, never a new password

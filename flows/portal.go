@@ -27,6 +27,8 @@ func (s *Service) Portal(base string) http.Handler {
 	// Each feature registers its own routes from its own file.
 	p.mfaRoutes(mux)
 	p.passwordRoutes(mux)
+	p.resetRoutes(mux)
+	p.passwordlessRoutes(mux)
 	p.oauthRoutes(mux)
 	p.adminRoutes(mux)
 	p.tokenRoutes(mux)

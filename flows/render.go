@@ -64,6 +64,8 @@ func (v *loginView) prepare(s *Service, r *http.Request) {
 	}
 	// With an SMS sender phones matter: the one field takes either.
 	v.PhoneLogin = s.hasChannel(notify.SMS)
+	v.ForgotPassword = s.resetOn(r.Context())
+	v.Passwordless = s.passwordlessOn(r.Context())
 }
 
 func (v *setupView) prepare(*Service, *http.Request) {

@@ -90,12 +90,24 @@ type Config struct {
 	OAuthStateKeys [][]byte
 	// Tokens shapes bearer mode and signed assertions (token_keys.go).
 	Tokens TokenConfig
+	// PasswordReset turns on forgot/reset password (reset_config.go).
+	PasswordReset PasswordResetConfig
+	// Passwordless turns on sign-in by a code or magic link
+	// (passwordless.go).
+	Passwordless PasswordlessConfig
+	// SendFloor is the least time a forgot-password (or passwordless
+	// send) answer takes, for
+	// every identifier alike (default 400ms; negative: none, for tests).
+	SendFloor time.Duration
 }
 
 // Deps are the stores and primitives the flows use.
 type Deps struct {
-	Users    store.UserStore
-	Tokens   TokenStore
+	Users  store.UserStore
+	Tokens TokenStore
+	// Grants keeps reset, sign-in and invitation links (grant.go; default:
+	// Tokens, when it implements it). Without it those flows are off.
+	Grants   store.GrantStore
 	Sessions *session.Manager
 	Hasher   *password.Hasher
 	// Audit records security events (default: discarded).
@@ -170,6 +182,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 		deps.MFA = m
 	}
+	if deps.Grants == nil {
+		deps.Grants, _ = deps.Tokens.(store.GrantStore)
+	}
 	if cfg.Keys == nil {
 		r, err := keys.NewRing(keys.NewToken()+keys.NewToken(), "")
 		if err != nil {
@@ -207,6 +222,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	cfg.PasswordReset.setDefaults()
+	cfg.Passwordless.setDefaults()
+	if cfg.SendFloor == 0 {
+		cfg.SendFloor = defaultSendFloor
 	}
 	if cfg.AdminGroup == "" {
 		cfg.AdminGroup = "admin"

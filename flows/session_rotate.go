@@ -120,6 +120,11 @@ func (s *Service) revokeOld(r *http.Request, rot rotation) error {
 // answered, and nil returned.
 func (p *portal) rotate(w http.ResponseWriter, r *http.Request, rot rotation) *session.Identity {
 	nid, err := p.s.rotateSession(w, r, rot)
+	if errors.Is(err, session.ErrPasswordChanged) {
+		// The password this login checked was replaced meanwhile.
+		p.s.writeError(w, r, errInvalidCredentials)
+		return nil
+	}
 	if err != nil {
 		op := rot.Op
 		var re *rotateError

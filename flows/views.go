@@ -48,6 +48,10 @@ type loginView struct {
 	// PhoneLogin labels the login field "Email or phone number"; render
 	// sets it.
 	PhoneLogin bool
+	// ForgotPassword links to forgot-password (reset.go); Passwordless
+	// offers "Email me a sign-in link" (passwordless.go). Render sets them.
+	ForgotPassword bool
+	Passwordless   bool
 }
 
 // setupView: setup.html, the first administrator's form.
@@ -118,6 +122,45 @@ type passwordView struct {
 	SignedOut bool
 }
 
+// forgotView: forgot.html, asking for a reset link, then "check your
+// messages".
+type forgotView struct {
+	layout
+	shownError
+	Email string
+	// PhoneLogin: the field also takes a phone number (an SMS sender).
+	PhoneLogin bool
+	Done       bool
+}
+
+// resetView: reset.html, the new-password form of a reset link, code or
+// invitation, then its result.
+type resetView struct {
+	layout
+	shownError
+	// ResetToken is the link's token, carried by the form (none: the
+	// email-and-code form).
+	ResetToken string
+	Email      string
+	PhoneLogin bool
+	Done       bool
+	// Expired: the link or code is no longer valid (offer a new one).
+	Expired bool
+}
+
+// passwordlessView: passwordless.html, the one-button page of a magic
+// link, the code form, and "check your messages".
+type passwordlessView struct {
+	layout
+	shownError
+	// ResetToken is the magic link's token, carried by the form.
+	ResetToken string
+	Email      string
+	RD         string
+	Done       bool
+	Expired    bool
+}
+
 func (*errorView) page() string        { return "error.html" }
 func (*loginView) page() string        { return "login.html" }
 func (*setupView) page() string        { return "setup.html" }
@@ -126,8 +169,12 @@ func (*mfaSetupView) page() string     { return "mfa_setup.html" }
 func (*mfaCodesView) page() string     { return "mfa_codes.html" }
 func (*mfaSettingsView) page() string  { return "mfa.html" }
 func (*passwordView) page() string     { return "password.html" }
+func (*forgotView) page() string       { return "forgot.html" }
+func (*resetView) page() string        { return "reset.html" }
+func (*passwordlessView) page() string { return "passwordless.html" }
 
 // views is one of each view type: loadTemplates refuses a template no
 // view names, so a page cannot be added without its type.
 var views = []view{&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
-	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{}}
+	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{},
+	&forgotView{}, &resetView{}, &passwordlessView{}}

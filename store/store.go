@@ -24,6 +24,9 @@ var (
 const (
 	StatusActive   = "active"
 	StatusDisabled = "disabled"
+	// StatusInvited: created by an invitation, without a password; it
+	// becomes active when the invitation's link sets one.
+	StatusInvited = "invited"
 )
 
 // User is an account. Email is stored normalised (lower case); Phone is E.164
@@ -38,6 +41,13 @@ type User struct {
 	PasswordHash string // PHC string ("$argon2id$..."); empty: no password login
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// PasswordChangedAt is when the password last changed in a way that
+	// ends sessions (reset, `user passwd`, change-password); zero: never.
+	// A session that started before it is dead (session.Manager).
+	PasswordChangedAt time.Time
+	// MustChangePassword sends the user to change-password at every
+	// protect until they do (ChangePassword clears it).
+	MustChangePassword bool
 }
 
 // Active reports whether the account may log in.
@@ -57,12 +67,21 @@ type UserStore interface {
 	UserByPhone(ctx context.Context, phone string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error)
 	CountUsers(ctx context.Context) (int, error)
-	// UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash.
+	// UpdateUser writes Email, Phone, Name, Groups, Status, PasswordHash
+	// and MustChangePassword.
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPasswordHash writes only the password hash (and UpdatedAt), so a
 	// password change cannot undo a concurrent disable or group change;
 	// ErrNotFound if there is no such user.
 	SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error
+	// ChangePassword is SetPasswordHash that also sets PasswordChangedAt
+	// to at, in the same write: the sessions that started before it die.
+	// ErrNotFound if there is no such user.
+	// It also clears MustChangePassword.
+	ChangePassword(ctx context.Context, id, hash string, at time.Time) error
+	// SetMustChangePassword writes only MustChangePassword; ErrNotFound if
+	// there is no such user.
+	SetMustChangePassword(ctx context.Context, id string, must bool) error
 	// DeleteUser removes the user and everything that hangs off it.
 	DeleteUser(ctx context.Context, id string) error
 }
@@ -150,13 +169,22 @@ type SessionStore interface {
 	Close() error
 }
 
-// OneTimeToken is a single-use secret (setup link; later reset and magic
-// links). Only its hash is stored.
+// OneTimeToken is a single-use secret (setup link, sent MFA codes, and
+// the grants of store.GrantStore: reset, magic and invitation links). Only
+// its hash is stored.
 type OneTimeToken struct {
 	Hash      string
 	Purpose   string
 	UserID    string
 	ExpiresAt time.Time
+	// CodeHash, when set, is the keyed hash of a short code sent with the
+	// link, for a reader on another device (GrantStore.TryCode).
+	CodeHash string
+	// Tries counts the wrong codes tried against it (GrantStore.TryCode).
+	Tries int
+	// Data is what the token grants besides the user (the address being
+	// verified, for a change of email); never a secret.
+	Data string
 }
 
 // TokenPurger is implemented by token stores that can drop a user's tokens

@@ -1,6 +1,8 @@
 // Package methods is the runtime auth-method switch: operators turn
-// "password", "oauth:<provider>" and "registration" (sign-up through a
-// provider) off and on during an incident. The state lives in the settings table every
+// "password", "oauth:<provider>", "registration" (sign-up through a
+// provider), "password_reset" and "passwordless" off and on during an
+// incident. The state
+// lives in the settings table every
 // instance shares; each instance rereads it at most every TTL (default 2s),
 // so a change is felt everywhere within seconds without a query per login.
 //
@@ -30,7 +32,7 @@ const DefaultTTL = 2 * time.Second
 const prefix = "method:"
 
 // Fixed names; OAuth providers are "oauth:<name>".
-var fixed = []string{store.AuthPassword, "registration"}
+var fixed = []string{store.AuthPassword, "registration", "password_reset", store.AuthPasswordless}
 
 // Valid reports whether m names a switchable method.
 func Valid(m string) bool {
@@ -78,8 +80,9 @@ func New(st store.SettingsStore, ttl time.Duration, offered []string) *Switch {
 // Offered returns the switchable methods of a configuration, sorted:
 // "password" (every configuration has the login form), "oauth:<name>" for
 // each configured provider, and "registration" when signup says some
-// provider may create accounts (`signup on` or `allowed_domains`). Flows
-// that are not built (passwordless) are never offered.
+// provider may create accounts (`signup on` or `allowed_domains`). The
+// flows with options of their own (password_reset, passwordless) are
+// added by the caller when the configuration turns them on.
 func Offered(signup bool, providers ...string) []string {
 	out := []string{store.AuthPassword}
 	for _, p := range providers {

@@ -15,7 +15,7 @@ import (
 
 func TestValid(t *testing.T) {
 	for m, want := range map[string]bool{
-		"password": true, "registration": true, "passwordless": false,
+		"password": true, "registration": true, "password_reset": true, "passwordless": true,
 		"oauth:google": true, "oauth:my-idp_2": true,
 		"": false, "oauth:": false, "oauth:Google": false, "oauth:a/b": false, "totp": false, "Password": false,
 		"oauth:" + string(make([]byte, 65)): false,

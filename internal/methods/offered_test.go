@@ -11,7 +11,8 @@ import (
 
 // TestOffered: the switchable methods are what the configuration has:
 // password always, each provider, registration only when a provider may
-// create accounts; never a flow that does not exist (passwordless).
+// create accounts; never a flow with options of its own (the caller adds
+// password_reset and passwordless when they are on).
 func TestOffered(t *testing.T) {
 	for _, tc := range []struct {
 		signup    bool

@@ -12,7 +12,7 @@ import (
 )
 
 // Decisions of the protect handler (label values of protect_decisions_total).
-var Decisions = []string{"allow", "public", "redirect", "unauthenticated", "forbidden", "step_up", "error"}
+var Decisions = []string{"allow", "public", "redirect", "unauthenticated", "forbidden", "step_up", "password_change", "error"}
 
 // Metrics implements flows.Observer.
 type Metrics struct {

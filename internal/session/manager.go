@@ -213,7 +213,38 @@ func (m *Manager) CreateWith(ctx context.Context, u *store.User, o Options) (*Id
 		m.forgetID(id)
 	}
 	m.broadcast(ctx, evicted)
+	if err := m.passwordUnchanged(ctx, u, s.ID); err != nil {
+		return nil, err
+	}
 	return &Identity{Session: s, User: *u, Token: token}, nil
+}
+
+// ErrPasswordChanged: the password changed after the caller read the
+// account (and checked its first factor), so no session is made.
+var ErrPasswordChanged = errors.New("the password changed during the login")
+
+// passwordUnchanged closes the race of a login with a password change. u
+// is the account as read when the first factor was checked; the session
+// is already stored. If the password changed since, the session is
+// deleted: a login that checked the old password must not survive the
+// change. Otherwise the change's own revocation, which runs after its
+// write, finds this session. Either way one of them sees the other,
+// without comparing two machines' clocks.
+func (m *Manager) passwordUnchanged(ctx context.Context, u *store.User, sid string) error {
+	cur, err := m.users.UserByID(ctx, u.ID)
+	if err == nil && !cur.PasswordChangedAt.After(u.PasswordChangedAt) {
+		return nil
+	}
+	if derr := m.sessions.DeleteSession(ctx, sid); derr != nil && err == nil {
+		err = derr
+	}
+	switch {
+	case err == nil:
+		return ErrPasswordChanged
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNoSession // the account is gone
+	}
+	return err
 }
 
 // Validate resolves a cookie token to an identity. It returns ErrNoSession
@@ -266,8 +297,10 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Ident
 	if err != nil {
 		return nil, err
 	}
-	if !u.Active() {
-		// A disabled account loses its sessions at the next request.
+	if !u.Active() || s.CreatedAt.Before(u.PasswordChangedAt) {
+		// A disabled account loses its sessions at the next request, and
+		// so does one that started before the password changed: the rule
+		// holds even where the change could not revoke them all.
 		_ = m.sessions.DeleteSession(ctx, sid)
 		m.forget(key)
 		return nil, ErrNoSession

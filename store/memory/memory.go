@@ -190,6 +190,36 @@ func (m *Store) SetPasswordHash(_ context.Context, id, hash string, at time.Time
 	return nil
 }
 
+// ChangePassword writes the hash, UpdatedAt and PasswordChangedAt of one
+// user.
+func (m *Store) ChangePassword(_ context.Context, id, hash string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.users[id]
+	if !ok {
+		return fmt.Errorf("memory: user: %w", store.ErrNotFound)
+	}
+	next := *cur
+	next.PasswordHash, next.UpdatedAt, next.PasswordChangedAt = hash, at, at
+	next.MustChangePassword = false
+	m.users[id] = &next
+	return nil
+}
+
+// SetMustChangePassword writes only the flag.
+func (m *Store) SetMustChangePassword(_ context.Context, id string, must bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.users[id]
+	if !ok {
+		return fmt.Errorf("memory: user: %w", store.ErrNotFound)
+	}
+	next := *cur
+	next.MustChangePassword = must
+	m.users[id] = &next
+	return nil
+}
+
 // UpdateUser writes Email, Phone, Name, Groups, Status and PasswordHash, and
 // sets UpdatedAt (to u.UpdatedAt, or now when that is zero).
 func (m *Store) UpdateUser(_ context.Context, u *store.User) error {
@@ -218,6 +248,7 @@ func (m *Store) UpdateUser(_ context.Context, u *store.User) error {
 	next.Name = u.Name
 	next.Groups = slices.Clone(u.Groups)
 	next.Status = u.Status
+	next.MustChangePassword = u.MustChangePassword
 	next.PasswordHash = u.PasswordHash
 	next.UpdatedAt = u.UpdatedAt
 	if next.UpdatedAt.IsZero() {

@@ -27,6 +27,12 @@ func TestTokenStore(t *testing.T) {
 	})
 }
 
+func TestGrantStore(t *testing.T) {
+	storetest.TestGrantStore(t, func(*testing.T) (store.GrantStore, storetest.AddUser) {
+		return memory.New(), noUser
+	})
+}
+
 func TestDeleteUserCascades(t *testing.T) {
 	m := memory.New()
 	storetest.TestDeleteUserCascades(t, m, m, m)

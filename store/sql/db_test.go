@@ -55,6 +55,13 @@ func TestTokenStore(t *testing.T) {
 	})
 }
 
+func TestGrantStore(t *testing.T) {
+	storetest.TestGrantStore(t, func(t *testing.T) (store.GrantStore, storetest.AddUser) {
+		db := openTemp(t)
+		return db, adder(db)
+	})
+}
+
 func TestOutboxStore(t *testing.T) {
 	storetest.TestOutboxStore(t, func(t *testing.T) (store.OutboxStore, storetest.AddUser) {
 		db := openTemp(t)

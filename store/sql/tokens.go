@@ -8,7 +8,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const tokenCols = `hash, purpose, user_id, expires_at`
+const tokenCols = `hash, purpose, user_id, expires_at, code_hash, tries, data`
 
 func scanToken(r scanner) (*store.OneTimeToken, error) {
 	var (
@@ -16,7 +16,7 @@ func scanToken(r scanner) (*store.OneTimeToken, error) {
 		user sql.NullString
 		exp  int64
 	)
-	if err := r.Scan(&t.Hash, &t.Purpose, &user, &exp); err != nil {
+	if err := r.Scan(&t.Hash, &t.Purpose, &user, &exp, &t.CodeHash, &t.Tries, &t.Data); err != nil {
 		return nil, err
 	}
 	t.UserID, t.ExpiresAt = user.String, fromMs(exp)
@@ -26,9 +26,7 @@ func scanToken(r scanner) (*store.OneTimeToken, error) {
 // CreateToken inserts t. ErrConflict if the hash is taken, ErrNotFound if
 // t.UserID names a user that does not exist.
 func (d *DB) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO one_time_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?)`),
-		t.Hash, t.Purpose, nullable(t.UserID), ms(t.ExpiresAt))
-	return d.wrap("create token", err)
+	return d.wrap("create token", d.insertToken(ctx, d.db, t))
 }
 
 // DeleteUserTokens drops the user's tokens of one purpose; userID ""
@@ -59,4 +57,11 @@ func (d *DB) PeekToken(ctx context.Context, hash, purpose string, now time.Time)
 		d.q(`SELECT `+tokenCols+` FROM one_time_tokens WHERE hash = ? AND purpose = ? AND expires_at > ?`),
 		hash, purpose, ms(now)))
 	return t, d.wrap("peek token", err)
+}
+
+// insertToken writes t through x (the database or a transaction).
+func (d *DB) insertToken(ctx context.Context, x execer, t *store.OneTimeToken) error {
+	_, err := x.ExecContext(ctx, d.q(`INSERT INTO one_time_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		t.Hash, t.Purpose, nullable(t.UserID), ms(t.ExpiresAt), t.CodeHash, t.Tries, t.Data)
+	return err
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at`
+const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at, password_changed_at, must_change_password`
 
 // normEmail canonicalises in Go (store.NormalizeEmail: ASCII case only)
 // rather than with SQL lower(), whose folding differs between SQLite and
@@ -34,8 +34,10 @@ func scanUser(r scanner) (*store.User, error) {
 		phone            sql.NullString
 		groups           string
 		created, updated int64
+		pwChanged        int64
+		mustChange       int
 	)
-	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated); err != nil {
+	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated, &pwChanged, &mustChange); err != nil {
 		return nil, err
 	}
 	u.Phone = phone.String
@@ -46,6 +48,10 @@ func scanUser(r scanner) (*store.User, error) {
 		u.Groups = nil
 	}
 	u.CreatedAt, u.UpdatedAt = fromMs(created), fromMs(updated)
+	u.MustChangePassword = mustChange != 0
+	if pwChanged != 0 {
+		u.PasswordChangedAt = fromMs(pwChanged)
+	}
 	return &u, nil
 }
 
@@ -87,7 +93,7 @@ func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
 	return d.wrap("create first user", tx.Commit())
 }
 
-const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // userRow is u as insertUser's arguments, email lower-cased and zero
 // times set to now.
@@ -106,7 +112,7 @@ func userRow(u *store.User) ([]any, error) {
 	if updated.IsZero() {
 		updated = created
 	}
-	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated)}, nil
+	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated), msOrZero(u.PasswordChangedAt), boolInt(u.MustChangePassword)}, nil
 }
 
 // UserByID returns the user with that id.
@@ -168,8 +174,8 @@ func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
 		updated = time.Now()
 	}
 	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET email = ?, phone = ?, name = ?, groups_json = ?,
-		status = ?, password_hash = ?, updated_at = ? WHERE id = ?`),
-		normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(updated), u.ID)
+		status = ?, password_hash = ?, updated_at = ?, must_change_password = ? WHERE id = ?`),
+		normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(updated), boolInt(u.MustChangePassword), u.ID)
 	return d.wrap("update user", oneRow(res, err))
 }
 
@@ -177,6 +183,35 @@ func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
 func (d *DB) SetPasswordHash(ctx context.Context, id, hash string, at time.Time) error {
 	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(at), id)
 	return d.wrap("set password hash", oneRow(res, err))
+}
+
+// ChangePassword writes the hash, updated_at and password_changed_at of
+// one user in one UPDATE.
+func (d *DB) ChangePassword(ctx context.Context, id, hash string, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET password_hash = ?, updated_at = ?, password_changed_at = ?,
+		must_change_password = 0 WHERE id = ?`), hash, ms(at), ms(at), id)
+	return d.wrap("change password", oneRow(res, err))
+}
+
+// SetMustChangePassword writes only the must_change_password flag.
+func (d *DB) SetMustChangePassword(ctx context.Context, id string, must bool) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET must_change_password = ? WHERE id = ?`), boolInt(must), id)
+	return d.wrap("set must change password", oneRow(res, err))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// msOrZero is ms, with the zero time as 0 ("never").
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
 }
 
 // DeleteUser removes the user; the foreign keys cascade to its sessions and

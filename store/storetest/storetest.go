@@ -517,6 +517,84 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		wantErr(t, "missing user", s.SetPasswordHash(ctx, "nobody", "$argon2id$x", at), store.ErrNotFound)
 	})
 
+	t.Run("ChangePassword", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		u := user("cp", "cp@example.com", time.Now().Add(-time.Hour))
+		must(t, "create", s.CreateUser(ctx, u))
+		got, err := s.UserByID(ctx, "cp")
+		must(t, "get", err)
+		if !got.PasswordChangedAt.IsZero() {
+			t.Fatalf("a new user's PasswordChangedAt = %v, want zero (never)", got.PasswordChangedAt)
+		}
+		dis := *u
+		dis.Status = store.StatusDisabled
+		must(t, "disable", s.UpdateUser(ctx, &dis))
+		at := time.Now().Truncate(time.Millisecond)
+		must(t, "change", s.ChangePassword(ctx, "cp", "$argon2id$changed", at))
+		got, err = s.UserByID(ctx, "cp")
+		must(t, "get", err)
+		if got.PasswordHash != "$argon2id$changed" || !got.PasswordChangedAt.Equal(at) || !got.UpdatedAt.Equal(at) || got.Status != store.StatusDisabled {
+			t.Fatalf("after ChangePassword: %+v", got)
+		}
+		// A rehash (SetPasswordHash) and a profile write keep it.
+		later := at.Add(time.Minute)
+		must(t, "rehash", s.SetPasswordHash(ctx, "cp", "$argon2id$rehashed", later))
+		got.Name = "renamed"
+		must(t, "update", s.UpdateUser(ctx, got))
+		got, err = s.UserByEmail(ctx, "cp@example.com")
+		must(t, "get", err)
+		if !got.PasswordChangedAt.Equal(at) {
+			t.Fatalf("PasswordChangedAt after a rehash and an update = %v, want %v", got.PasswordChangedAt, at)
+		}
+		// Created with one (an import), it is kept.
+		v := user("cp2", "cp2@example.com", time.Now())
+		v.PasswordChangedAt = at
+		must(t, "create with", s.CreateUser(ctx, v))
+		got, err = s.UserByID(ctx, "cp2")
+		must(t, "get", err)
+		if !got.PasswordChangedAt.Equal(at) {
+			t.Fatalf("created PasswordChangedAt = %v, want %v", got.PasswordChangedAt, at)
+		}
+		wantErr(t, "missing user", s.ChangePassword(ctx, "nobody", "$argon2id$x", at), store.ErrNotFound)
+	})
+
+	t.Run("MustChangePassword", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		u := user("mc", "mc@example.com", time.Now())
+		u.MustChangePassword = true
+		must(t, "create", s.CreateUser(ctx, u))
+		got, err := s.UserByID(ctx, "mc")
+		must(t, "get", err)
+		if !got.MustChangePassword {
+			t.Fatal("created with the flag, read without it")
+		}
+		// A rehash keeps it; a change clears it.
+		must(t, "rehash", s.SetPasswordHash(ctx, "mc", "$argon2id$rehash", time.Now()))
+		got, _ = s.UserByID(ctx, "mc")
+		if !got.MustChangePassword {
+			t.Fatal("a rehash cleared the flag")
+		}
+		must(t, "change", s.ChangePassword(ctx, "mc", "$argon2id$changed", time.Now()))
+		got, _ = s.UserByEmail(ctx, "mc@example.com")
+		if got.MustChangePassword {
+			t.Fatal("a password change kept the flag")
+		}
+		must(t, "set", s.SetMustChangePassword(ctx, "mc", true))
+		got, _ = s.UserByID(ctx, "mc")
+		if !got.MustChangePassword || got.PasswordHash != "$argon2id$changed" {
+			t.Fatalf("after SetMustChangePassword: %+v", got)
+		}
+		got.MustChangePassword = false
+		must(t, "update", s.UpdateUser(ctx, got))
+		got, _ = s.UserByID(ctx, "mc")
+		if got.MustChangePassword {
+			t.Fatal("UpdateUser did not write the flag")
+		}
+		wantErr(t, "missing user", s.SetMustChangePassword(ctx, "nobody", true), store.ErrNotFound)
+	})
+
 	t.Run("CreateFirstUser", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
