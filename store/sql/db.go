@@ -36,6 +36,9 @@ import (
 type DB struct {
 	db *sql.DB
 	d  dialect
+	// dsn is kept for the PostgreSQL listening connection; it may hold a
+	// password, so it is never logged or put in an error.
+	dsn string
 
 	closeOnce sync.Once
 	closeErr  error

@@ -38,7 +38,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	d := &DB{db: sdb, d: postgresDialect}
+	d := &DB{db: sdb, d: postgresDialect, dsn: dsn}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, d.wrap("ping", err)
