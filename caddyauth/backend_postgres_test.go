@@ -3,6 +3,8 @@ package caddyauth
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,6 +52,18 @@ func TestBackendPostgres(t *testing.T) {
 	if b.tokens == nil || b.methods == nil {
 		t.Error("database must provide tokens and the methods switch")
 	}
+
+	// {file.*} works as well (a DSN kept in a secrets file).
+	path := filepath.Join(t.TempDir(), "pg-dsn")
+	if err := os.WriteFile(path, []byte(db.DSN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a = &App{Database: &DatabaseConfig{Driver: "postgres", DSN: "{file." + path + "}"}}
+	b2, err := openBackend(context.Background(), a)
+	if err != nil {
+		t.Fatalf("DSN from {file.*}: %v", err)
+	}
+	b2.Close()
 }
 
 // TestPostgresErrorHidesPassword: a refused connection names the option,
