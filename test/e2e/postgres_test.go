@@ -62,13 +62,30 @@ func quietDelete(t *testing.T, db *pgtest.Database, token string) bool {
 }
 
 // TestPostgresGateway: with `database postgres` and `sessions database`
-// the CLI creates a user, the user logs in, reaches the app and logs out.
+// on an empty database, first-run setup makes the administrator, who
+// reaches the app and logs out; the CLI adds a user, who logs in.
 func TestPostgresGateway(t *testing.T) {
 	t.Parallel()
 	g, _ := pgGateway(t)
+	g.start()
+	entry := g.caddy.WaitLog("no user exists yet", 10*time.Second)
+	link, _ := entry["setup_path"].(string)
+	lu, err := url.Parse(link)
+	if err != nil || lu.Query().Get("token") == "" {
+		t.Fatalf("setup_path = %q", link)
+	}
+	admin := g.client()
+	apw := newPassword()
+	form := url.Values{"token": {lu.Query().Get("token")}, "email": {"admin@example.test"}, "name": {"Admin"},
+		"password": {apw}, "confirm": {apw}}
+	expectStatus(t, admin.PostForm("/auth/setup", form, browser...), http.StatusSeeOther)
+	expectStatus(t, admin.Get("/app", api...), http.StatusOK)
+	atok := admin.Cookie(cookieName)
+	expectStatus(t, admin.PostJSON("/auth/logout", map[string]string{}), http.StatusOK)
+	expectError(t, g.client().Get("/app", hdr(api, withCookie(atok))...), http.StatusUnauthorized, "SESSION_EXPIRED")
+
 	pw := newPassword()
 	id := g.addUser("alice@example.test", "Alice", pw)
-	g.start()
 	c := g.client()
 	c.Login("alice@example.test", pw)
 	r := c.Get("/app", api...)
@@ -136,4 +153,16 @@ func TestPostgresCrossInstanceRevoke(t *testing.T) {
 		_, took := waitStatus(t, onB, "/app", http.StatusUnauthorized, time.Second, hdr(api, withCookie(tk))...)
 		t.Logf("PostgreSQL LISTEN/NOTIFY: B refused a session %s after logout-all on A", took.Round(time.Millisecond))
 	}
+
+	// Disabling the account with the CLI (a third process) ends a
+	// session cached on B.
+	c3 := a.client()
+	c3.Login("alice@example.test", pw)
+	tok3 := c3.Cookie(cookieName)
+	expectStatus(t, onB.Get("/app", hdr(api, withCookie(tok3))...), http.StatusOK)
+	if out, errOut, code := a.cli("", "auth", "user", "disable", "alice@example.test", "--config", a.cfgPath); code != 0 {
+		t.Fatalf("user disable: exit %d\n%s%s", code, out, errOut)
+	}
+	_, took = waitStatus(t, onB, "/app", http.StatusUnauthorized, time.Second, hdr(api, withCookie(tok3))...)
+	t.Logf("PostgreSQL LISTEN/NOTIFY: B refused the session %s after the CLI disabled the user", took.Round(time.Millisecond))
 }
