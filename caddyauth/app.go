@@ -662,11 +662,15 @@ func (a *App) Start() error {
 	}()
 	if bus := a.stores.revocations; bus != nil {
 		// Revocations from other instances and the CLI reach this cache
-		// at once; the cache TTL stays the bound when messages are lost.
+		// at once. While the bus reports its connection lost every request
+		// is verified with the store; after a resubscription the cache is
+		// emptied (messages may have been missed) and trusted again.
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			bus.SubscribeRevoked(ctx, a.sessions.Forget, a.sessions.FlushCache)
+			bus.SubscribeRevoked(ctx, a.sessions.Forget,
+				func() { a.sessions.FlushCache(); a.sessions.BypassCache(false) },
+				func() { a.sessions.BypassCache(true) })
 		}()
 	}
 	a.startNotify(ctx)

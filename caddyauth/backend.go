@@ -35,8 +35,10 @@ type backend struct {
 	// methods is the runtime auth-method switch, shared by every
 	// instance through the database; the admin API lists and flips it.
 	methods flows.MethodAdmin
-	// revocations carries session revocations between instances (Redis
-	// pub/sub); nil when sessions are not in Redis.
+	// revocations carries session revocations between instances: Redis
+	// pub/sub with `sessions redis`, PostgreSQL LISTEN/NOTIFY with
+	// `sessions database` on `database postgres`; nil otherwise (SQLite
+	// and memory are one instance).
 	revocations revocationBus
 	// newLimiter shares rate-limit budgets between instances (Redis); nil
 	// keeps the buckets in-process.
@@ -44,9 +46,22 @@ type backend struct {
 }
 
 // revocationBus tells other instances about revocations and hears theirs.
+// SubscribeRevoked runs until ctx ends: onRevoke for each id heard,
+// onResync at every (re)subscription (messages may have been missed), and
+// onLost when the bus knows its connection is gone (the cache must not be
+// trusted until onResync).
 type revocationBus interface {
 	session.Broadcaster
-	SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync func())
+	SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync, onLost func())
+}
+
+// redisBus adapts Redis pub/sub to revocationBus. go-redis reconnects and
+// resubscribes by itself and reports only the resubscription, so onLost is
+// never called: the cache TTL bounds what a Redis outage can leave stale.
+type redisBus struct{ *redisstore.Store }
+
+func (r redisBus) SubscribeRevoked(ctx context.Context, onRevoke func(id string), onResync, _ func()) {
+	r.Store.SubscribeRevoked(ctx, onRevoke, onResync)
 }
 
 // openBackend opens the stores a's config names, resolving placeholders
@@ -65,6 +80,9 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 	}
 	switch name := a.sessionsBackend(); name {
 	case "database":
+		if rv := db.Revocations(); rv != nil {
+			b.revocations = rv
+		}
 	case "memory":
 		b.sessions = memory.New()
 	case "redis":
@@ -73,7 +91,7 @@ func openBackend(ctx context.Context, a *App) (*backend, error) {
 			b.Close()
 			return nil, err
 		}
-		b.sessions, b.revocations, b.newLimiter = rs, rs, sharedLimiters(rs)
+		b.sessions, b.revocations, b.newLimiter = rs, redisBus{rs}, sharedLimiters(rs)
 	default:
 		b.Close()
 		return nil, fmt.Errorf("caddyauth: unknown sessions backend %q (want database, redis or memory)", name)
@@ -124,6 +142,7 @@ func (b *backend) Close() {
 var (
 	_ flows.TokenStore  = (*sqlstore.DB)(nil)
 	_ flows.MethodAdmin = (*methods.Switch)(nil)
-	_ revocationBus     = (*redisstore.Store)(nil)
+	_ revocationBus     = redisBus{}
+	_ revocationBus     = (*sqlstore.Revocations)(nil)
 	_ notify.Queue      = (*notify.Outbox)(nil)
 )

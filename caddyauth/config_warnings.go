@@ -2,6 +2,8 @@ package caddyauth
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -20,8 +22,30 @@ func (a *App) configWarnings() []string {
 			out = append(out, s.opt+" is written in the config: anyone who can read the Caddyfile, its backups or `caddy adapt` output has it; use a placeholder such as {env.CADDYAUTH_SECRET} or {file./run/secrets/caddyauth}, or secret_file")
 		}
 	}
+	if a.Database != nil && a.Database.Driver == "postgres" && literalDSNPassword(a.Database.DSN) {
+		out = append(out, "database postgres has a password written in the config: anyone who can read the Caddyfile, its backups or `caddy adapt` output has it; write the DSN (or its password) as a placeholder such as {env.CADDYAUTH_PG_DSN} or {file./run/secrets/pg-dsn}")
+	}
 	if a.MFA != nil && time.Duration(a.MFA.TrustedDevice) > maxTrustedDevice {
 		out = append(out, fmt.Sprintf("mfa trusted_device %s is longer than 30 days, the longest NIST SP 800-63B lets a remembered device skip the second factor", time.Duration(a.MFA.TrustedDevice)))
 	}
 	return out
+}
+
+// literalDSNPassword reports whether a PostgreSQL DSN carries a password
+// that is not a placeholder: in the URL's user info or as a password=
+// keyword. A DSN with any {env.*} or {file.*} placeholder is left alone.
+func literalDSNPassword(dsn string) bool {
+	if strings.Contains(dsn, "{env.") || strings.Contains(dsn, "{file.") {
+		return false
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		_, set := u.User.Password()
+		return set || u.Query().Get("password") != ""
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" && v != "" {
+			return true
+		}
+	}
+	return false
 }

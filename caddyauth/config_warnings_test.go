@@ -30,6 +30,11 @@ func TestConfigWarnings(t *testing.T) {
 		{"30 days", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: 30 * day}}, nil},
 		{"31 days", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: 31 * day}}, []string{"trusted_device 744h0m0s is longer than 30 days"}},
 		{"off", &App{SecretFile: "x", MFA: &MFAConfig{TrustedDevice: -1}}, nil},
+		{"pg dsn placeholder", &App{SecretFile: "x", Database: &DatabaseConfig{Driver: "postgres", DSN: "{env.PG_DSN}"}}, nil},
+		{"pg password placeholder", &App{SecretFile: "x", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://caddy:{env.PGPW}@db/auth"}}, nil},
+		{"pg no password", &App{SecretFile: "x", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://caddy@db/auth?sslmode=verify-full"}}, nil},
+		{"pg url password", &App{SecretFile: "x", Database: &DatabaseConfig{Driver: "postgres", DSN: "postgres://caddy:" + lit + "@db/auth"}}, []string{"database postgres has a password written in the config"}},
+		{"pg keyword password", &App{SecretFile: "x", Database: &DatabaseConfig{Driver: "postgres", DSN: "host=db user=caddy password=" + lit}}, []string{"database postgres has a password written in the config"}},
 	} {
 		got := tc.app.configWarnings()
 		if len(got) != len(tc.want) {

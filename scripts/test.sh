@@ -3,7 +3,9 @@
 # packages, including the end-to-end tests that build the binary and drive
 # it against a real Redis. Installs what the tests need when it is missing
 # (Debian packages, as root or through sudo; mailpit with `go install`) and
-# starts a Redis for the store tests when none answers on 127.0.0.1:6379.
+# starts a Redis for the store tests when none answers on 127.0.0.1:6379,
+# and a throw-away PostgreSQL when none answers on 127.0.0.1:5432
+# (scripts/postgres.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,8 +52,15 @@ fi
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	pg_stop
 }
 trap cleanup EXIT
+
+# The PostgreSQL tests (store conformance, LISTEN/NOTIFY, e2e) create and
+# drop their own databases on CADDYAUTH_TEST_POSTGRES.
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+pg_setup
 
 # The store conformance suite talks to CADDYAUTH_TEST_REDIS (host:port).
 # The e2e tests start (and kill) private redis-server processes of their own.
@@ -88,5 +97,5 @@ if [ -z "${CADDYAUTH_E2E_BINARY:-}" ]; then
 	go build -o "$bindir/caddy" ./cmd/xcaddy-build
 	export CADDYAUTH_E2E_BINARY="$bindir/caddy"
 fi
-log "go test -race (Redis at $CADDYAUTH_TEST_REDIS)"
+log "go test -race (Redis at $CADDYAUTH_TEST_REDIS, PostgreSQL from CADDYAUTH_TEST_POSTGRES)"
 go test -race -count=1 -timeout 20m "$@" ./...

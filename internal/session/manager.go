@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
@@ -80,6 +81,9 @@ type Manager struct {
 	cfg      Config
 	cache    *cache
 	bcast    Broadcaster
+	// bypass, while set, sends every request to the store: the channel
+	// that carries revocations is down, so a cached entry may be stale.
+	bypass atomic.Bool
 }
 
 // SetBroadcaster makes revocations known to other instances. Call before
@@ -97,6 +101,19 @@ func (m *Manager) FlushCache() {
 		m.cache.clear()
 	}
 }
+
+// BypassCache(true) makes every Validate read the store and empties the
+// cache; BypassCache(false) uses the cache again. A revocation listener sets
+// it while its connection is down (fail safe: slower, never stale).
+func (m *Manager) BypassCache(on bool) {
+	m.bypass.Store(on)
+	if on {
+		m.FlushCache()
+	}
+}
+
+// CacheBypassed reports whether BypassCache(true) is in force.
+func (m *Manager) CacheBypassed() bool { return m.bypass.Load() }
 
 func (m *Manager) broadcast(ctx context.Context, ids []string) {
 	if m.bcast != nil && len(ids) > 0 {
@@ -264,7 +281,7 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Identity, error)
 // validateKey is Validate from the session id: the cache, then the store.
 func (m *Manager) validateKey(ctx context.Context, key [32]byte) (*Identity, error) {
 	now := m.cfg.Now()
-	if m.cache != nil {
+	if m.cache != nil && !m.bypass.Load() {
 		if id, fetched := m.cache.get(key); id != nil {
 			if now.Sub(fetched) < m.cfg.CacheTTL && id.Session.Valid(now) && now.Sub(id.Session.LastSeenAt) < m.cfg.TouchInterval {
 				return id, nil
@@ -317,7 +334,7 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Ident
 		s.LastSeenAt, s.IdleExpiresAt = now, idle
 	}
 	id := &Identity{Session: *s, User: *u, groupsCSV: strings.Join(u.Groups, ",")}
-	if m.cache != nil {
+	if m.cache != nil && !m.bypass.Load() {
 		m.cache.put(key, id, now)
 	}
 	return id, nil

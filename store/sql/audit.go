@@ -84,6 +84,9 @@ func (d *DB) appendAuditOnce(ctx context.Context, seal func(head *store.AuditRec
 		return nil, d.wrap("append audit", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := d.lockTx(ctx, tx, lockAudit); err != nil {
+		return nil, d.wrap("append audit", err)
+	}
 	head, err := scanAudit(tx.QueryRowContext(ctx, d.q(`SELECT `+auditCols+` FROM audit_log ORDER BY seq DESC LIMIT 1`)))
 	if errors.Is(err, sql.ErrNoRows) {
 		head, err = nil, nil

@@ -1,6 +1,7 @@
 // Package sqlstore keeps users, sessions and one-time tokens in SQL: SQLite
 // (pure Go, modernc.org/sqlite) as the embedded default, PostgreSQL for
-// several instances (not built yet; the seam is the dialect type).
+// several instances (pgx/v5 through database/sql; see postgres.go). The
+// seam between them is the dialect type.
 //
 // Queries are written once with `?` placeholders and rebound per dialect.
 // Times are stored as BIGINT Unix milliseconds, the one time type both
@@ -35,6 +36,9 @@ import (
 type DB struct {
 	db *sql.DB
 	d  dialect
+	// dsn is kept for the PostgreSQL listening connection; it may hold a
+	// password, so it is never logged or put in an error.
+	dsn string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -46,17 +50,28 @@ var (
 	_ store.TokenStore   = (*DB)(nil)
 )
 
-// dialect is what differs between databases. Adding PostgreSQL means a
-// driver import, a classify for SQLSTATE 23505/23503, and numbered = true.
+// dialect is what differs between databases: placeholders, error codes and
+// how a transaction serialises with others of its kind.
 type dialect struct {
 	name     string
 	numbered bool // placeholders are $1..$n instead of ?
 	// classify maps a driver error to store.ErrConflict or store.ErrNotFound,
 	// or returns nil when the error is not one of those.
 	classify func(error) error
+	// lockTx serialises tx with every other transaction taking the same
+	// key; nil when the database already serialises writers.
+	lockTx func(ctx context.Context, tx *sql.Tx, key int64) error
 }
 
 var sqliteDialect = dialect{name: "sqlite", classify: classifySQLite}
+
+// lockTx takes the dialect's lock for key in tx, if it needs one.
+func (d *DB) lockTx(ctx context.Context, tx *sql.Tx, key int64) error {
+	if d.d.lockTx == nil {
+		return nil
+	}
+	return d.d.lockTx(ctx, tx, key)
+}
 
 // sqlitePragmas are set on every new connection: foreign keys for the
 // cascades (SQLite has them off by default), WAL so readers do not block the
@@ -66,13 +81,14 @@ var sqliteDialect = dialect{name: "sqlite", classify: classifySQLite}
 const sqlitePragmas = "_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
 
 // Open opens the database and brings its schema up to date. driver is
-// "sqlite" (dsn is a file path) or "postgres" (not built yet).
+// "sqlite" (dsn is a file path) or "postgres" (dsn is a libpq connection
+// string or URL).
 func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 	switch driver {
 	case "sqlite":
 		return openSQLite(ctx, dsn)
 	case "postgres":
-		return nil, errors.New("sqlstore: postgres support is not built yet")
+		return openPostgres(ctx, dsn)
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown driver %q (want sqlite or postgres)", driver)
 	}

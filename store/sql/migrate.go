@@ -102,7 +102,8 @@ func (d *DB) schemaVersion(ctx context.Context, q querier) (int, error) {
 
 // apply runs one migration. The version is re-read inside the transaction
 // (which holds SQLite's write lock from BEGIN) so two instances starting at
-// once do not both apply it. PostgreSQL will need an advisory lock here.
+// once do not both apply it; on PostgreSQL the caller also holds the
+// migration advisory lock (migrateLocked), since there BEGIN takes none.
 func (d *DB) apply(ctx context.Context, m migration) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {

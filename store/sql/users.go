@@ -68,8 +68,9 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 
 // CreateFirstUser inserts u in a transaction that first checks the table is
 // empty. SQLite transactions here take the write lock at BEGIN
-// (_txlock=immediate), so two first users cannot both see it empty;
-// PostgreSQL, when built, must LOCK TABLE users in the transaction first.
+// (_txlock=immediate), so two first users cannot both see it empty.
+// On PostgreSQL an advisory lock makes the check and the insert one step
+// across instances.
 func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
 	args, err := userRow(u)
 	if err != nil {
@@ -80,6 +81,9 @@ func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
 		return d.wrap("create first user", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := d.lockTx(ctx, tx, lockFirstUser); err != nil {
+		return d.wrap("create first user", err)
+	}
 	var one int
 	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM users LIMIT 1`).Scan(&one); {
 	case err == nil:
