@@ -97,7 +97,7 @@ func (a *Accounts) AcceptInvitation(ctx context.Context, by Actor, u *store.User
 		return err
 	}
 	u.PasswordHash, u.UpdatedAt, u.PasswordChangedAt = hash, now, now
-	u.Status, u.MustChangePassword = store.StatusActive, false
+	u.Status, u.MustChangePassword, u.EmailVerifiedAt = store.StatusActive, false, now
 	if err := a.Users.UpdateUser(ctx, u); err != nil {
 		return err
 	}

@@ -129,6 +129,9 @@ type adminUserView struct {
 	MustChange bool   `json:"must_change_password"`
 	CreatedAt  string `json:"created_at"`
 	UpdatedAt  string `json:"updated_at"`
+	// EmailVerifiedAt: when the address was proven (an invitation
+	// redeemed); absent while it is not.
+	EmailVerifiedAt string `json:"email_verified_at,omitempty"`
 }
 
 func adminViewOf(u *store.User) adminUserView {
@@ -136,9 +139,13 @@ func adminViewOf(u *store.User) adminUserView {
 	if g == nil {
 		g = []string{}
 	}
-	return adminUserView{ID: u.ID, Email: u.Email, Phone: u.Phone, Name: u.Name, Groups: g, Status: u.Status,
+	v := adminUserView{ID: u.ID, Email: u.Email, Phone: u.Phone, Name: u.Name, Groups: g, Status: u.Status,
 		HasPassword: u.PasswordHash != "", MustChange: u.MustChangePassword,
 		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
+	if !u.EmailVerifiedAt.IsZero() {
+		v.EmailVerifiedAt = u.EmailVerifiedAt.UTC().Format(time.RFC3339)
+	}
+	return v
 }
 
 // actionTarget is target for a changing call on a user, which takes no

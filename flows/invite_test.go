@@ -22,7 +22,7 @@ func TestInvitations(t *testing.T) {
 	admin := e.session(e.root, "totp")
 	ans := e.expect("POST", "/auth/admin/invitations", admin, `{"email":"Nina@Example.test","name":"Nina","groups":["staff"]}`, 201, "")
 	view := ans["user"].(map[string]any)
-	if view["status"] != store.StatusInvited || view["has_password"] != false || ans["again"] != false {
+	if view["status"] != store.StatusInvited || view["has_password"] != false || ans["again"] != false || view["email_verified_at"] != nil {
 		t.Fatalf("answer %v", ans)
 	}
 	link := func() string {
@@ -70,7 +70,7 @@ func TestInvitations(t *testing.T) {
 		t.Fatalf("redeem %v", got)
 	}
 	u, _ := e.mem.UserByEmail(ctx, "nina@example.test")
-	if u.Status != store.StatusActive || u.PasswordHash == "" {
+	if u.Status != store.StatusActive || u.PasswordHash == "" || u.EmailVerifiedAt.IsZero() {
 		t.Fatalf("after redeeming %+v", u)
 	}
 	if ev := e.audit.find(audit.InvitationAccepted, u.ID); ev == nil {

@@ -48,6 +48,9 @@ type User struct {
 	// MustChangePassword sends the user to change-password at every
 	// protect until they do (ChangePassword clears it).
 	MustChangePassword bool
+	// EmailVerifiedAt is when the email address was proven to reach the
+	// user (an invitation redeemed through it); zero: not verified.
+	EmailVerifiedAt time.Time
 }
 
 // Active reports whether the account may log in.

@@ -249,6 +249,7 @@ func (m *Store) UpdateUser(_ context.Context, u *store.User) error {
 	next.Groups = slices.Clone(u.Groups)
 	next.Status = u.Status
 	next.MustChangePassword = u.MustChangePassword
+	next.EmailVerifiedAt = u.EmailVerifiedAt
 	next.PasswordHash = u.PasswordHash
 	next.UpdatedAt = u.UpdatedAt
 	if next.UpdatedAt.IsZero() {

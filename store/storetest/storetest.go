@@ -592,6 +592,14 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		if got.MustChangePassword {
 			t.Fatal("UpdateUser did not write the flag")
 		}
+		if !got.EmailVerifiedAt.IsZero() {
+			t.Fatalf("a new user's email is verified at %v", got.EmailVerifiedAt)
+		}
+		at := time.Now().Add(-time.Minute)
+		got.EmailVerifiedAt = at
+		must(t, "update", s.UpdateUser(ctx, got))
+		got, _ = s.UserByID(ctx, "mc")
+		checkTime(t, "EmailVerifiedAt", got.EmailVerifiedAt, at)
 		wantErr(t, "missing user", s.SetMustChangePassword(ctx, "nobody", true), store.ErrNotFound)
 	})
 
