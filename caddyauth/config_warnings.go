@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/caddyauth/gateway/internal/session"
 )
 
 // maxTrustedDevice is the longest "trust this device" that does not warn:
@@ -48,4 +50,47 @@ func literalDSNPassword(dsn string) bool {
 		}
 	}
 	return false
+}
+
+// warnWeakSettings logs the settings that are allowed but weaker than the
+// defaults, so the operator sees each choice at start.
+func (a *App) warnWeakSettings(ck *CookieConfig) {
+	if ck.Insecure {
+		a.logger.Warn("DEVELOPMENT ONLY: cookie insecure is set; session cookies are sent over plain http and lose the Secure flag and __Host- prefix")
+	}
+	if a.sessionsBackend() == "memory" {
+		a.logger.Warn("DEVELOPMENT ONLY: sessions memory is set; sessions are lost on restart and not shared between instances")
+	}
+	for _, w := range cookieWarnings(ck) {
+		a.logger.Warn(w)
+	}
+	for _, w := range limitWarnings(a.effectiveLimits) {
+		a.logger.Warn(w)
+	}
+	for _, w := range a.configWarnings() {
+		a.logger.Warn(w)
+	}
+}
+
+// cookieWarnings names the cookie settings that are allowed but weaken the
+// defaults, so an operator sees the choice in the start-up log.
+func cookieWarnings(ck *CookieConfig) []string {
+	var out []string
+	lifetime, idle := time.Duration(ck.Lifetime), time.Duration(ck.Idle)
+	if lifetime == 0 {
+		lifetime = session.DefaultLifetime
+	}
+	if idle == 0 {
+		idle = session.DefaultIdle
+	}
+	if sameSiteNone(ck.SameSite) {
+		out = append(out, "cookie same_site none: browsers send the session cookie with cross-site requests; the portal keeps its CSRF check, but the protected apps lose SameSite protection and must defend against CSRF themselves")
+	}
+	if lifetime > 30*24*time.Hour {
+		out = append(out, fmt.Sprintf("cookie lifetime %s is longer than 30 days, the longest NIST SP 800-63B allows between sign-ins", lifetime))
+	}
+	if idle >= lifetime {
+		out = append(out, fmt.Sprintf("cookie idle %s is not shorter than lifetime %s: the idle timeout never ends a session", idle, lifetime))
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/session"
 )
 
 // TestConfigWarnings: a secret written in the config and a trusted device
@@ -44,6 +45,38 @@ func TestConfigWarnings(t *testing.T) {
 		for i, w := range tc.want {
 			if !strings.Contains(got[i], w) || strings.Contains(got[i], lit) {
 				t.Errorf("%s: %q lacks %q (or holds the secret)", tc.name, got[i], w)
+			}
+		}
+	}
+}
+
+func TestCookieWarnings(t *testing.T) {
+	day := caddy.Duration(24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		ck   CookieConfig
+		want []string
+	}{
+		{"defaults", CookieConfig{}, nil},
+		{"strict and short", CookieConfig{SameSite: "strict", Lifetime: day, Idle: caddy.Duration(time.Hour)}, nil},
+		{"same_site none", CookieConfig{SameSite: "none"}, []string{"same_site none"}},
+		{"same_site None from JSON", CookieConfig{SameSite: "None"}, []string{"same_site none"}},
+		{"same_site NONE", CookieConfig{SameSite: "NONE"}, []string{"same_site none"}},
+		{"a year", CookieConfig{Lifetime: 365 * day, Idle: day}, []string{"longer than 30 days"}},
+		{"idle past lifetime", CookieConfig{Lifetime: caddy.Duration(time.Hour), Idle: caddy.Duration(2 * time.Hour)}, []string{"idle timeout never ends"}},
+		{"idle past the default lifetime", CookieConfig{Idle: 2 * day}, []string{"idle timeout never ends"}},
+		{"idle at the default lifetime", CookieConfig{Idle: caddy.Duration(session.DefaultLifetime)}, []string{"idle timeout never ends"}},
+		{"lifetime at the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle)}, []string{"idle timeout never ends"}},
+		{"lifetime just past the default idle", CookieConfig{Lifetime: caddy.Duration(session.DefaultIdle + time.Minute)}, nil},
+	} {
+		got := cookieWarnings(&tc.ck)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %q, want %d warnings", tc.name, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: %q lacks %q", tc.name, got[i], w)
 			}
 		}
 	}
