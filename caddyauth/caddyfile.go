@@ -537,7 +537,9 @@ func protectDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, erro
 
 // parsePortal parses:
 //
-//	auth_portal [<base>]
+//	auth_portal [<base>] {
+//	    verify <host>[:<port>][/<path prefix>] [{ <protect options> }]
+//	}
 func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	p := new(Portal)
 	h.Next()
@@ -550,8 +552,15 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	if h.NextArg() {
 		return nil, h.ArgErr()
 	}
-	if h.NextBlock(0) {
-		return nil, h.Errf("auth_portal: unknown option %q (auth_portal takes no block)", h.Val())
+	for h.NextBlock(0) {
+		if h.Val() != "verify" {
+			return nil, h.Errf("auth_portal: unknown option %q (want verify)", h.Val())
+		}
+		l, err := parseVerifyLine(h)
+		if err != nil {
+			return nil, err
+		}
+		p.Verify = append(p.Verify, l)
 	}
 	return p, nil
 }

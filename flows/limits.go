@@ -44,6 +44,8 @@ type Limits struct {
 	AdminLockoutWindow   time.Duration
 	AdminLockoutDuration time.Duration
 	AdminIdentifier      ratelimit.Rate
+	// Verify bounds GET /auth/verify per client address (verify.go).
+	Verify ratelimit.Rate
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -70,6 +72,9 @@ func DefaultLimits() Limits {
 		AdminLockoutWindow:   15 * time.Minute,
 		AdminLockoutDuration: 15 * time.Minute,
 		AdminIdentifier:      ratelimit.Rate{N: 5, Per: time.Minute},
+		// A page behind nginx asks once per asset: 600 a minute (10 a
+		// second, bursts of 600) slows a guesser, not a browser.
+		Verify: ratelimit.Rate{N: 600, Per: time.Minute},
 	}
 }
 
@@ -85,6 +90,10 @@ type limiters struct {
 	// admin-group accounts keep when the lockout or the identifier bucket
 	// is off (limits_admin.go).
 	adminLock, adminAccount ratelimit.Locker
+
+	// verify is in-process on purpose: a verify with a cached session
+	// makes no network call (nil: off).
+	verify ratelimit.Limiter
 }
 
 // NewLimiter builds the limiter of one bucket ("login_ip",
@@ -116,6 +125,9 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 		lockoutDuration: l.LockoutDuration,
 	}
 	lim.mfaUser, lim.mfaAttempts, lim.mfaSend = mfaLimiters(l, mk)
+	if !l.Verify.Off() {
+		lim.verify = ratelimit.NewLocal(l.Verify, 0)
+	}
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.
 	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,6 +91,10 @@ type Config struct {
 	OAuthStateKeys [][]byte
 	// Tokens shapes bearer mode and signed assertions (token_keys.go).
 	Tokens TokenConfig
+	// TrustedForwarder reports whether a request comes from one of
+	// Caddy's trusted proxies, whose forwarded headers /auth/verify
+	// believes (verify.go). Default: none is.
+	TrustedForwarder func(*http.Request) bool
 }
 
 // Deps are the stores and primitives the flows use.
@@ -117,13 +122,14 @@ type Deps struct {
 
 // Service holds the shared state of every portal and guard.
 type Service struct {
-	cfg       Config
-	deps      Deps
-	redirects *redirect.Checker
-	log       *zap.Logger
-	csp       string
-	tmpl      templates
-	limits    limiters
+	cfg  Config
+	deps Deps
+	// redirect holds the return-URL checker and the CSP naming the same
+	// hosts; verify lines add theirs (redirect_hosts.go).
+	redirect atomic.Pointer[redirectPolicy]
+	log      *zap.Logger
+	tmpl     templates
+	limits   limiters
 
 	corsOrigins map[string]bool
 	obs         Observer
@@ -229,19 +235,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:       cfg,
-		deps:      deps,
-		redirects: rc,
-		log:       cfg.Logger,
-		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
-		tmpl:      t,
-		limits:    newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
+		cfg:    cfg,
+		deps:   deps,
+		log:    cfg.Logger,
+		tmpl:   t,
+		limits: newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
 		keys:        cfg.Keys,
 		oauth:       of,
 	}
+	s.redirect.Store(&redirectPolicy{hosts: hosts, check: rc, csp: buildCSP(hosts, cfg.Cookie.Insecure)})
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
 	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter); err != nil {
@@ -274,7 +279,7 @@ func buildCSP(hosts []string, insecure bool) string {
 // securityHeaders are sent on every portal response.
 func (s *Service) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Content-Security-Policy", s.redirect.Load().csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	// same-origin, not no-referrer: with no-referrer browsers send
