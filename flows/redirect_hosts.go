@@ -27,12 +27,12 @@ func (s *Service) admitRedirectHosts(hosts []string) error {
 	}
 	admitMu.Lock()
 	defer admitMu.Unlock()
-	old := s.redirect.Load()
+	old := s.redirects.Load()
 	all := append(append([]string(nil), old.hosts...), hosts...)
 	rc, err := redirect.New(all, s.cfg.Cookie.Insecure)
 	if err != nil {
 		return err
 	}
-	s.redirect.Store(&redirectPolicy{hosts: all, check: rc, csp: buildCSP(all, s.cfg.Cookie.Insecure)})
+	s.redirects.Store(&redirectPolicy{hosts: all, check: rc, csp: buildCSP(all, s.cfg.Cookie.Insecure)})
 	return nil
 }

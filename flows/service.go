@@ -124,12 +124,12 @@ type Deps struct {
 type Service struct {
 	cfg  Config
 	deps Deps
-	// redirect holds the return-URL checker and the CSP naming the same
+	// redirects holds the return-URL checker and the CSP naming the same
 	// hosts; verify lines add theirs (redirect_hosts.go).
-	redirect atomic.Pointer[redirectPolicy]
-	log      *zap.Logger
-	tmpl     templates
-	limits   limiters
+	redirects atomic.Pointer[redirectPolicy]
+	log       *zap.Logger
+	tmpl      templates
+	limits    limiters
 
 	corsOrigins map[string]bool
 	obs         Observer
@@ -246,7 +246,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		keys:        cfg.Keys,
 		oauth:       of,
 	}
-	s.redirect.Store(&redirectPolicy{hosts: hosts, check: rc, csp: buildCSP(hosts, cfg.Cookie.Insecure)})
+	s.redirects.Store(&redirectPolicy{hosts: hosts, check: rc, csp: buildCSP(hosts, cfg.Cookie.Insecure)})
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
 	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter); err != nil {
@@ -279,7 +279,7 @@ func buildCSP(hosts []string, insecure bool) string {
 // securityHeaders are sent on every portal response.
 func (s *Service) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", s.redirect.Load().csp)
+	h.Set("Content-Security-Policy", s.redirects.Load().csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	// same-origin, not no-referrer: with no-referrer browsers send
