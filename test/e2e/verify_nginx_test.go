@@ -90,9 +90,15 @@ func TestVerifyNginx(t *testing.T) {
 		t.Fatalf("host without a verify line: %s", r)
 	}
 
-	// Logout at the portal is felt at the next request.
+	// Logout at the portal is felt at the next request, even by a
+	// client that replays the old cookie.
+	old := c.Cookie("caddyauth")
+	if old == "" {
+		t.Fatal("no session cookie for the app host")
+	}
 	g.logout(t, c)
-	r = c.Get(page, browser...)
+	replay := harness.NewClient(t, "http://"+appHost, harness.DialLoopback())
+	r = replay.Get(page, hdr(browser, []string{"Cookie", "caddyauth=" + old})...)
 	if r.StatusCode != http.StatusFound || r.FromUpstream() {
 		t.Fatalf("after logout: %s", r)
 	}

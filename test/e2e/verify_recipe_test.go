@@ -50,10 +50,9 @@ func gatewaySite(t *testing.T, names ...string) string {
 	return strings.TrimSpace(block[i+3:])
 }
 
-// forwardAuthGateway starts a gateway (plain http on loopback, cookie
-// domain example.test, 127.0.0.1 a trusted proxy) with the recipe's
-// auth_portal site and extra sites, and adds ada (staff) and root
-// (admins). It returns the gateway port and the two users' ids.
+// verifyGateway is a gateway (plain http on loopback, cookie domain
+// example.test, 127.0.0.1 a trusted proxy of its listener only) with the
+// recipe's auth_portal site, and two users: ada (staff) and root (admins).
 type verifyGateway struct {
 	port     int
 	authHost string
@@ -64,15 +63,27 @@ type verifyGateway struct {
 	caddy    *harness.Caddy
 }
 
-func startVerifyGateway(t *testing.T, appHost, adminHost string, extraSites ...string) *verifyGateway {
+// startVerifyGateway starts it with extra sites (a forward_auth app).
+func startVerifyGateway(t *testing.T, appHost, adminHost string) *verifyGateway {
+	t.Helper()
+	return startVerifyGatewayWith(t, appHost, adminHost, nil)
+}
+
+// startVerifyGatewayWith adds the site extra renders for the gateway's
+// port and portal host.
+func startVerifyGatewayWith(t *testing.T, appHost, adminHost string, extra func(port int, authHost string) string) *verifyGateway {
 	t.Helper()
 	bin := harness.BuildBinary(t)
 	g := &verifyGateway{port: harness.FreePort(t)}
 	g.authHost = fmt.Sprintf("auth.example.test:%d", g.port)
+	var extraSite string
+	if extra != nil {
+		extraSite = extra(g.port, g.authHost)
+	}
 	site := gatewaySite(t, "auth.example.com", "http://"+g.authHost, "app.example.com", appHost, "admin.example.com", adminHost)
 	cfg := fmt.Sprintf(`{
 	admin 127.0.0.1:%d
-	servers {
+	servers :%d {
 		trusted_proxies static 127.0.0.1/32
 	}
 	caddyauth {
@@ -92,7 +103,7 @@ http://127.0.0.1:%d {
 
 %s
 %s
-`, harness.FreePort(t), harness.RandomSecret(), g.port, site, strings.Join(extraSites, "\n"))
+`, harness.FreePort(t), g.port, harness.RandomSecret(), g.port, site, extraSite)
 	cfgPath := harness.WriteCaddyfile(t, cfg)
 	g.adaPW, g.rootPW = newPassword(), newPassword()
 	g.adaID = harness.AddUser(t, bin, cfgPath, "ada@example.test", "Ada Lovelace", g.adaPW, "staff")
