@@ -83,7 +83,9 @@ func forwardedTarget(h http.Header) (t Target, d dialect, ok bool, err error) {
 		return t, 0, true, errForwarded
 	}
 	uri, err := single(h, hdrFwdURI)
-	if err != nil || uri == "" || uri[0] != '/' || strings.HasPrefix(uri, "//") {
+	// No fragment: a browser never sends one, so one here is not a
+	// request line.
+	if err != nil || uri == "" || uri[0] != '/' || strings.HasPrefix(uri, "//") || strings.ContainsRune(uri, '#') {
 		return t, 0, true, errForwarded
 	}
 	u, err := url.ParseRequestURI(uri)
