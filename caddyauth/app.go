@@ -170,6 +170,11 @@ type RateLimitConfig struct {
 	LoginIdentifier string `json:"login_identifier,omitempty"`
 	MFA             string `json:"mfa,omitempty"`
 	MFASend         string `json:"mfa_send,omitempty"`
+	// RefreshClient, RefreshSession and Verify bound POST /auth/refresh
+	// per client and per session, and GET /auth/verify per client.
+	RefreshClient  string `json:"refresh_client,omitempty"`
+	RefreshSession string `json:"refresh_session,omitempty"`
+	Verify         string `json:"verify,omitempty"`
 }
 
 // MFAConfig is the `mfa` option.
@@ -239,11 +244,12 @@ func (a *App) limits() (flows.Limits, error) {
 	if rl := a.RateLimit; rl != nil {
 		if rl.Off {
 			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
+			l.Verify = ratelimit.Rate{}
 		}
 		for _, f := range []struct {
 			v   string
 			dst *ratelimit.Rate
-		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend}} {
+		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend}, {rl.Verify, &l.Verify}} {
 			if f.v == "" {
 				continue
 			}

@@ -58,6 +58,7 @@ func init() {
 //	    rate_limit off | {
 //	        login_ip <n>/<duration>|off
 //	        login_identifier <n>/<duration>|off
+//	        mfa, mfa_send, refresh_client, refresh_session, verify <n>/<duration>|off
 //	    }
 //	    lockout off | <failures> <window> <duration>
 //	    cors {
@@ -342,9 +343,9 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "login_ip", "login_identifier", "mfa", "mfa_send":
+		case "login_ip", "login_identifier", "mfa", "mfa_send", "refresh_client", "refresh_session", "verify":
 		default:
-			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa or mfa_send)", opt)
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa, mfa_send, refresh_client, refresh_session or verify)", opt)
 		}
 		v, err := oneArg(d)
 		if err != nil {
@@ -362,6 +363,12 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 			rl.MFA = v
 		case "mfa_send":
 			rl.MFASend = v
+		case "refresh_client":
+			rl.RefreshClient = v
+		case "refresh_session":
+			rl.RefreshSession = v
+		case "verify":
+			rl.Verify = v
 		}
 	}
 	return rl, nil

@@ -27,6 +27,9 @@ func limitWarnings(l flows.Limits) []string {
 	if l.MFASend.Off() {
 		out = append(out, "SECURITY: rate_limit mfa_send is off: codes by email or SMS may be requested without limit (mail and SMS flooding, provider cost)")
 	}
+	if l.Verify.Off() {
+		out = append(out, "SECURITY: rate_limit verify is off: GET /auth/verify answers any number of guessed cookies and tokens per client")
+	}
 	if l.LockoutMax <= 0 {
 		w := "SECURITY: lockout is off: repeated wrong passwords never lock an (account, address) pair"
 		if l.AdminLockoutMax > 0 {

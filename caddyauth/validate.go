@@ -74,7 +74,8 @@ func (a *App) configProblems() []error {
 func (a *App) limitProblems() []error {
 	var errs []error
 	if rl := a.RateLimit; rl != nil {
-		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend}} {
+		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend},
+			{"refresh_client", rl.RefreshClient}, {"refresh_session", rl.RefreshSession}, {"verify", rl.Verify}} {
 			if r.v != "" {
 				errs = append(errs, checkRate(r.opt, r.v))
 			}

@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyauth/gateway/internal/policy"
+	"github.com/caddyauth/gateway/internal/ratelimit"
 )
 
 // proxyAddr is the test's trusted proxy (nginx, Caddy forward_auth).
@@ -237,5 +239,34 @@ func TestVerifyRuleErrors(t *testing.T) {
 	}
 	if _, err := e.svc.NewVerifier("/auth", []VerifyRule{{Site: "a.test/x"}, {Site: "A.test/x/"}}); err == nil {
 		t.Error("two lines for one host and prefix accepted")
+	}
+}
+
+// TestVerifyRateLimit: verify is limited per client address, the
+// address Caddy derives (here the test's ClientIP), not the proxy's.
+func TestVerifyRateLimit(t *testing.T) {
+	clientOf := func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
+	e := newEnv(t, Config{TrustedForwarder: trustProxy, ClientIP: clientOf, Limits: &Limits{Verify: ratelimit.Rate{N: 2, Per: time.Hour}}}, GuardConfig{})
+	v, err := e.svc.NewVerifier("/auth", []VerifyRule{{Site: "app.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.svc.PortalWith("/auth", v)
+	ask := func(client string) *http.Response {
+		r := forwarded("GET", "https", "app.test", "/")
+		r.Header.Set("X-Test-Client", client)
+		return serve(h, r)
+	}
+	for i := 0; i < 2; i++ {
+		if res := ask("198.51.100.1"); res.StatusCode != 401 {
+			t.Fatalf("within budget: %d", res.StatusCode)
+		}
+	}
+	res := ask("198.51.100.1")
+	if got := decodeErr(t, res); got.Status != 429 || got.Code != CodeRateLimited || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("over budget: %+v %v", got, res.Header)
+	}
+	if res := ask("198.51.100.2"); res.StatusCode != 401 {
+		t.Fatalf("another client shares the budget: %d", res.StatusCode)
 	}
 }
