@@ -270,3 +270,42 @@ func TestVerifyRateLimit(t *testing.T) {
 		t.Fatalf("another client shares the budget: %d", res.StatusCode)
 	}
 }
+
+// TestVerifyLineOptions: a verify line's protect options shape the answer:
+// require mfa steps a password-only session up, header removes or adds an
+// identity header, assertion adds the signed assertion for the host.
+func TestVerifyLineOptions(t *testing.T) {
+	e, h := verifyEnv(t,
+		VerifyRule{Site: "mfa.test", Guard: GuardConfig{RequireMFA: true}},
+		VerifyRule{Site: "hdr.test", Guard: GuardConfig{Headers: []HeaderTemplate{{Name: "Remote-Name"}, {Name: "X-User", Template: "u={http.auth.user.email}"}},
+			Assertion: &AssertionConfig{}}},
+	)
+	c := e.login(alicePW)
+
+	r := forwarded("GET", "https", "mfa.test", "/x")
+	r.AddCookie(c)
+	r.Header.Set("Accept", "text/html")
+	res := serve(h, r)
+	want := "https://auth.test/auth/mfa/challenge?rd=" + url.QueryEscape("https://mfa.test/x")
+	if res.StatusCode != 302 || res.Header.Get("Location") != want {
+		t.Fatalf("step-up browser: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	r = forwarded("GET", "https", "mfa.test", "/x")
+	r.AddCookie(c)
+	r.Header.Set("Accept", "application/json")
+	if got := decodeErr(t, serve(h, r)); got.Status != 403 || got.Code != CodeMFARequired {
+		t.Fatalf("step-up API: %+v", got)
+	}
+
+	r = forwarded("GET", "https", "hdr.test", "/")
+	r.AddCookie(c)
+	res = serve(h, r)
+	if res.StatusCode != 200 || res.Header.Get("Remote-Name") != "" || res.Header.Get("X-User") != "u="+e.alice.Email ||
+		res.Header.Get("Remote-User") != e.alice.ID {
+		t.Fatalf("headers: %d %v", res.StatusCode, res.Header)
+	}
+	tok := res.Header.Get(DefaultAssertionHeader)
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("no assertion: %q", tok)
+	}
+}
