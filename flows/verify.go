@@ -170,7 +170,6 @@ func (v *Verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t, dia, err := v.target(r)
 	if err != nil {
-		v.s.obs.Decision("invalid")
 		v.s.failJSON(w, r, errVerifyForwarded)
 		return
 	}
