@@ -90,6 +90,26 @@ func TestVerifyNginx(t *testing.T) {
 		t.Fatalf("host without a verify line: %s", r)
 	}
 
+	// A bearer access token (bearer mode) works through nginx as the
+	// cookie does: the same credential strategies decide.
+	api2 := harness.NewClient(t, "http://"+g.authHost, harness.DialLoopback())
+	r = api2.PostJSON("http://"+g.authHost+"/auth/login", map[string]string{"email": "ada@example.test", "password": g.adaPW}, "X-Access-Token-Type", "header")
+	expectStatus(t, r, http.StatusOK)
+	tok, _ := r.JSON()["access_token"].(string)
+	if tok == "" || len(r.Cookies()) != 0 {
+		t.Fatalf("bearer login: %s", r)
+	}
+	harness.Sensitive(tok)
+	r = api2.Get(page, hdr(api, []string{"Authorization", "Bearer " + tok})...)
+	expectStatus(t, r, http.StatusOK)
+	if got := r.Echo().Headers["Remote-User"]; len(got) != 1 || got[0] != g.adaID {
+		t.Fatalf("bearer through nginx: Remote-User %v", got)
+	}
+	r = api2.Get(page, hdr(api, []string{"Authorization", "Bearer " + tok[:len(tok)-4] + "AAAA"})...)
+	if r.StatusCode != http.StatusUnauthorized || r.FromUpstream() {
+		t.Fatalf("forged bearer through nginx: %s", r)
+	}
+
 	// Logout at the portal is felt at the next request, even by a
 	// client that replays the old cookie.
 	old := c.Cookie("caddyauth")
