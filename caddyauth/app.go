@@ -251,6 +251,8 @@ func (a *App) acquire(ctx caddy.Context) error {
 		MFA:           a.mfaConfig(),
 		Keys:          a.ring,
 		Tokens:        a.tokenConfig(),
+		// /auth/verify believes forwarded headers from these only.
+		TrustedForwarder: trustedForwarder,
 
 		OAuth:          providers,
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),

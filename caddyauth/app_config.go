@@ -73,6 +73,11 @@ type RateLimitConfig struct {
 	RecoverySend    string `json:"recovery_send,omitempty"`
 	RecoveryCheckIP string `json:"recovery_check_ip,omitempty"`
 	RecoveryCheck   string `json:"recovery_check,omitempty"`
+	// RefreshClient, RefreshSession and Verify bound POST /auth/refresh
+	// per client and per session, and GET /auth/verify per client.
+	RefreshClient  string `json:"refresh_client,omitempty"`
+	RefreshSession string `json:"refresh_session,omitempty"`
+	Verify         string `json:"verify,omitempty"`
 }
 
 // MFAConfig is the `mfa` option.
@@ -143,13 +148,14 @@ func (a *App) limits() (flows.Limits, error) {
 		if rl.Off {
 			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
 			l.RecoverySendIP, l.RecoverySend, l.RecoveryCheckIP, l.RecoveryCheck = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
+			l.Verify = ratelimit.Rate{}
 		}
 		for _, f := range []struct {
 			v   string
 			dst *ratelimit.Rate
 		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend},
 			{rl.RecoverySendIP, &l.RecoverySendIP}, {rl.RecoverySend, &l.RecoverySend},
-			{rl.RecoveryCheckIP, &l.RecoveryCheckIP}, {rl.RecoveryCheck, &l.RecoveryCheck}} {
+			{rl.RecoveryCheckIP, &l.RecoveryCheckIP}, {rl.RecoveryCheck, &l.RecoveryCheck}, {rl.Verify, &l.Verify}} {
 			if f.v == "" {
 				continue
 			}

@@ -58,6 +58,7 @@ func init() {
 //	    rate_limit off | {
 //	        login_ip <n>/<duration>|off
 //	        login_identifier <n>/<duration>|off
+//	        mfa, mfa_send, refresh_client, refresh_session, verify <n>/<duration>|off
 //	    }
 //	    lockout off | <failures> <window> <duration>
 //	    cors {
@@ -355,9 +356,9 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "login_ip", "login_identifier", "mfa", "mfa_send", "recovery_send_ip", "recovery_send", "recovery_check_ip", "recovery_check":
+		case "login_ip", "login_identifier", "mfa", "mfa_send", "recovery_send_ip", "recovery_send", "recovery_check_ip", "recovery_check", "refresh_client", "refresh_session", "verify":
 		default:
-			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa, mfa_send, recovery_send_ip, recovery_send, recovery_check_ip or recovery_check)", opt)
+			return nil, d.Errf("caddyauth: unknown rate_limit bucket %q (want login_ip, login_identifier, mfa, mfa_send, recovery_send_ip, recovery_send, recovery_check_ip, recovery_check, refresh_client, refresh_session or verify)", opt)
 		}
 		v, err := oneArg(d)
 		if err != nil {
@@ -383,6 +384,12 @@ func parseRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
 			rl.RecoveryCheckIP = v
 		case "recovery_check":
 			rl.RecoveryCheck = v
+		case "refresh_client":
+			rl.RefreshClient = v
+		case "refresh_session":
+			rl.RefreshSession = v
+		case "verify":
+			rl.Verify = v
 		}
 	}
 	return rl, nil
@@ -558,7 +565,9 @@ func protectDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, erro
 
 // parsePortal parses:
 //
-//	auth_portal [<base>]
+//	auth_portal [<base>] {
+//	    verify <host>[:<port>][/<path prefix>] [{ <protect options> }]
+//	}
 func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	p := new(Portal)
 	h.Next()
@@ -571,8 +580,15 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	if h.NextArg() {
 		return nil, h.ArgErr()
 	}
-	if h.NextBlock(0) {
-		return nil, h.Errf("auth_portal: unknown option %q (auth_portal takes no block)", h.Val())
+	for h.NextBlock(0) {
+		if h.Val() != "verify" {
+			return nil, h.Errf("auth_portal: unknown option %q (want verify)", h.Val())
+		}
+		l, err := parseVerifyLine(h)
+		if err != nil {
+			return nil, err
+		}
+		p.Verify = append(p.Verify, l)
 	}
 	return p, nil
 }

@@ -33,6 +33,9 @@ func limitWarnings(l flows.Limits) []string {
 	if l.RecoveryCheck.Off() || l.RecoveryCheckIP.Off() {
 		out = append(out, "SECURITY: rate_limit recovery_check or recovery_check_ip is off: reset codes are not paced; each grant still ends after 5 wrong codes")
 	}
+	if l.Verify.Off() {
+		out = append(out, "SECURITY: rate_limit verify is off: GET /auth/verify answers any number of guessed cookies and tokens per client")
+	}
 	if l.LockoutMax <= 0 {
 		w := "SECURITY: lockout is off: repeated wrong passwords never lock an (account, address) pair"
 		if l.AdminLockoutMax > 0 {

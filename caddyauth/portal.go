@@ -2,6 +2,7 @@ package caddyauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -22,6 +23,9 @@ var errPortalURL = errors.New("protect: portal must be an absolute http(s) URL w
 type Portal struct {
 	// Base is the path prefix (default /auth).
 	Base string `json:"base,omitempty"`
+	// Verify admits hosts to GET <base>/verify, each with its rules
+	// (portal_verify.go); a host with none is refused.
+	Verify []VerifyLine `json:"verify,omitempty"`
 
 	base    string
 	handler http.Handler
@@ -51,7 +55,11 @@ func (p *Portal) Provision(ctx caddy.Context) error {
 	if p.base == "" {
 		return errors.New("auth_portal: base path cannot be /")
 	}
-	p.handler = app.service.Portal(p.base)
+	v, err := p.verifier(app)
+	if err != nil {
+		return fmt.Errorf("auth_portal: %w", err)
+	}
+	p.handler = app.service.PortalWith(p.base, v)
 	app.registerBase(p.base)
 	return nil
 }

@@ -67,12 +67,13 @@ func printableToken(s string, max int) bool {
 
 // tokenConfig is the flows form of the tokens block.
 func (a *App) tokenConfig() flows.TokenConfig {
-	c := a.Tokens
-	if c == nil {
-		return flows.TokenConfig{}
+	var tc flows.TokenConfig
+	if c := a.Tokens; c != nil {
+		tc = flows.TokenConfig{Issuer: c.Issuer, AccessTTL: time.Duration(c.AccessLifetime),
+			AssertionTTL: time.Duration(c.AssertionLifetime)}
 	}
-	return flows.TokenConfig{Issuer: c.Issuer, AccessTTL: time.Duration(c.AccessLifetime),
-		AssertionTTL: time.Duration(c.AssertionLifetime)}
+	tc.RefreshClient, tc.RefreshSession = refreshRates(a.RateLimit)
+	return tc
 }
 
 // parseTokens parses:

@@ -25,6 +25,10 @@ type Target struct {
 	// Header carries the credentials (Cookie, later Authorization) and
 	// Accept, which tells a browser navigation from an API call.
 	Header http.Header
+	// verified: the target came through a verify endpoint, for another
+	// proxy's site: the portal's paths there are that site's own paths,
+	// judged by the rules like any other.
+	verified bool
 }
 
 // TargetOf is the Target of a request that is itself the protected one.
@@ -99,7 +103,7 @@ type Decision struct {
 // request's cached path.
 func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) Decision {
 	d := Decision{g: g, t: t}
-	if InBase(g.cfg.Base, t.URL.Path) {
+	if !t.verified && InBase(g.cfg.Base, t.URL.Path) {
 		d.Verdict = VerdictPortal
 		return d
 	}

@@ -51,6 +51,8 @@ type Limits struct {
 	RecoverySend    ratelimit.Rate
 	RecoveryCheckIP ratelimit.Rate
 	RecoveryCheck   ratelimit.Rate
+	// Verify bounds GET /auth/verify per client address (verify.go).
+	Verify ratelimit.Rate
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -82,6 +84,10 @@ func DefaultLimits() Limits {
 		RecoverySend:    ratelimit.Rate{N: 3, Per: time.Minute},
 		RecoveryCheckIP: ratelimit.Rate{N: 20, Per: time.Minute},
 		RecoveryCheck:   ratelimit.Rate{N: 5, Per: time.Minute},
+
+		// A page behind nginx asks once per asset: 600 a minute (10 a
+		// second, bursts of 600) slows a guesser, not a browser.
+		Verify: ratelimit.Rate{N: 600, Per: time.Minute},
 	}
 }
 
@@ -99,6 +105,9 @@ type limiters struct {
 	adminLock, adminAccount ratelimit.Locker
 
 	recovery recoveryLimiters
+	// verify is in-process on purpose: a verify with a cached session
+	// makes no network call (nil: off).
+	verify ratelimit.Limiter
 }
 
 // NewLimiter builds the limiter of one bucket (BucketLoginIP, ...):
@@ -127,6 +136,9 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 		*b.slot = mk(b.name, b.rate)
 	}
 	lim.recovery = newRecoveryLimiters(l, mk)
+	if !l.Verify.Off() {
+		lim.verify = ratelimit.NewLocal(l.Verify, 0)
+	}
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.
 	lim.mfaLock = locker(l.MFALockoutMax, l.MFALockoutWindow, l.MFALockoutDuration)

@@ -46,7 +46,7 @@ func (p *portal) returnTo(r *http.Request, rd string) string {
 	if rd == "" {
 		return ""
 	}
-	if u, ok := p.s.redirects.Check(rd, r.Host, requestScheme(r)); ok {
+	if u, ok := p.s.redirects.Load().check.Check(rd, r.Host, requestScheme(r)); ok {
 		return u
 	}
 	p.s.log.Warn("refused return URL", zap.String("host", r.Host), zapIP(p.s.cfg.ClientIP(r)))

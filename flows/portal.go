@@ -10,8 +10,15 @@ import (
 
 // Portal returns the handler for the portal pages and JSON API under base
 // (e.g. "/auth"). Requests outside base get 404.
-func (s *Service) Portal(base string) http.Handler {
+func (s *Service) Portal(base string) http.Handler { return s.PortalWith(base, nil) }
+
+// PortalWith is Portal answering <base>/verify with v (nil: no verify
+// lines, every host refused).
+func (s *Service) PortalWith(base string, v *Verifier) http.Handler {
 	base = CleanBase(base)
+	if v == nil {
+		v = &Verifier{s: s, base: base}
+	}
 	p := &portal{s: s, base: base}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+base+"/login", p.loginPage)
@@ -48,6 +55,12 @@ func (s *Service) Portal(base string) http.Handler {
 	h := csrf.Handler(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
+		if r.URL.Path == base+"/verify" {
+			// Before the CSRF check: a proxy's subrequest carries the
+			// original request's method and Origin.
+			v.ServeHTTP(w, r)
+			return
+		}
 		r = s.takeTrustHeader(r)
 		s.securityHeaders(w, r)
 		if s.cors(w, r) {

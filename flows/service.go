@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -99,6 +100,10 @@ type Config struct {
 	// send) answer takes, for
 	// every identifier alike (default 400ms; negative: none, for tests).
 	SendFloor time.Duration
+	// TrustedForwarder reports whether a request comes from one of
+	// Caddy's trusted proxies, whose forwarded headers /auth/verify
+	// believes (verify.go). Default: none is.
+	TrustedForwarder func(*http.Request) bool
 }
 
 // Deps are the stores and primitives the flows use.
@@ -141,11 +146,12 @@ type TokenStore interface {
 
 // Service holds the shared state of every portal and guard.
 type Service struct {
-	cfg       Config
-	deps      Deps
-	redirects *redirect.Checker
+	cfg  Config
+	deps Deps
+	// redirects holds the return-URL checker and the CSP naming the same
+	// hosts; verify lines add theirs (redirect_hosts.go).
+	redirects atomic.Pointer[redirectPolicy]
 	log       *zap.Logger
-	csp       string
 	tmpl      templates
 	limits    limiters
 
@@ -261,19 +267,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:       cfg,
-		deps:      deps,
-		redirects: rc,
-		log:       cfg.Logger,
-		csp:       buildCSP(hosts, cfg.Cookie.Insecure),
-		tmpl:      t,
-		limits:    newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
+		cfg:    cfg,
+		deps:   deps,
+		log:    cfg.Logger,
+		tmpl:   t,
+		limits: newLimiters(lim, cfg.NewLimiter, deps.Lockouts),
 
 		corsOrigins: corsOrigins,
 		obs:         cfg.Observer,
 		keys:        cfg.Keys,
 		oauth:       of,
 	}
+	s.redirects.Store(&redirectPolicy{hosts: hosts, check: rc, csp: buildCSP(hosts, cfg.Cookie.Insecure)})
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
 	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter); err != nil {
@@ -306,7 +311,7 @@ func buildCSP(hosts []string, insecure bool) string {
 // securityHeaders are sent on every portal response.
 func (s *Service) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Content-Security-Policy", s.redirects.Load().csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	// same-origin, not no-referrer: with no-referrer browsers send

@@ -20,7 +20,8 @@ type TokenConfig struct {
 	// AssertionTTL is a signed assertion's life (default 60 seconds).
 	AssertionTTL time.Duration
 	// RefreshClient and RefreshSession bound POST /auth/refresh per client
-	// address and per session (defaults 60 and 10 a minute).
+	// address and per session (defaults 60 and 10 a minute). The zero
+	// Rate is unset (the default); N 0 with a Per is off.
 	RefreshClient, RefreshSession ratelimit.Rate
 }
 

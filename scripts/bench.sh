@@ -23,6 +23,14 @@
 #   ROUNDS=5 DURATION=20 CONNS=64 scripts/bench.sh
 #   PROFILE=/tmp/prof scripts/bench.sh    # + an uncounted CPU profile run of each site
 #   CREDENTIAL=bearer scripts/bench.sh    # Authorization: Bearer <access token> instead of the cookie
+#   SCENARIO=verify scripts/bench.sh      # nginx auth_request -> /auth/verify vs nginx alone
+#
+# SCENARIO=verify measures forward auth instead: "bare" is an nginx
+# proxying to the upstream, "protected" the same nginx with the
+# docs/forward-auth.md recipe (auth_request to GET /auth/verify on a
+# gateway site of the same Caddy). nginx is installed with apt-get if
+# missing. The verify bucket is set high enough never to refuse, so its
+# cost is measured but not its refusals.
 #
 # Load generator: wrk (installed with apt-get if missing), else the Go one in
 # test/loadtest (LOADGEN=go forces it). Loopback only; everything started
@@ -45,6 +53,8 @@ LOADGEN=${LOADGEN:-auto}   # auto | wrk | go
 PROFILE=${PROFILE:-}
 UPSTREAM=${UPSTREAM:-inline} # inline | separate
 CREDENTIAL=${CREDENTIAL:-cookie} # cookie | bearer (bearer mode's access token)
+SCENARIO=${SCENARIO:-protect}    # protect | verify (nginx auth_request)
+case "$SCENARIO" in protect | verify) ;; *) echo "bench: SCENARIO must be protect or verify" >&2; exit 2 ;; esac
 case "$CREDENTIAL" in cookie | bearer) ;; *) echo "bench: CREDENTIAL must be cookie or bearer" >&2; exit 2 ;; esac
 case "$UPSTREAM" in separate | inline) ;; *) echo "bench: UPSTREAM must be separate or inline" >&2; exit 2 ;; esac
 PATH_=/api/items?page=2
@@ -62,9 +72,10 @@ CADDY_PID=""
 UP_PID=""
 LOAD_PID=""
 PROF_PID=""
+NGINX_PID=""
 cleanup() {
 	local rc=$?
-	for p in $LOAD_PID $PROF_PID $UP_PID; do
+	for p in $LOAD_PID $PROF_PID $UP_PID $NGINX_PID; do
 		if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; fi
 	done
 	if [ -n "$CADDY_PID" ] && kill -0 "$CADDY_PID" 2>/dev/null; then
@@ -153,6 +164,17 @@ go)
 	;;
 esac
 
+if [ "$SCENARIO" = verify ]; then
+	NGINX=$(command -v nginx || true)
+	[ -n "$NGINX" ] || [ ! -x /usr/sbin/nginx ] || NGINX=/usr/sbin/nginx
+	if [ -z "$NGINX" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		log "installing nginx"
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null 2>&1; } || true
+		NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	fi
+	if [ ! -x "$NGINX" ]; then log "SCENARIO=verify needs nginx"; exit 1; fi
+fi
+
 # --- Caddy --------------------------------------------------------------------
 log "building Caddy with caddyauth (go build ./cmd/xcaddy-build)"
 go build -o "$WORK/caddy" ./cmd/xcaddy-build
@@ -161,6 +183,12 @@ ADMIN=$(free_port)
 UP=$(free_port)
 BARE=$(free_port)
 PROT=$(free_port)
+LOGIN_PORT=$PROT
+if [ "$SCENARIO" = verify ]; then
+	# BARE and PROT are nginx's; the gateway site is Caddy's.
+	GW=$(free_port)
+	LOGIN_PORT=$GW
+fi
 # Caddy's data (the SQLite database) and config go to the temp dir; the Go
 # caches stay where they are (go tool pprof runs later with this HOME).
 GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE) GOPATH=$(go env GOPATH)
@@ -170,24 +198,8 @@ mkdir -p "$HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
 CADDYAUTH_SECRET=$("$WORK/caddy" auth secret generate)
 export CADDYAUTH_SECRET
 
-cat >"$WORK/Caddyfile" <<EOF
-{
-	admin 127.0.0.1:$ADMIN
-	auto_https off
-	persist_config off
-	log {
-		level ERROR
-	}
-	caddyauth {
-		secret {env.CADDYAUTH_SECRET}
-		cookie {
-			insecure
-		}
-	}
-}
-
-$(if [ "$UPSTREAM" = inline ]; then printf 'http://:%s {\n\tbind 127.0.0.1\n\trespond "ok" 200\n}\n' "$UP"; fi)
-
+if [ "$SCENARIO" = protect ]; then
+	SITES=$(cat <<EOF
 # Baseline: plain reverse_proxy.
 http://:$BARE {
 	bind 127.0.0.1
@@ -200,6 +212,41 @@ http://:$PROT {
 	protect
 	reverse_proxy 127.0.0.1:$UP
 }
+EOF
+	)
+else
+	# The gateway nginx asks (SCENARIO=verify).
+	SITES=$(cat <<EOF
+http://:$GW {
+	bind 127.0.0.1
+	auth_portal {
+		verify 127.0.0.1:$PROT
+	}
+}
+EOF
+	)
+fi
+cat >"$WORK/Caddyfile" <<EOF
+{
+	admin 127.0.0.1:$ADMIN
+	auto_https off
+	persist_config off
+	log {
+		level ERROR
+	}
+$(if [ "$SCENARIO" = verify ]; then printf '\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}\n'; fi)
+	caddyauth {
+		secret {env.CADDYAUTH_SECRET}
+		cookie {
+			insecure
+		}
+$(if [ "$SCENARIO" = verify ]; then printf '\t\trate_limit {\n\t\t\tverify 100000000/1m\n\t\t}\n'; fi)
+	}
+}
+
+$(if [ "$UPSTREAM" = inline ]; then printf 'http://:%s {\n\tbind 127.0.0.1\n\trespond "ok" 200\n}\n' "$UP"; fi)
+
+$SITES
 EOF
 
 EMAIL=bench@example.test
@@ -232,6 +279,77 @@ EOF
 fi
 "$WORK/caddy" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
 CADDY_PID=$!
+if [ "$SCENARIO" = verify ]; then
+	# nginx alone, and nginx with the docs/forward-auth.md recipe (plus
+	# keepalive to both upstreams, as a production nginx has).
+	mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/logs"
+	user=""
+	if [ "$(id -u)" = 0 ]; then user="user root;"; fi
+	cat >"$WORK/nginx/nginx.conf" <<EOF
+$user
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 2048; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx/tmp/body;
+	proxy_temp_path $WORK/nginx/tmp/proxy;
+	fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+	uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+	scgi_temp_path $WORK/nginx/tmp/scgi;
+	upstream app { server 127.0.0.1:$UP; keepalive 64; }
+	upstream gateway { server 127.0.0.1:$GW; keepalive 64; }
+	server {
+		listen 127.0.0.1:$BARE;
+		location / {
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://app;
+		}
+	}
+	server {
+		listen 127.0.0.1:$PROT;
+		location / {
+			auth_request /_caddyauth;
+			auth_request_set \$auth_user \$upstream_http_remote_user;
+			auth_request_set \$auth_email \$upstream_http_remote_email;
+			auth_request_set \$auth_name \$upstream_http_remote_name;
+			auth_request_set \$auth_groups \$upstream_http_remote_groups;
+			auth_request_set \$auth_redirect \$upstream_http_x_auth_redirect;
+			proxy_set_header Remote-User \$auth_user;
+			proxy_set_header Remote-Email \$auth_email;
+			proxy_set_header Remote-Name \$auth_name;
+			proxy_set_header Remote-Groups \$auth_groups;
+			error_page 401 = @caddyauth_signin;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://app;
+		}
+		location = /_caddyauth {
+			internal;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://gateway/auth/verify;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header Host 127.0.0.1:$GW;
+			proxy_set_header X-Original-URL \$scheme://\$http_host\$request_uri;
+			proxy_set_header X-Original-Method \$request_method;
+			proxy_set_header X-Forwarded-For \$remote_addr;
+		}
+		location @caddyauth_signin {
+			if (\$auth_redirect) {
+				return 302 \$auth_redirect;
+			}
+			return 401;
+		}
+	}
+}
+EOF
+	"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx.log" 2>&1 &
+	NGINX_PID=$!
+fi
 for i in $(seq 150); do
 	if curl -fsS -o /dev/null "http://127.0.0.1:$BARE/" 2>/dev/null; then break; fi
 	if ! kill -0 "$CADDY_PID" 2>/dev/null; then log "caddy exited"; CADDY_PID=""; exit 1; fi
@@ -245,7 +363,7 @@ TOKEN_TYPE=cookie
 if [ "$CREDENTIAL" = bearer ]; then TOKEN_TYPE=header; fi
 status=$(curl -sS -o "$WORK/login.json" -D "$WORK/login.hdr" -w '%{http_code}' \
 	-H 'Content-Type: application/json' -H 'Accept: application/json' -H "X-Access-Token-Type: $TOKEN_TYPE" \
-	--data-binary "$LOGIN_BODY" "http://127.0.0.1:$PROT/auth/login")
+	--data-binary "$LOGIN_BODY" "http://127.0.0.1:$LOGIN_PORT/auth/login")
 if [ "$status" != 200 ]; then
 	log "login answered $status: $(cat "$WORK/login.json")"
 	exit 1
@@ -345,7 +463,11 @@ if ((WARMUP > 0)); then
 fi
 
 echo
-echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream; credential: $CREDENTIAL)"
+if [ "$SCENARIO" = verify ]; then
+	echo "forward auth: nginx auth_request -> /auth/verify + proxy vs nginx proxy alone (same nginx, same upstream; credential: $CREDENTIAL)"
+else
+	echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream; credential: $CREDENTIAL)"
+fi
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), loadgen $LOADGEN, $CONNS connections, ${DURATION}s per run"
 echo
 printf '%-6s %-10s %10s %9s %9s %12s %13s %7s %7s\n' round site req/s p50_ms p99_ms caddy_cpu_us allocs/KB_req non200 errors
@@ -379,13 +501,17 @@ done
 
 echo
 awk -v pr="${SUM_RPS[protected]}" -v br="${SUM_RPS[bare]}" -v pc="${SUM_CPU[protected]}" -v bc="${SUM_CPU[bare]}" \
-	-v n="$ROUNDS" -v ratios="${RATIOS[*]}" 'BEGIN {
+	-v n="$ROUNDS" -v ratios="${RATIOS[*]}" -v scenario="$SCENARIO" 'BEGIN {
 	k = split(ratios, a, " ")
 	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	med = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 	printf "overall   bare %.0f req/s, protected %.0f req/s (means of %d runs)\n", br / n, pr / n, n
-	printf "ratio     %.3f of mean req/s (median per-round ratio %.3f, min %.3f, max %.3f); target >= 0.90: %s\n",
-		pr / br, med, a[1], a[k], (pr / br >= 0.90) ? "met" : "NOT met"
+	if (scenario == "verify")
+		printf "ratio     %.3f of mean req/s (median per-round ratio %.3f, min %.3f, max %.3f); no target: auth_request adds a subrequest and a second upstream per request\n",
+			pr / br, med, a[1], a[k]
+	else
+		printf "ratio     %.3f of mean req/s (median per-round ratio %.3f, min %.3f, max %.3f); target >= 0.90: %s\n",
+			pr / br, med, a[1], a[k], (pr / br >= 0.90) ? "met" : "NOT met"
 	printf "caddy CPU per request: bare %.1f us, protected %.1f us (%+.1f us, %+.0f%%)\n",
 		bc / n, pc / n, (pc - bc) / n, (pc - bc) / bc * 100
 }'

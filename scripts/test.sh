@@ -31,6 +31,8 @@ command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 # The MFA e2e test checks our TOTP codes against an independent implementation.
 command -v oathtool >/dev/null || missing+=(oathtool)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
+# The forward-auth e2e tests put a real nginx (auth_request) in front.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi

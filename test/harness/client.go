@@ -33,6 +33,8 @@ type clientOptions struct {
 	http2   bool
 	timeout time.Duration
 	dialTo  string
+	// loopback: 127.0.0.1 on the address's own port (DialLoopback).
+	loopback bool
 }
 
 // HTTP2 makes the client negotiate HTTP/2 (default HTTP/1.1, which keeps
@@ -42,6 +44,11 @@ func HTTP2() ClientOption { return func(o *clientOptions) { o.http2 = true } }
 // DialTo sends every connection to addr (host:port) whatever the URL's
 // host, so a test can use names such as app.example.test without DNS.
 func DialTo(addr string) ClientOption { return func(o *clientOptions) { o.dialTo = addr } }
+
+// DialLoopback sends every connection to 127.0.0.1 on the URL's own port,
+// so one client (one cookie jar) reaches named hosts on several local
+// servers (an nginx and the gateway).
+func DialLoopback() ClientOption { return func(o *clientOptions) { o.loopback = true } }
 
 // Timeout sets the per-request timeout (default 15s).
 func Timeout(d time.Duration) ClientOption { return func(o *clientOptions) { o.timeout = d } }
@@ -70,6 +77,16 @@ func NewClient(t testing.TB, base string, opts ...ClientOption) *Client {
 		var d net.Dialer
 		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, o.dialTo)
+		}
+	}
+	if o.loopback {
+		var d net.Dialer
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
 		}
 	}
 	t.Cleanup(tr.CloseIdleConnections)
