@@ -12,13 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddyauth/gateway/internal/audit"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/internal/metrics"
 	"github.com/caddyauth/gateway/internal/notify"

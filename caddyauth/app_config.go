@@ -153,9 +153,17 @@ func (a *App) limits() (flows.Limits, error) {
 		for _, f := range []struct {
 			v   string
 			dst *ratelimit.Rate
-		}{{rl.LoginIP, &l.LoginIP}, {rl.LoginIdentifier, &l.LoginIdentifier}, {rl.MFA, &l.MFA}, {rl.MFASend, &l.MFASend},
-			{rl.RecoverySendIP, &l.RecoverySendIP}, {rl.RecoverySend, &l.RecoverySend},
-			{rl.RecoveryCheckIP, &l.RecoveryCheckIP}, {rl.RecoveryCheck, &l.RecoveryCheck}, {rl.Verify, &l.Verify}} {
+		}{
+			{rl.LoginIP, &l.LoginIP},
+			{rl.LoginIdentifier, &l.LoginIdentifier},
+			{rl.MFA, &l.MFA},
+			{rl.MFASend, &l.MFASend},
+			{rl.RecoverySendIP, &l.RecoverySendIP},
+			{rl.RecoverySend, &l.RecoverySend},
+			{rl.RecoveryCheckIP, &l.RecoveryCheckIP},
+			{rl.RecoveryCheck, &l.RecoveryCheck},
+			{rl.Verify, &l.Verify},
+		} {
 			if f.v == "" {
 				continue
 			}

@@ -69,8 +69,10 @@ func TestBackendPostgres(t *testing.T) {
 // TestPostgresErrorHidesPassword: a refused connection names the option,
 // never the password in the DSN.
 func TestPostgresErrorHidesPassword(t *testing.T) {
-	a := &App{Database: &DatabaseConfig{Driver: "postgres",
-		DSN: "postgres://caddy:Sup3rSecretPW@127.0.0.1:1/auth?sslmode=disable&connect_timeout=2"}}
+	a := &App{Database: &DatabaseConfig{
+		Driver: "postgres",
+		DSN:    "postgres://caddy:Sup3rSecretPW@127.0.0.1:1/auth?sslmode=disable&connect_timeout=2",
+	}}
 	_, err := openBackend(context.Background(), a)
 	if err == nil {
 		t.Fatal("opened a database on port 1")

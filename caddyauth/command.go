@@ -358,8 +358,10 @@ func secretCommand() *cobra.Command {
 
 // recordRevoked records that every session of u was ended (n of them).
 func (e *cliEnv) recordRevoked(ctx context.Context, u *store.User, n int) {
-	e.record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"scope": "all", "sessions": strconv.Itoa(n)}})
+	e.record(ctx, audit.Event{
+		Type: audit.SessionRevoked, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"scope": "all", "sessions": strconv.Itoa(n)},
+	})
 }
 
 // resealTOTP seals every TOTP secret again under the current key (it opens

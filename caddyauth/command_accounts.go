@@ -15,10 +15,12 @@ import (
 // in the configured session store and running instances told (Redis
 // pub/sub); the lockout is lifted in the shared database.
 func (e *cliEnv) accounts() *flows.Accounts {
-	return &flows.Accounts{Users: e.db, MFA: e.db, Sessions: revokerFunc(e.revokeSessions),
+	return &flows.Accounts{
+		Users: e.db, MFA: e.db, Sessions: revokerFunc(e.revokeSessions),
 		Lockouts: flows.StoreLockouts{Store: e.db, Now: time.Now},
 		Hasher:   password.New(password.DefaultParams, 1), Audit: cliRecorder{e}, Now: time.Now,
-		ContextWords: e.app.ContextWords}
+		ContextWords: e.app.ContextWords,
+	}
 }
 
 // cliActor is who the CLI acts as in the audit trail.

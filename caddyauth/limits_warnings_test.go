@@ -15,7 +15,8 @@ func TestLimitWarnings(t *testing.T) {
 	}{
 		{"defaults", &App{}, nil},
 		{"rate_limit off", &App{RateLimit: &RateLimitConfig{Off: true}}, []string{
-			"rate_limit login_ip is off", "rate_limit login_identifier is off: any number of addresses", "rate_limit mfa is off", "rate_limit mfa_send is off"}},
+			"rate_limit login_ip is off", "rate_limit login_identifier is off: any number of addresses", "rate_limit mfa is off", "rate_limit mfa_send is off",
+		}},
 		{"one bucket off", &App{RateLimit: &RateLimitConfig{LoginIdentifier: "off"}}, []string{"admin group keep a budget of 5 failures per 1m0s"}},
 		{"lockout off", &App{Lockout: &LockoutConfig{Off: true}}, []string{"lockout is off: repeated wrong passwords never lock", "admin group keep a lockout of 10 failures in 15m0s for 15m0s"}},
 	} {

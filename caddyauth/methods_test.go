@@ -15,12 +15,21 @@ func TestOfferedMethods(t *testing.T) {
 		want  []string
 	}{
 		{"no provider", nil, []string{"password"}},
-		{"providers without sign-up", []*OAuthProvider{{Name: "github", Kind: "github"}, {Name: "corp", Kind: "oidc"}},
-			[]string{"oauth:corp", "oauth:github", "password"}},
-		{"signup on", []*OAuthProvider{{Name: "github", Kind: "github", Signup: true}},
-			[]string{"oauth:github", "password", "registration"}},
-		{"allowed domains", []*OAuthProvider{{Name: "github", Kind: "github"}, {Name: "corp", Kind: "oidc", AllowedDomains: []string{"example.com"}}},
-			[]string{"oauth:corp", "oauth:github", "password", "registration"}},
+		{
+			"providers without sign-up",
+			[]*OAuthProvider{{Name: "github", Kind: "github"}, {Name: "corp", Kind: "oidc"}},
+			[]string{"oauth:corp", "oauth:github", "password"},
+		},
+		{
+			"signup on",
+			[]*OAuthProvider{{Name: "github", Kind: "github", Signup: true}},
+			[]string{"oauth:github", "password", "registration"},
+		},
+		{
+			"allowed domains",
+			[]*OAuthProvider{{Name: "github", Kind: "github"}, {Name: "corp", Kind: "oidc", AllowedDomains: []string{"example.com"}}},
+			[]string{"oauth:corp", "oauth:github", "password", "registration"},
+		},
 	} {
 		if got := (&App{OAuth: tc.oauth}).offeredMethods(); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: offered %v, want %v", tc.name, got, tc.want)

@@ -26,8 +26,10 @@ func TestNotifyDeliversThroughMailpit(t *testing.T) {
 	t.Setenv("CADDYAUTH_TEST_SMTP_PASS", "p@ss/word") // characters a URL cannot hold raw
 	a := &App{
 		Secret: notifySecret,
-		Email: &SenderConfig{Sender: "smtp", URL: "smtp://mailer@" + mp.SMTPAddr(), From: "Auth <no-reply@example.com>",
-			Password: "{env.CADDYAUTH_TEST_SMTP_PASS}", Plaintext: true},
+		Email: &SenderConfig{
+			Sender: "smtp", URL: "smtp://mailer@" + mp.SMTPAddr(), From: "Auth <no-reply@example.com>",
+			Password: "{env.CADDYAUTH_TEST_SMTP_PASS}", Plaintext: true,
+		},
 		SMS:              &SenderConfig{Sender: "log"},
 		MessageTemplates: tpl,
 	}
@@ -44,8 +46,10 @@ func TestNotifyDeliversThroughMailpit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Stop() })
-	if err := a.queue().Enqueue(context.Background(), notify.Message{Kind: notify.KindMFACode, Channel: notify.Email,
-		To: "ada@example.com", Data: map[string]string{notify.DataCode: "493817"}}); err != nil {
+	if err := a.queue().Enqueue(context.Background(), notify.Message{
+		Kind: notify.KindMFACode, Channel: notify.Email,
+		To: "ada@example.com", Data: map[string]string{notify.DataCode: "493817"},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	m := mp.WaitFor("ada@example.com", 10*time.Second)
@@ -53,8 +57,10 @@ func TestNotifyDeliversThroughMailpit(t *testing.T) {
 		t.Errorf("got %q / %q, want the overridden template with the code", m.Subject, m.Text)
 	}
 	// SMS goes to the log sender; an unconfigured channel would refuse.
-	if err := a.queue().Enqueue(context.Background(), notify.Message{Kind: notify.KindMFACode, Channel: notify.SMS,
-		To: "+15555550100", Data: map[string]string{notify.DataCode: "111111"}}); err != nil {
+	if err := a.queue().Enqueue(context.Background(), notify.Message{
+		Kind: notify.KindMFACode, Channel: notify.SMS,
+		To: "+15555550100", Data: map[string]string{notify.DataCode: "111111"},
+	}); err != nil {
 		t.Errorf("sms log: %v", err)
 	}
 }

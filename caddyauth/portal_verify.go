@@ -54,8 +54,10 @@ func parseVerifyLine(h httpcaddyfile.Helper) (VerifyLine, error) {
 	if p.Base != "" {
 		return VerifyLine{}, h.Err("auth_portal: verify: `base` is the portal's (auth_portal <base>), not a verify option")
 	}
-	return VerifyLine{Site: site, Portal: p.Portal, Allow: p.Allow, Deny: p.Deny, Public: p.Public,
-		Headers: p.Headers, RequireMFA: p.RequireMFA, Assertion: p.Assertion}, nil
+	return VerifyLine{
+		Site: site, Portal: p.Portal, Allow: p.Allow, Deny: p.Deny, Public: p.Public,
+		Headers: p.Headers, RequireMFA: p.RequireMFA, Assertion: p.Assertion,
+	}, nil
 }
 
 // verifier compiles the portal's verify lines.

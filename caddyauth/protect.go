@@ -3,7 +3,6 @@ package caddyauth
 import (
 	"errors"
 	"fmt"
-	"github.com/caddyauth/gateway/internal/session"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/policy"
+	"github.com/caddyauth/gateway/internal/session"
 )
 
 func init() {

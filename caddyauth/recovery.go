@@ -23,7 +23,7 @@ type PasswordResetConfig struct {
 // maxResetTTL: a reset link is a password; a day is the most it may live.
 const maxResetTTL = 24 * time.Hour
 
-// parsePasswordReset: password_reset off | password_reset { ttl <d> }
+// parsePasswordReset parses `password_reset off` and `password_reset { ttl <d> }`.
 func parsePasswordReset(d *caddyfile.Dispenser) (*PasswordResetConfig, error) {
 	c := new(PasswordResetConfig)
 	if d.NextArg() {
@@ -97,7 +97,7 @@ type PasswordlessConfig struct {
 // maxPasswordlessTTL: a sign-in link is a credential; an hour at most.
 const maxPasswordlessTTL = time.Hour
 
-// parsePasswordless: passwordless email [sms] [{ ttl <d> }]
+// parsePasswordless parses `passwordless email [sms] [{ ttl <d> }]`.
 func parsePasswordless(d *caddyfile.Dispenser) (*PasswordlessConfig, error) {
 	c := &PasswordlessConfig{Channels: d.RemainingArgs()}
 	if len(c.Channels) == 0 {

@@ -16,15 +16,19 @@ func TestRedisConfigResolves(t *testing.T) {
 	t.Setenv("CADDYAUTH_TEST_SENTINEL", "10.0.0.9:26379")
 	t.Setenv("CADDYAUTH_TEST_PW", "s3cret{not-a-placeholder}")
 	t.Setenv("CADDYAUTH_TEST_SPW", "sentinel pw")
-	s := &SessionsConfig{Backend: "redis",
+	s := &SessionsConfig{
+		Backend:  "redis",
 		Sentinel: &RedisSentinel{Master: "{env.CADDYAUTH_TEST_MASTER}", Addresses: []string{"10.0.0.1:26379", "{env.CADDYAUTH_TEST_SENTINEL}"}, Password: "{env.CADDYAUTH_TEST_SPW}"},
-		Username: "gw", Password: "{env.CADDYAUTH_TEST_PW}", DB: 2, TLS: true}
+		Username: "gw", Password: "{env.CADDYAUTH_TEST_PW}", DB: 2, TLS: true,
+	}
 	got, err := s.resolvedRedisConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := redisstore.Config{MasterName: "mymaster", Sentinels: []string{"10.0.0.1:26379", "10.0.0.9:26379"},
-		SentinelPassword: "sentinel pw", Username: "gw", Password: "s3cret{not-a-placeholder}", DB: 2, TLS: true}
+	want := redisstore.Config{
+		MasterName: "mymaster", Sentinels: []string{"10.0.0.1:26379", "10.0.0.9:26379"},
+		SentinelPassword: "sentinel pw", Username: "gw", Password: "s3cret{not-a-placeholder}", DB: 2, TLS: true,
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("resolved %+v, want %+v", got, want)
 	}

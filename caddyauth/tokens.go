@@ -69,8 +69,10 @@ func printableToken(s string, max int) bool {
 func (a *App) tokenConfig() flows.TokenConfig {
 	var tc flows.TokenConfig
 	if c := a.Tokens; c != nil {
-		tc = flows.TokenConfig{Issuer: c.Issuer, AccessTTL: time.Duration(c.AccessLifetime),
-			AssertionTTL: time.Duration(c.AssertionLifetime)}
+		tc = flows.TokenConfig{
+			Issuer: c.Issuer, AccessTTL: time.Duration(c.AccessLifetime),
+			AssertionTTL: time.Duration(c.AssertionLifetime),
+		}
 	}
 	tc.RefreshClient, tc.RefreshSession = refreshRates(a.RateLimit)
 	return tc

@@ -76,9 +76,19 @@ func (a *App) configProblems() []error {
 func (a *App) limitProblems() []error {
 	var errs []error
 	if rl := a.RateLimit; rl != nil {
-		for _, r := range []struct{ opt, v string }{{"login_ip", rl.LoginIP}, {"login_identifier", rl.LoginIdentifier}, {"mfa", rl.MFA}, {"mfa_send", rl.MFASend},
-			{"recovery_send_ip", rl.RecoverySendIP}, {"recovery_send", rl.RecoverySend}, {"recovery_check_ip", rl.RecoveryCheckIP}, {"recovery_check", rl.RecoveryCheck},
-			{"refresh_client", rl.RefreshClient}, {"refresh_session", rl.RefreshSession}, {"verify", rl.Verify}} {
+		for _, r := range []struct{ opt, v string }{
+			{"login_ip", rl.LoginIP},
+			{"login_identifier", rl.LoginIdentifier},
+			{"mfa", rl.MFA},
+			{"mfa_send", rl.MFASend},
+			{"recovery_send_ip", rl.RecoverySendIP},
+			{"recovery_send", rl.RecoverySend},
+			{"recovery_check_ip", rl.RecoveryCheckIP},
+			{"recovery_check", rl.RecoveryCheck},
+			{"refresh_client", rl.RefreshClient},
+			{"refresh_session", rl.RefreshSession},
+			{"verify", rl.Verify},
+		} {
 			if r.v != "" {
 				errs = append(errs, checkRate(r.opt, r.v))
 			}

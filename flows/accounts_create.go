@@ -23,8 +23,10 @@ func (a *Accounts) Draft(ctx context.Context, in NewAccount) (*store.User, error
 		}
 	}
 	now := a.Now()
-	return &store.User{ID: keys.NewID(), Email: in.Email, Name: in.Name, Phone: in.Phone, Groups: in.Groups,
-		Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}, nil
+	return &store.User{
+		ID: keys.NewID(), Email: in.Email, Name: in.Name, Phone: in.Phone, Groups: in.Groups,
+		Status: store.StatusActive, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}, nil
 }
 
 // Create stores a drafted account (store.ErrConflict: the email or phone

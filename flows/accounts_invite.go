@@ -63,8 +63,10 @@ func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invi
 	if err := sendInvitation(ctx, u, inv, a.Now()); err != nil {
 		return u, again, err
 	}
-	a.record(ctx, by, audit.Event{Type: audit.UserInvited, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"via": by.ID, "again": boolWord(again)}})
+	a.record(ctx, by, audit.Event{
+		Type: audit.UserInvited, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"via": by.ID, "again": boolWord(again)},
+	})
 	return u, again, nil
 }
 
@@ -79,13 +81,19 @@ func sendInvitation(ctx context.Context, u *store.User, inv Invitation, now time
 		ttl = DefaultInvitationTTL
 	}
 	tok := keys.NewToken()
-	if err := inv.Grants.IssueToken(ctx, &store.OneTimeToken{Hash: keys.HashToken(tok), Purpose: invitationPurpose,
-		UserID: u.ID, ExpiresAt: now.Add(ttl)}); err != nil {
+	if err := inv.Grants.IssueToken(ctx, &store.OneTimeToken{
+		Hash: keys.HashToken(tok), Purpose: invitationPurpose,
+		UserID: u.ID, ExpiresAt: now.Add(ttl),
+	}); err != nil {
 		return err
 	}
-	return inv.Outbox.Enqueue(context.WithoutCancel(ctx), notify.Message{Kind: notify.KindInvitation, Channel: notify.Email, To: u.Email, UserID: u.ID,
-		Data: map[string]string{notify.DataLink: inv.Portal + "/reset-password?token=" + tok, notify.DataName: u.Name,
-			notify.DataInviter: inv.Inviter, notify.DataExpires: humanDuration(ttl)}})
+	return inv.Outbox.Enqueue(context.WithoutCancel(ctx), notify.Message{
+		Kind: notify.KindInvitation, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{
+			notify.DataLink: inv.Portal + "/reset-password?token=" + tok, notify.DataName: u.Name,
+			notify.DataInviter: inv.Inviter, notify.DataExpires: humanDuration(ttl),
+		},
+	})
 }
 
 // AcceptInvitation sets the first password of an invited account (hash

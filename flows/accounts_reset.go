@@ -23,8 +23,10 @@ func (a *Accounts) ResetPassword(ctx context.Context, by Actor, u *store.User, h
 	}
 	u.PasswordHash, u.UpdatedAt, u.PasswordChangedAt = hash, now, now
 	n, rerr := a.Sessions.RevokeUser(ctx, u.ID)
-	a.record(ctx, by, audit.Event{Type: audit.PasswordReset, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"via": by.ID, "sessions_ended": strconv.Itoa(n)}})
+	a.record(ctx, by, audit.Event{
+		Type: audit.PasswordReset, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"via": by.ID, "sessions_ended": strconv.Itoa(n)},
+	})
 	if rerr != nil {
 		return n, &IncompleteError{ErrSessionsNotRevoked, rerr}
 	}

@@ -53,8 +53,10 @@ func newAccountsEnv(t *testing.T, be accountsBackend) *accountsEnv {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	acc := &Accounts{Users: be, MFA: be, Sessions: mgr, Lockouts: StoreLockouts{Store: be, Now: time.Now},
-		Hasher: password.New(fastHash, 1), Audit: rec, Now: time.Now, ContextWords: []string{"acme"}}
+	acc := &Accounts{
+		Users: be, MFA: be, Sessions: mgr, Lockouts: StoreLockouts{Store: be, Now: time.Now},
+		Hasher: password.New(fastHash, 1), Audit: rec, Now: time.Now, ContextWords: []string{"acme"},
+	}
 	bob, err := acc.Draft(context.Background(), NewAccount{Email: " Bob@Example.test", Name: "Bob", Password: accountsPW})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +96,8 @@ func TestAccounts(t *testing.T) {
 		ended int  // what the operation reports: sessions ended (unlock: pairs)
 		keeps bool // the user's sessions stay
 	}{
-		{name: "disable", event: audit.UserDisabled, ended: 1,
+		{
+			name: "disable", event: audit.UserDisabled, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.SetStatus(context.Background(), admin, e.bob, store.StatusDisabled)
 			},
@@ -102,12 +105,16 @@ func TestAccounts(t *testing.T) {
 				if u, _ := e.be.UserByID(context.Background(), e.bob.ID); u.Status != store.StatusDisabled {
 					t.Errorf("status = %q", u.Status)
 				}
-			}},
-		{name: "enable", event: audit.UserEnabled, ended: 0, keeps: true,
+			},
+		},
+		{
+			name: "enable", event: audit.UserEnabled, ended: 0, keeps: true,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.SetStatus(context.Background(), admin, e.bob, store.StatusActive)
-			}},
-		{name: "delete", event: audit.UserDeleted, ended: 1,
+			},
+		},
+		{
+			name: "delete", event: audit.UserDeleted, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.Delete(context.Background(), admin, e.bob)
 			},
@@ -115,8 +122,10 @@ func TestAccounts(t *testing.T) {
 				if _, err := e.be.UserByID(context.Background(), e.bob.ID); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("user after delete: %v", err)
 				}
-			}},
-		{name: "set password", event: audit.PasswordChanged, ended: 1,
+			},
+		},
+		{
+			name: "set password", event: audit.PasswordChanged, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.SetPassword(context.Background(), admin, e.bob, "tundra marimba oxbow lantern")
 			},
@@ -125,8 +134,10 @@ func TestAccounts(t *testing.T) {
 				if e.acc.Hasher.Verify(context.Background(), u.PasswordHash, "tundra marimba oxbow lantern") != nil {
 					t.Error("new password does not verify")
 				}
-			}},
-		{name: "store password (change-password's step)", event: audit.PasswordChanged, keeps: true,
+			},
+		},
+		{
+			name: "store password (change-password's step)", event: audit.PasswordChanged, keeps: true,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				err := e.acc.StorePassword(context.Background(), admin, e.bob, "hash", map[string]string{"sessions_ended": "0"})
 				return 0, err
@@ -136,12 +147,16 @@ func TestAccounts(t *testing.T) {
 				if ev.Detail["via"] != admin.ID || ev.Detail["sessions_ended"] != "0" {
 					t.Errorf("detail = %v", ev.Detail)
 				}
-			}},
-		{name: "logout all", event: audit.LogoutAll, ended: 1,
+			},
+		},
+		{
+			name: "logout all", event: audit.LogoutAll, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				return e.acc.LogoutAll(context.Background(), admin, e.bob)
-			}},
-		{name: "unlock", event: audit.Unlocked, ended: 1, keeps: true,
+			},
+		},
+		{
+			name: "unlock", event: audit.Unlocked, ended: 1, keeps: true,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				ctx := context.Background()
 				p := store.LockoutPolicy{Max: 1, Window: time.Hour, Duration: time.Hour}
@@ -149,8 +164,10 @@ func TestAccounts(t *testing.T) {
 					t.Fatal(err)
 				}
 				return e.acc.Unlock(ctx, admin, "BOB@example.test")
-			}},
-		{name: "reset mfa", event: audit.MFAReset, ended: 1,
+			},
+		},
+		{
+			name: "reset mfa", event: audit.MFAReset, ended: 1,
 			run: func(t *testing.T, e *accountsEnv) (int, error) {
 				ctx := context.Background()
 				if err := e.be.CreateTOTP(ctx, &store.TOTPDevice{ID: "d1", UserID: e.bob.ID, Secret: []byte("s"), CreatedAt: time.Now()}); err != nil {
@@ -162,7 +179,8 @@ func TestAccounts(t *testing.T) {
 				if l, _ := e.be.ListTOTP(context.Background(), e.bob.ID); len(l) != 0 {
 					t.Error("factors left after reset")
 				}
-			}},
+			},
+		},
 	}
 	for name, open := range accountsBackends {
 		for _, tc := range cases {

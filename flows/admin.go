@@ -139,9 +139,11 @@ func adminViewOf(u *store.User) adminUserView {
 	if g == nil {
 		g = []string{}
 	}
-	v := adminUserView{ID: u.ID, Email: u.Email, Phone: u.Phone, Name: u.Name, Groups: g, Status: u.Status,
+	v := adminUserView{
+		ID: u.ID, Email: u.Email, Phone: u.Phone, Name: u.Name, Groups: g, Status: u.Status,
 		HasPassword: u.PasswordHash != "", MustChange: u.MustChangePassword,
-		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
+		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339),
+	}
 	if !u.EmailVerifiedAt.IsZero() {
 		v.EmailVerifiedAt = u.EmailVerifiedAt.UTC().Format(time.RFC3339)
 	}
@@ -284,8 +286,10 @@ func (p *portal) adminDeleteSession(w http.ResponseWriter, r *http.Request, admi
 		p.adminError(w, r, errNotFound)
 		return
 	}
-	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"session": want}})
+	p.s.audit(r, audit.Event{
+		Type: audit.SessionRevoked, Actor: admin.User.ID, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"session": want},
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
 }
 

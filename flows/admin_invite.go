@@ -26,8 +26,10 @@ func (p *portal) adminInvite(w http.ResponseWriter, r *http.Request, admin *sess
 		p.adminError(w, r, invalidInput("Invitations are sent by email: configure an email sender (the `email` option)."))
 		return
 	}
-	inv := Invitation{Grants: p.s.deps.Grants, Outbox: p.s.deps.Outbox, Portal: requestScheme(r) + "://" + r.Host + p.base,
-		Inviter: orDefault(admin.User.Name, admin.User.Email)}
+	inv := Invitation{
+		Grants: p.s.deps.Grants, Outbox: p.s.deps.Outbox, Portal: requestScheme(r) + "://" + r.Host + p.base,
+		Inviter: orDefault(admin.User.Name, admin.User.Email),
+	}
 	u, again, err := p.s.Accounts().Invite(r.Context(), p.s.actor(r, admin.User.ID), NewAccount{Email: in.Email, Name: in.Name, Groups: in.Groups}, inv)
 	switch {
 	case errors.Is(err, ErrNotInvitable), errors.Is(err, store.ErrConflict):

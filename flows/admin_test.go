@@ -84,8 +84,10 @@ func newAdminEnv(t *testing.T, lim *Limits) *adminEnv {
 		lim = &Limits{}
 	}
 	e := &adminEnv{t: t, mem: mem, mgr: mgr, audit: &recorder{}, outbox: &outbox{}, sw: methods.New(mem, -1, methods.Offered(false, "github", "google"))}
-	e.svc, err = New(Config{Limits: lim}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: h,
-		Audit: e.audit, Outbox: e.outbox, Methods: e.sw, MethodAdmin: e.sw, Lockouts: mem})
+	e.svc, err = New(Config{Limits: lim}, Deps{
+		Users: mem, Tokens: mem, Sessions: mgr, Hasher: h,
+		Audit: e.audit, Outbox: e.outbox, Methods: e.sw, MethodAdmin: e.sw, Lockouts: mem,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,8 +419,10 @@ func TestMethodSwitchFailsClosed(t *testing.T) {
 	mem := memory.New()
 	mgr, _ := session.New(mem, mem, session.Config{CacheTTL: -1})
 	dead := methods.New(deadSettings{mem}, -1, nil)
-	svc, err := New(Config{Limits: &Limits{}}, Deps{Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 1),
-		Methods: dead, MethodAdmin: dead})
+	svc, err := New(Config{Limits: &Limits{}}, Deps{
+		Users: mem, Tokens: mem, Sessions: mgr, Hasher: password.New(fastHash, 1),
+		Methods: dead, MethodAdmin: dead,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

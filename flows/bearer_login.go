@@ -39,8 +39,10 @@ func (s *Service) tokensFor(id *session.Identity, gen uint64) (tokenBody, error)
 	if err != nil {
 		return tokenBody{}, err
 	}
-	return tokenBody{AccessToken: at, RefreshToken: s.tokens.issueRefresh(id.Session.ID, gen),
-		TokenType: "Bearer", ExpiresIn: int(ttl / time.Second)}, nil
+	return tokenBody{
+		AccessToken: at, RefreshToken: s.tokens.issueRefresh(id.Session.ID, gen),
+		TokenType: "Bearer", ExpiresIn: int(ttl / time.Second),
+	}, nil
 }
 
 // answerTokens answers a bearer sign-in with the new session's tokens and
@@ -94,8 +96,10 @@ func (p *portal) logoutBearer(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if f.ID != nil {
-		p.s.audit(r, audit.Event{Type: audit.Logout, UserID: f.ID.User.ID, Email: f.ID.User.Email,
-			Detail: map[string]string{"session": publicSessionID(f.ID.Session.ID), "credential": SourceBearer.String()}})
+		p.s.audit(r, audit.Event{
+			Type: audit.Logout, UserID: f.ID.User.ID, Email: f.ID.User.Email,
+			Detail: map[string]string{"session": publicSessionID(f.ID.Session.ID), "credential": SourceBearer.String()},
+		})
 	}
 	return true
 }

@@ -69,9 +69,11 @@ func TestCanonicalOrigin(t *testing.T) {
 			t.Errorf("CanonicalOrigin(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"https://spa.example.test:", "https://spa.example.test:0", "https://spa.example.test:65536",
+	for _, bad := range []string{
+		"https://spa.example.test:", "https://spa.example.test:0", "https://spa.example.test:65536",
 		"https://spa.example.test:+443", "https://bücher.example", "https://spa.example.test/", "https://spa.example.test?x",
-		"https://spa.example.test#x", "https://%73pa.example.test", "https://[::ffff:1.2.3.4]", "https://[fe80::1%25eth0]", "https://[1.2.3.4]", "https://spa example.test", "https:spa.example.test"} {
+		"https://spa.example.test#x", "https://%73pa.example.test", "https://[::ffff:1.2.3.4]", "https://[fe80::1%25eth0]", "https://[1.2.3.4]", "https://spa example.test", "https:spa.example.test",
+	} {
 		if got, err := CanonicalOrigin(bad); err == nil {
 			t.Errorf("CanonicalOrigin(%q) = %q, want an error", bad, got)
 		}

@@ -57,8 +57,10 @@ func (f codeFactor) Begin(ctx context.Context, c *factorCall) (*Prompt, error) {
 		return nil, err
 	}
 	to := f.to(u)
-	if err := f.s.notify(ctx, notify.Message{Kind: notify.KindMFACode, Channel: f.channel, To: to, UserID: u.ID,
-		Data: map[string]string{notify.DataCode: code, notify.DataName: u.Name, notify.DataExpires: "10 minutes"}}); err != nil {
+	if err := f.s.notify(ctx, notify.Message{
+		Kind: notify.KindMFACode, Channel: f.channel, To: to, UserID: u.ID,
+		Data: map[string]string{notify.DataCode: code, notify.DataName: u.Name, notify.DataExpires: "10 minutes"},
+	}); err != nil {
 		return nil, errInternal
 	}
 	return &Prompt{Sent: f.mask(to), ExpiresIn: mfaCodeTTL}, nil

@@ -54,9 +54,13 @@ func (f recoveryFactor) Verify(ctx context.Context, c *factorCall, code string) 
 func (f recoveryFactor) used(r *http.Request, c *factorCall) {
 	u := c.u
 	f.s.audit(r, audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, Email: u.Email})
-	_ = f.s.notify(r.Context(), notify.Message{Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
-		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: f.s.cfg.ClientIP(r),
-			notify.DataUserAgent: limitRunes(r.UserAgent(), 200), notify.DataTime: f.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
+	_ = f.s.notify(r.Context(), notify.Message{
+		Kind: notify.KindRecoveryCodeUsed, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{
+			notify.DataName: u.Name, notify.DataIP: f.s.cfg.ClientIP(r),
+			notify.DataUserAgent: limitRunes(r.UserAgent(), 200), notify.DataTime: f.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST"),
+		},
+	})
 }
 
 var (

@@ -55,6 +55,7 @@ func (f *flakySessions) GetSession(ctx context.Context, id string) (*store.Sessi
 	}
 	return f.SessionStore.GetSession(ctx, id)
 }
+
 func (f *flakySessions) CreateSession(ctx context.Context, s *store.Session) error {
 	f.mu.Lock()
 	createDown := f.createDown

@@ -156,13 +156,17 @@ type downGrants struct{}
 func (downGrants) CreateToken(context.Context, *store.OneTimeToken) error {
 	return store.ErrUnavailable
 }
+
 func (downGrants) IssueToken(context.Context, *store.OneTimeToken) error { return store.ErrUnavailable }
+
 func (downGrants) ConsumeToken(context.Context, string, string, time.Time) (*store.OneTimeToken, error) {
 	return nil, store.ErrUnavailable
 }
+
 func (downGrants) PeekToken(context.Context, string, string, time.Time) (*store.OneTimeToken, error) {
 	return nil, store.ErrUnavailable
 }
+
 func (downGrants) TryCode(context.Context, string, string, []string, int, time.Time) (*store.OneTimeToken, error) {
 	return nil, store.ErrUnavailable
 }

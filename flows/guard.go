@@ -79,8 +79,10 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 		return nil, fmt.Errorf("portal base path cannot be /")
 	}
 	cfg.PortalURL = strings.TrimRight(cfg.PortalURL, "/")
-	trustKeys := [2]string{textproto.CanonicalMIMEHeaderKey(s.cfg.MFA.TrustHeader),
-		textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(s.cfg.MFA.TrustHeader, "_", "-"))}
+	trustKeys := [2]string{
+		textproto.CanonicalMIMEHeaderKey(s.cfg.MFA.TrustHeader),
+		textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(s.cfg.MFA.TrustHeader, "_", "-")),
+	}
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, err
 	}

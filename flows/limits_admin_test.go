@@ -24,8 +24,10 @@ func limitsOff() *Limits {
 func addBob(t *testing.T, e *env, groups ...string) {
 	t.Helper()
 	h, _ := e.hasher.Hash(context.Background(), alicePW)
-	if err := e.mem.CreateUser(context.Background(), &store.User{ID: keys.NewID(), Email: "bob@example.test", Name: "Bob",
-		Groups: groups, Status: store.StatusActive, PasswordHash: h}); err != nil {
+	if err := e.mem.CreateUser(context.Background(), &store.User{
+		ID: keys.NewID(), Email: "bob@example.test", Name: "Bob",
+		Groups: groups, Status: store.StatusActive, PasswordHash: h,
+	}); err != nil {
 		t.Fatal(err)
 	}
 }

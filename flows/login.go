@@ -251,8 +251,10 @@ func (p *portal) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 // factor already satisfied, e.g. a trusted device).
 func (p *portal) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, o session.Options, rd string) bool {
 	bearer := bearerMode(r)
-	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Session: o, Cookie: !bearer,
-		Log: "login succeeded", Audit: audit.LoginSucceeded})
+	id := p.rotate(w, r, rotation{
+		Op: "login", Revoke: revokeBrowser, User: u, Session: o, Cookie: !bearer,
+		Log: "login succeeded", Audit: audit.LoginSucceeded,
+	})
 	if id == nil {
 		return false
 	}

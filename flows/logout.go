@@ -21,8 +21,10 @@ func (p *portal) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if id != nil {
-			p.s.audit(r, audit.Event{Type: audit.Logout, UserID: id.User.ID, Email: id.User.Email,
-				Detail: map[string]string{"session": publicSessionID(id.Session.ID)}})
+			p.s.audit(r, audit.Event{
+				Type: audit.Logout, UserID: id.User.ID, Email: id.User.Email,
+				Detail: map[string]string{"session": publicSessionID(id.Session.ID)},
+			})
 		}
 	}
 	if !p.logoutBearer(w, r) {
@@ -133,8 +135,10 @@ func (p *portal) deleteSession(w http.ResponseWriter, r *http.Request, c *caller
 	if storeID == id.Session.ID {
 		p.s.clearSessionCookie(w)
 	}
-	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
-		Detail: map[string]string{"session": want}})
+	p.s.audit(r, audit.Event{
+		Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
+		Detail: map[string]string{"session": want},
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": true})
 }
 

@@ -33,26 +33,32 @@ func (c *countingSessions) CreateSession(ctx context.Context, s *store.Session) 
 	c.add()
 	return c.SessionStore.CreateSession(ctx, s)
 }
+
 func (c *countingSessions) CreateSessionCapped(ctx context.Context, s *store.Session, max int) ([]string, error) {
 	c.add()
 	return c.SessionStore.CreateSessionCapped(ctx, s, max)
 }
+
 func (c *countingSessions) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	c.add()
 	return c.SessionStore.GetSession(ctx, id)
 }
+
 func (c *countingSessions) TouchSession(ctx context.Context, id string, a, b time.Time) error {
 	c.add()
 	return c.SessionStore.TouchSession(ctx, id, a, b)
 }
+
 func (c *countingSessions) DeleteSession(ctx context.Context, id string) error {
 	c.add()
 	return c.SessionStore.DeleteSession(ctx, id)
 }
+
 func (c *countingSessions) ListUserSessions(ctx context.Context, userID string) ([]*store.Session, error) {
 	c.add()
 	return c.SessionStore.ListUserSessions(ctx, userID)
 }
+
 func (c *countingSessions) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
 	c.add()
 	return c.SessionStore.DeleteUserSessions(ctx, userID)
@@ -72,6 +78,7 @@ func (b *countingBroadcaster) PublishRevoked(_ context.Context, ids []string) er
 	b.ids = append(b.ids, ids...)
 	return nil
 }
+
 func (b *countingBroadcaster) get() (int, []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

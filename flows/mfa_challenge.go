@@ -215,8 +215,10 @@ func (p *portal) upgrade(w http.ResponseWriter, r *http.Request, id *session.Ide
 // no fixation across a privilege change. Ending a challenge stage is a
 // login, and audited as one; a step-up of a full session is not.
 func mfaRotation(id *session.Identity, tok, method string) rotation {
-	rot := rotation{Op: "mfa", Revoke: revokeToken, Token: tok, SessionID: id.Session.ID, User: &id.User, Cookie: true,
-		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, store.AuthPassword), MFAMethod: method}}
+	rot := rotation{
+		Op: "mfa", Revoke: revokeToken, Token: tok, SessionID: id.Session.ID, User: &id.User, Cookie: true,
+		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, store.AuthPassword), MFAMethod: method},
+	}
 	if !id.Session.Full() {
 		rot.Audit = audit.LoginSucceeded
 	}

@@ -60,8 +60,10 @@ func (p *portal) mfaLockedNow(r *http.Request, u *store.User, id *session.Identi
 	ctx := r.Context()
 	p.s.log.Warn("second factor locked for this account after repeated wrong codes", zapUser(u.ID), zapIP(p.s.cfg.ClientIP(r)))
 	p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: u.ID, Email: u.Email, Reason: "mfa"})
-	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindAccountLocked, Channel: notify.Email, To: u.Email, UserID: u.ID,
-		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r)}})
+	_ = p.s.notify(ctx, notify.Message{
+		Kind: notify.KindAccountLocked, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r)},
+	})
 	if !id.Session.Full() {
 		_ = p.s.deps.Sessions.Revoke(ctx, tok)
 	}

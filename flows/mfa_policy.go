@@ -157,8 +157,10 @@ func (p *portal) completeLogin(w http.ResponseWriter, r *http.Request, u *store.
 // startStage opens a short challenge or enrolment stage session.
 func (p *portal) startStage(w http.ResponseWriter, r *http.Request, u *store.User, f firstFactor, stage string, methods []string, rd string) bool {
 	bearer := bearerMode(r)
-	id := p.rotate(w, r, rotation{Op: "login", Revoke: revokeBrowser, User: u, Cookie: !bearer,
-		Session: session.Options{AuthMethod: f.Method, Pending: stage, Lifetime: challengeTTL}})
+	id := p.rotate(w, r, rotation{
+		Op: "login", Revoke: revokeBrowser, User: u, Cookie: !bearer,
+		Session: session.Options{AuthMethod: f.Method, Pending: stage, Lifetime: challengeTTL},
+	})
 	if id == nil {
 		return false
 	}

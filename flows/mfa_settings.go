@@ -30,13 +30,17 @@ func (p *portal) mfaSettings(w http.ResponseWriter, r *http.Request, c *caller) 
 		devs = append(devs, deviceView{ID: d.ID, Name: d.Name, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339)})
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"enabled": st.enrolled, "required": p.s.cfg.MFA.Required,
+		writeJSON(w, http.StatusOK, map[string]any{
+			"enabled": st.enrolled, "required": p.s.cfg.MFA.Required,
 			"totp": devs, "recovery_codes_left": left, "trusted_devices": trusted, "methods": st.methods,
-			"session_mfa": id.Session.MFAMethod})
+			"session_mfa": id.Session.MFAMethod,
+		})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, &mfaSettingsView{layout: layout{Title: "Two-step verification"},
-		Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod)})
+	p.s.render(w, r, http.StatusOK, &mfaSettingsView{
+		layout:  layout{Title: "Two-step verification"},
+		Devices: devs, RecoveryLeft: left, Trusted: trusted, Required: p.s.cfg.MFA.Required, StepUp: st.enrolled && !StrongMFA(id.Session.MFAMethod),
+	})
 }
 
 func (p *portal) settingsDone(w http.ResponseWriter, r *http.Request, body map[string]any) {

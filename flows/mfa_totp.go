@@ -26,8 +26,10 @@ func (p *portal) setupTOTPPage(w http.ResponseWriter, r *http.Request, c *caller
 		writeJSON(w, http.StatusOK, map[string]any{"setup": p.base + "/mfa/totp/setup", "fields": []string{"name"}})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, &mfaSetupView{layout: layout{Title: "Set up an authenticator app"},
-		RD: p.returnTo(r, r.URL.Query().Get("rd")), Enrol: !id.Session.Full()})
+	p.s.render(w, r, http.StatusOK, &mfaSetupView{
+		layout: layout{Title: "Set up an authenticator app"},
+		RD:     p.returnTo(r, r.URL.Query().Get("rd")), Enrol: !id.Session.Full(),
+	})
 }
 
 type totpSetupInput struct {
@@ -72,8 +74,10 @@ func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 			}
 		}
 	}
-	dev := &store.TOTPDevice{ID: keys.NewID(), UserID: u.ID, Name: name,
-		Secret: p.s.keys.Seal("totp", []byte(e.Secret), []byte(u.ID)), CreatedAt: p.s.cfg.Now()}
+	dev := &store.TOTPDevice{
+		ID: keys.NewID(), UserID: u.ID, Name: name,
+		Secret: p.s.keys.Seal("totp", []byte(e.Secret), []byte(u.ID)), CreatedAt: p.s.cfg.Now(),
+	}
 	if err := p.s.deps.MFA.CreateTOTP(ctx, dev); err != nil {
 		p.s.storeFailure(w, r, "totp setup", err)
 		return
@@ -83,8 +87,10 @@ func (p *portal) setupTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": dev.ID, "name": name, "secret": e.Secret, "otpauth_url": e.URL, "qr_png": qr})
 		return
 	}
-	p.s.render(w, r, http.StatusOK, &mfaSetupView{layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
-		Secret: e.Secret, QR: template.URL("data:image/png;base64," + qr), DeviceID: dev.ID, Enrol: !id.Session.Full()})
+	p.s.render(w, r, http.StatusOK, &mfaSetupView{
+		layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
+		Secret: e.Secret, QR: template.URL("data:image/png;base64," + qr), DeviceID: dev.ID, Enrol: !id.Session.Full(),
+	})
 }
 
 type verifyInput struct {
@@ -129,8 +135,10 @@ func (p *portal) verifyTOTP(w http.ResponseWriter, r *http.Request, c *caller) {
 	step, match := totp.Match(string(secret), in.Code, now, dev.LastStep)
 	if !match {
 		p.s.fail(w, r, errMFACodeInvalid, func() view {
-			return &mfaSetupView{layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
-				Secret: string(secret), DeviceID: dev.ID, Enrol: !id.Session.Full()}
+			return &mfaSetupView{
+				layout: layout{Title: "Set up an authenticator app"}, RD: p.returnTo(r, in.RD),
+				Secret: string(secret), DeviceID: dev.ID, Enrol: !id.Session.Full(),
+			}
 		})
 		return
 	}

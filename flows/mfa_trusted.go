@@ -65,8 +65,10 @@ func (s *Service) TrustHeader() string { return s.cfg.MFA.TrustHeader }
 func (p *portal) trustThisDevice(w http.ResponseWriter, r *http.Request, u *store.User) string {
 	now := p.s.cfg.Now()
 	tok := keys.NewToken()
-	d := &store.TrustedDevice{ID: keys.HashToken(tok), UserID: u.ID, UserAgent: limitRunes(r.UserAgent(), 512),
-		IP: p.s.cfg.ClientIP(r), CreatedAt: now, ExpiresAt: now.Add(p.s.cfg.MFA.TrustedDevice)}
+	d := &store.TrustedDevice{
+		ID: keys.HashToken(tok), UserID: u.ID, UserAgent: limitRunes(r.UserAgent(), 512),
+		IP: p.s.cfg.ClientIP(r), CreatedAt: now, ExpiresAt: now.Add(p.s.cfg.MFA.TrustedDevice),
+	}
 	if err := p.s.deps.MFA.CreateTrustedDevice(r.Context(), d); err != nil {
 		p.s.log.Error("trusted device not saved", zapUser(u.ID), zapErr(err))
 		return ""
@@ -95,8 +97,10 @@ func (p *portal) trustedViews(ctx context.Context, userID string) ([]trustedView
 	}
 	out := make([]trustedView, 0, len(list))
 	for _, d := range list {
-		out = append(out, trustedView{ID: publicSessionID(d.ID), UserAgent: d.UserAgent, IP: d.IP,
-			CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339), ExpiresAt: d.ExpiresAt.UTC().Format(time.RFC3339)})
+		out = append(out, trustedView{
+			ID: publicSessionID(d.ID), UserAgent: d.UserAgent, IP: d.IP,
+			CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339), ExpiresAt: d.ExpiresAt.UTC().Format(time.RFC3339),
+		})
 	}
 	return out, nil
 }

@@ -307,9 +307,11 @@ func (p *portal) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		if u != nil {
 			ev.UserID = u.ID
 		}
-		fail(map[*APIError]string{errEmailUnverified: "email_unverified", errSignupDisabled: "signup_disabled",
+		fail(map[*APIError]string{
+			errEmailUnverified: "email_unverified", errSignupDisabled: "signup_disabled",
 			errAccountDisabled: "disabled", errIdentityTaken: "identity_taken", errOAuthUnlinked: "unlinked",
-			errOAuthEmailNotASCII: "email_not_ascii"}[e], e, ev)
+			errOAuthEmailNotASCII: "email_not_ascii",
+		}[e], e, ev)
 		return
 	}
 	if p.completeLogin(w, r, u, firstFactor{Method: method, IdPMFA: ident.MFA}, tx.RD) {
@@ -564,8 +566,10 @@ func (p *portal) oauthUnlink(w http.ResponseWriter, r *http.Request, c *caller) 
 	// Remember the unlink, so the verified-email rule cannot link this
 	// provider account again by itself, and end the sessions it opened.
 	now := p.s.cfg.Now()
-	if err := p.s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: unlinkedMarker(name, subject), Purpose: unlinkedPurpose,
-		UserID: u.ID, ExpiresAt: now.Add(unlinkedFor)}); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := p.s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{
+		Hash: unlinkedMarker(name, subject), Purpose: unlinkedPurpose,
+		UserID: u.ID, ExpiresAt: now.Add(unlinkedFor),
+	}); err != nil && !errors.Is(err, store.ErrConflict) {
 		p.s.storeFailure(w, r, "oauth unlink", err)
 		return
 	}
@@ -608,8 +612,10 @@ func (p *portal) oauthIdentities(w http.ResponseWriter, r *http.Request, c *call
 	}
 	out := []identityView{}
 	for _, i := range list {
-		out = append(out, identityView{Provider: i.Provider, Email: i.Email,
-			LinkedAt: i.CreatedAt.UTC().Format(time.RFC3339), LastLoginAt: i.LastLoginAt.UTC().Format(time.RFC3339)})
+		out = append(out, identityView{
+			Provider: i.Provider, Email: i.Email,
+			LinkedAt: i.CreatedAt.UTC().Format(time.RFC3339), LastLoginAt: i.LastLoginAt.UTC().Format(time.RFC3339),
+		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"identities": out})
 }

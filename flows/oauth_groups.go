@@ -39,8 +39,10 @@ func groupsDiffer(before, after []string) bool {
 func (p *portal) auditGroupChange(r *http.Request, u *store.User, before []string, prov *oauth.Provider) {
 	src := groupSource(prov)
 	added, removed := groupDiff(before, u.Groups)
-	d := map[string]string{"before": joinGroups(before), "after": joinGroups(u.Groups),
-		"added": joinGroups(added), "removed": joinGroups(removed), "source": src}
+	d := map[string]string{
+		"before": joinGroups(before), "after": joinGroups(u.Groups),
+		"added": joinGroups(added), "removed": joinGroups(removed), "source": src,
+	}
 	switch admin := p.s.cfg.AdminGroup; {
 	case slices.Contains(added, admin):
 		d["admin"] = "granted"

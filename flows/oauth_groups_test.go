@@ -46,19 +46,34 @@ func TestOAuthGroupChangesAudited(t *testing.T) {
 		id   oauth.Identity
 		want *change // nil: no group event
 	}{
-		{"link by email grants admin", "github", oauth.Identity{Subject: "1", Email: "bob@example.com", EmailVerified: true, Groups: []string{"eng", "admin"}},
-			&change{"bob", "staff", "eng,admin", "oauth:github"}},
+		{
+			"link by email grants admin", "github",
+			oauth.Identity{Subject: "1", Email: "bob@example.com", EmailVerified: true, Groups: []string{"eng", "admin"}},
+			&change{"bob", "staff", "eng,admin", "oauth:github"},
+		},
 		{"same groups again: nothing", "github", oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{"eng", "admin"}}, nil},
 		{"claim not configured (nil): nothing", "github", oauth.Identity{Subject: "1", Email: "bob@example.com"}, nil},
-		{"admin removed", "github", oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{"eng"}},
-			&change{"bob", "eng,admin", "eng", "oauth:github"}},
-		{"invalid name dropped: all groups removed", "github", oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{"helpdesk admin"}},
-			&change{"bob", "eng", "", "oauth:github"}},
+		{
+			"admin removed", "github",
+			oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{"eng"}},
+			&change{"bob", "eng,admin", "eng", "oauth:github"},
+		},
+		{
+			"invalid name dropped: all groups removed", "github",
+			oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{"helpdesk admin"}},
+			&change{"bob", "eng", "", "oauth:github"},
+		},
 		{"empty stays empty: nothing", "github", oauth.Identity{Subject: "1", Email: "bob@example.com", Groups: []string{}}, nil},
-		{"oidc provider is the source", "corp", oauth.Identity{Subject: "c1", Email: "bob@example.com", EmailVerified: true, Groups: []string{"ops"}},
-			&change{"bob", "", "ops", "oidc:corp"}},
-		{"sign-up with groups", "corp", oauth.Identity{Subject: "c2", Email: "new@example.com", EmailVerified: true, Groups: []string{"admin"}},
-			&change{"", "", "admin", "oidc:corp"}},
+		{
+			"oidc provider is the source", "corp",
+			oauth.Identity{Subject: "c1", Email: "bob@example.com", EmailVerified: true, Groups: []string{"ops"}},
+			&change{"bob", "", "ops", "oidc:corp"},
+		},
+		{
+			"sign-up with groups", "corp",
+			oauth.Identity{Subject: "c2", Email: "new@example.com", EmailVerified: true, Groups: []string{"admin"}},
+			&change{"", "", "admin", "oidc:corp"},
+		},
 		{"sign-up without groups: nothing", "corp", oauth.Identity{Subject: "c3", Email: "new2@example.com", EmailVerified: true, Groups: []string{}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

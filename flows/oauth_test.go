@@ -84,8 +84,10 @@ func oauthServiceFull(t *testing.T, cfg Config, provs ...oauth.Config) (http.Han
 }
 
 func githubCfg() oauth.Config {
-	return oauth.Config{Name: "github", Kind: oauth.KindGitHub, ClientID: "id", ClientSecret: "secret",
-		AuthURL: "https://idp.invalid/authorize", TokenURL: "https://idp.invalid/token", UserinfoURL: "https://idp.invalid/user"}
+	return oauth.Config{
+		Name: "github", Kind: oauth.KindGitHub, ClientID: "id", ClientSecret: "secret",
+		AuthURL: "https://idp.invalid/authorize", TokenURL: "https://idp.invalid/token", UserinfoURL: "https://idp.invalid/user",
+	}
 }
 
 func get(h http.Handler, path string, headers ...string) *httptest.ResponseRecorder {
@@ -171,8 +173,10 @@ func TestOAuthCallbackFailuresAudited(t *testing.T) {
 func TestAppleNeedsSecureCookies(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	p, err := oauth.New(oauth.Config{Name: "apple", Kind: oauth.KindApple, ClientID: "c", TeamID: "t", KeyID: "k",
-		PrivateKey: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})})
+	p, err := oauth.New(oauth.Config{
+		Name: "apple", Kind: oauth.KindApple, ClientID: "c", TeamID: "t", KeyID: "k",
+		PrivateKey: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

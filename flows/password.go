@@ -32,8 +32,10 @@ func (p *portal) passwordRoutes(mux *http.ServeMux) {
 func (p *portal) changePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
 	id := c.id
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"change_password": p.base + "/change-password",
-			"fields": []string{"current_password", "new_password", "confirm", "logout_others"}})
+		writeJSON(w, http.StatusOK, map[string]any{
+			"change_password": p.base + "/change-password",
+			"fields":          []string{"current_password", "new_password", "confirm", "logout_others"},
+		})
 		return
 	}
 	p.s.render(w, r, http.StatusOK, &passwordView{layout: layout{Title: "Change your password"}, Email: id.User.Email, LogoutOthers: true})
@@ -46,8 +48,10 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	id := c.id
 	var in changePasswordInput
 	var othersForm string
-	if e := decode(r, &in, map[string]*string{"current_password": &in.CurrentPassword, "new_password": &in.NewPassword,
-		"confirm": &in.Confirm, "logout_others": &othersForm}); e != nil {
+	if e := decode(r, &in, map[string]*string{
+		"current_password": &in.CurrentPassword, "new_password": &in.NewPassword,
+		"confirm": &in.Confirm, "logout_others": &othersForm,
+	}); e != nil {
 		p.s.writeError(w, r, e)
 		return
 	}
@@ -168,9 +172,13 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	p.s.log.Info("password changed", zapUser(u.ID))
-	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
-		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
-			notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST")}})
+	_ = p.s.notify(ctx, notify.Message{
+		Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{
+			notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
+			notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST"),
+		},
+	})
 	if err := att.Succeeded(ctx); err != nil {
 		p.s.log.Warn("lockout not cleared after a password change", zapErr(err))
 	}
@@ -179,9 +187,11 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	// change, and no way to stretch a stolen session by changing it).
 	// The old sessions already ended above (revokeNone).
 	bearer := bearerMode(r)
-	nid, err := p.s.rotateSession(w, r, rotation{Op: "change password", Revoke: revokeNone, User: u, Cookie: !bearer,
+	nid, err := p.s.rotateSession(w, r, rotation{
+		Op: "change password", Revoke: revokeNone, User: u, Cookie: !bearer,
 		Session: session.Options{AuthMethod: orDefault(id.Session.AuthMethod, store.AuthPassword), MFAMethod: id.Session.MFAMethod},
-		KeepEnd: id.Session.ExpiresAt})
+		KeepEnd: id.Session.ExpiresAt,
+	})
 	signedIn := err == nil
 	if !signedIn {
 		// The change stands; only the new session is missing.

@@ -24,7 +24,9 @@ func (a *Accounts) RequirePasswordChange(ctx context.Context, by Actor, u *store
 		return err
 	}
 	u.MustChangePassword = must
-	a.record(ctx, by, audit.Event{Type: audit.PasswordChangeRequired, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"via": by.ID, "required": strconv.FormatBool(must)}})
+	a.record(ctx, by, audit.Event{
+		Type: audit.PasswordChangeRequired, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"via": by.ID, "required": strconv.FormatBool(must)},
+	})
 	return nil
 }

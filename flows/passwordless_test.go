@@ -190,8 +190,10 @@ func TestPasswordlessRules(t *testing.T) {
 	}
 
 	down := newPasswordlessEnv(t, func(d *Deps) { d.Grants = downGrants{} })
-	for _, res := range []*http.Response{down.do(jsonReq("POST", "/auth/passwordless/send", `{"email":"alice@example.test"}`)),
-		down.do(jsonReq("POST", "/auth/passwordless/verify", `{"token":"`+keys.NewToken()+`"}`))} {
+	for _, res := range []*http.Response{
+		down.do(jsonReq("POST", "/auth/passwordless/send", `{"email":"alice@example.test"}`)),
+		down.do(jsonReq("POST", "/auth/passwordless/verify", `{"token":"`+keys.NewToken()+`"}`)),
+	} {
 		if e := decodeErr(t, res); res.StatusCode != 503 || e.Code != CodeStoreUnavailable {
 			t.Fatalf("store down: %d %+v", res.StatusCode, e)
 		}

@@ -12,8 +12,10 @@ import (
 // second, naive walk over the decoded value) and the verdict on repeats
 // agrees with a brute-force EqualFold comparison.
 func FuzzDecodeJSONBody(f *testing.F) {
-	for _, s := range []string{`{"email":"a","password":"b"}`, `{"email":"a","EMAIL":"b"}`, `{"a":[{"x":1,"x":2}]}`,
-		`{"k":1,"\u212a":2}`, `[]`, `"x"`, `{"a":{"b":{"c":[]}}}`, `{"a":1}{"a":1}`, `{"a":1,}`, `{"\ud800":1,"\ud801":2}`} {
+	for _, s := range []string{
+		`{"email":"a","password":"b"}`, `{"email":"a","EMAIL":"b"}`, `{"a":[{"x":1,"x":2}]}`,
+		`{"k":1,"\u212a":2}`, `[]`, `"x"`, `{"a":{"b":{"c":[]}}}`, `{"a":1}{"a":1}`, `{"a":1,}`, `{"\ud800":1,"\ud801":2}`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

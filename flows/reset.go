@@ -209,8 +209,10 @@ func (p *portal) resetPage(w http.ResponseWriter, r *http.Request) {
 // signs in and never touches the second factors.
 func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 	var in resetInput
-	if e := decode(r, &in, map[string]*string{"token": &in.Token, "email": &in.Email, "phone": &in.Phone, "code": &in.Code,
-		"new_password": &in.NewPassword, "confirm": &in.Confirm}); e != nil {
+	if e := decode(r, &in, map[string]*string{
+		"token": &in.Token, "email": &in.Email, "phone": &in.Phone, "code": &in.Code,
+		"new_password": &in.NewPassword, "confirm": &in.Confirm,
+	}); e != nil {
 		p.resetFailed(w, r, in, e)
 		return
 	}
@@ -417,9 +419,13 @@ func (p *portal) finishReset(w http.ResponseWriter, r *http.Request, in resetInp
 	}
 	p.s.log.Info("password reset", zapUser(u.ID))
 	ip := p.s.cfg.ClientIP(r)
-	_ = p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
-		Data: map[string]string{notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
-			notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST")}})
+	_ = p.s.notify(ctx, notify.Message{
+		Kind: notify.KindPasswordChanged, Channel: notify.Email, To: u.Email, UserID: u.ID,
+		Data: map[string]string{
+			notify.DataName: u.Name, notify.DataIP: ip, notify.DataUserAgent: limitRunes(r.UserAgent(), 200),
+			notify.DataTime: p.s.cfg.Now().UTC().Format("2006-01-02 15:04 MST"),
+		},
+	})
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"password_reset": true, "signed_in": false, "sessions_ended": ended})
 		return
@@ -455,8 +461,10 @@ func (p *portal) resetFailed(w http.ResponseWriter, r *http.Request, in resetInp
 		email = in.Phone
 	}
 	p.s.fail(w, r, e, func() view {
-		return &resetView{layout: layout{Title: "Choose a new password"}, ResetToken: tok, Email: email,
-			PhoneLogin: p.s.hasChannel(notify.SMS), Expired: e == errResetTokenInvalid}
+		return &resetView{
+			layout: layout{Title: "Choose a new password"}, ResetToken: tok, Email: email,
+			PhoneLogin: p.s.hasChannel(notify.SMS), Expired: e == errResetTokenInvalid,
+		}
 	})
 }
 

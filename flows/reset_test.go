@@ -421,8 +421,10 @@ func TestResetSwitchedOff(t *testing.T) {
 	tok, _ := resetMessage(t, m.queue)
 	sw.set(MethodPasswordReset, false)
 	sent := m.queue.count()
-	for _, res := range []*http.Response{m.forgot(`{"email":"alice@example.test"}`),
-		m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`)} {
+	for _, res := range []*http.Response{
+		m.forgot(`{"email":"alice@example.test"}`),
+		m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`),
+	} {
 		if e := decodeErr(t, res); res.StatusCode != 403 || e.Code != CodeMethodDisabled {
 			t.Fatalf("switched off: %d %+v", res.StatusCode, e)
 		}
@@ -469,8 +471,10 @@ func TestResetStoreFailures(t *testing.T) {
 			d.Users = &downLookups{UserStore: d.Users}
 		})
 		m.env.svc.deps.Users.(*downLookups).down = true
-		for _, res := range []*http.Response{m.forgot(`{"email":"alice@example.test"}`), m.forgot(`{"email":"nobody@example.test"}`),
-			m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`)} {
+		for _, res := range []*http.Response{
+			m.forgot(`{"email":"alice@example.test"}`), m.forgot(`{"email":"nobody@example.test"}`),
+			m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`),
+		} {
 			if e := decodeErr(t, res); res.StatusCode != 503 || e.Code != CodeStoreUnavailable {
 				t.Fatalf("lookup down: %d %+v", res.StatusCode, e)
 			}
@@ -478,10 +482,12 @@ func TestResetStoreFailures(t *testing.T) {
 	})
 	t.Run("grant", func(t *testing.T) {
 		m := newResetEnv(t, nil, func(d *Deps) { d.Grants = downGrants{} })
-		for _, res := range []*http.Response{m.forgot(`{"email":"alice@example.test"}`),
+		for _, res := range []*http.Response{
+			m.forgot(`{"email":"alice@example.test"}`),
 			m.resetReq(`{"token":"` + keys.NewToken() + `","new_password":"` + resetPW + `"}`),
 			m.resetReq(`{"email":"alice@example.test","code":"123456","new_password":"` + resetPW + `"}`),
-			m.do(withAccept(httptest_get("/auth/reset-password?token="+keys.NewToken()), "application/json"))} {
+			m.do(withAccept(httptest_get("/auth/reset-password?token="+keys.NewToken()), "application/json")),
+		} {
 			if e := decodeErr(t, res); res.StatusCode != 503 || e.Code != CodeStoreUnavailable {
 				t.Fatalf("grants down: %d %+v", res.StatusCode, e)
 			}
@@ -489,7 +495,7 @@ func TestResetStoreFailures(t *testing.T) {
 	})
 	t.Run("queue", func(t *testing.T) {
 		m := newResetEnv(t, nil, nil)
-		m.env.svc.deps.Outbox = downQueue{}
+		m.svc.deps.Outbox = downQueue{}
 		if res := m.forgot(`{"email":"alice@example.test"}`); res.StatusCode != 503 {
 			t.Fatalf("queue down: %d", res.StatusCode)
 		}
@@ -498,7 +504,7 @@ func TestResetStoreFailures(t *testing.T) {
 		m := newResetEnv(t, nil, nil)
 		m.forgot(`{"email":"alice@example.test"}`)
 		tok, _ := resetMessage(t, m.queue)
-		m.env.svc.deps.Users = failingUpdates{m.env.svc.deps.Users}
+		m.svc.deps.Users = failingUpdates{m.svc.deps.Users}
 		res := m.resetReq(`{"token":"` + tok + `","new_password":"` + resetPW + `"}`)
 		if e := decodeErr(t, res); res.StatusCode != 503 || e.Code != CodeStoreUnavailable {
 			t.Fatalf("password write down: %d %+v", res.StatusCode, e)

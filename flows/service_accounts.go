@@ -12,8 +12,10 @@ import (
 // Accounts is the account service over the server's stores: what the
 // admin API, the setup page and the CLI's shared logic call.
 func (s *Service) Accounts() *Accounts {
-	return &Accounts{Users: s.deps.Users, MFA: s.deps.MFA, Sessions: s.deps.Sessions, Lockouts: s,
-		Hasher: s.deps.Hasher, Audit: loggedRecorder{s}, Now: s.cfg.Now, ContextWords: s.cfg.ContextWords}
+	return &Accounts{
+		Users: s.deps.Users, MFA: s.deps.MFA, Sessions: s.deps.Sessions, Lockouts: s,
+		Hasher: s.deps.Hasher, Audit: loggedRecorder{s}, Now: s.cfg.Now, ContextWords: s.cfg.ContextWords,
+	}
 }
 
 // actor is who is calling r, with the address and agent the audit

@@ -34,24 +34,30 @@ func TestRotateSession(t *testing.T) {
 		{
 			name: "login ends every session cookie the browser sends",
 			rot: func(olds) rotation {
-				return rotation{Op: "login", Revoke: revokeBrowser, Cookie: true, Log: "login succeeded", Audit: audit.LoginSucceeded,
-					Session: session.Options{AuthMethod: "password"}}
+				return rotation{
+					Op: "login", Revoke: revokeBrowser, Cookie: true, Log: "login succeeded", Audit: audit.LoginSucceeded,
+					Session: session.Options{AuthMethod: "password"},
+				}
 			},
 			wantCookie: true, wantAudit: true,
 		},
 		{
 			name: "mfa upgrade ends only the caller's token",
 			rot: func(o olds) rotation {
-				return rotation{Op: "mfa", Revoke: revokeToken, Token: o.first.Token, Cookie: true, Audit: audit.LoginSucceeded,
-					Session: session.Options{AuthMethod: "password", MFAMethod: MethodTOTP}}
+				return rotation{
+					Op: "mfa", Revoke: revokeToken, Token: o.first.Token, Cookie: true, Audit: audit.LoginSucceeded,
+					Session: session.Options{AuthMethod: "password", MFAMethod: MethodTOTP},
+				}
 			},
 			wantSecond: true, wantCookie: true, wantAudit: true, wantMFA: MethodTOTP,
 		},
 		{
 			name: "password change keeps the old end, its sessions already ended",
 			rot: func(o olds) rotation {
-				return rotation{Op: "change password", Revoke: revokeNone, Cookie: true,
-					Session: session.Options{AuthMethod: "password"}, KeepEnd: o.first.Session.ExpiresAt.Add(-time.Hour)}
+				return rotation{
+					Op: "change password", Revoke: revokeNone, Cookie: true,
+					Session: session.Options{AuthMethod: "password"}, KeepEnd: o.first.Session.ExpiresAt.Add(-time.Hour),
+				}
 			},
 			wantFirst: true, wantSecond: true, wantCookie: true,
 			keepEnd: func(o olds) time.Time { return o.first.Session.ExpiresAt.Add(-time.Hour) },

@@ -54,8 +54,10 @@ func (t *tokenKeys) parseAccess(raw string, now func() time.Time) (*accessClaims
 		return c, nil
 	}
 	var c accessClaims
-	err := t.access.Parse(raw, &c, keys.Expect{Typ: typAccess, Issuer: t.cfg.Issuer, Audience: t.cfg.Issuer,
-		Leeway: tokenLeeway, Now: now})
+	err := t.access.Parse(raw, &c, keys.Expect{
+		Typ: typAccess, Issuer: t.cfg.Issuer, Audience: t.cfg.Issuer,
+		Leeway: tokenLeeway, Now: now,
+	})
 	if err != nil {
 		return nil, err
 	}

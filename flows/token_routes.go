@@ -77,8 +77,10 @@ func (p *portal) refresh(w http.ResponseWriter, r *http.Request) {
 		p.s.writeError(w, r, errInternal)
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenBody{AccessToken: at, RefreshToken: t.issueRefresh(sid, gen+1),
-		TokenType: "Bearer", ExpiresIn: int(ttl.Seconds())})
+	writeJSON(w, http.StatusOK, tokenBody{
+		AccessToken: at, RefreshToken: t.issueRefresh(sid, gen+1),
+		TokenType: "Bearer", ExpiresIn: int(ttl.Seconds()),
+	})
 }
 
 // refreshReused ends the session of a refresh token presented twice.
@@ -88,8 +90,10 @@ func (p *portal) refreshReused(w http.ResponseWriter, r *http.Request, id *sessi
 		return
 	}
 	p.s.log.Warn("refresh token reused: session ended", zapUser(id.User.ID))
-	p.s.audit(r, audit.Event{Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
-		Reason: "refresh_token_reused", Detail: map[string]string{"session": publicSessionID(id.Session.ID)}})
+	p.s.audit(r, audit.Event{
+		Type: audit.SessionRevoked, UserID: id.User.ID, Email: id.User.Email,
+		Reason: "refresh_token_reused", Detail: map[string]string{"session": publicSessionID(id.Session.ID)},
+	})
 	p.s.writeError(w, r, errRefreshTokenInvalid)
 }
 

@@ -112,13 +112,13 @@ func ParseVerifySite(site string) (host, port, prefix string, err error) {
 
 // rule finds the line for t, or nil (refused).
 func (v *Verifier) rule(t *Target) *verifyRule {
-	host, port := t.Host, ""
+	var host, port string
 	if h, p, err := net.SplitHostPort(t.Host); err == nil {
 		host, port = h, strings.TrimLeft(p, "0")
 	} else if t.Scheme == "http" {
-		port = "80"
+		host, port = t.Host, "80"
 	} else {
-		port = "443"
+		host, port = t.Host, "443"
 	}
 	if port == "" {
 		port = "443"

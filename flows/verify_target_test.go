@@ -24,22 +24,38 @@ func TestForwardedTarget(t *testing.T) {
 		h    http.Header
 		want want
 	}{
-		{"nginx", h("X-Original-URL", "https://App.Example.com/a/b?c=d", "X-Original-Method", "POST"),
-			want{"POST", "https", "app.example.com", "/a/b", "c=d", dialectNginx}},
-		{"nginx with port, no method", h("X-Original-URL", "http://app.test:8080/x%2Fy?q"),
-			want{"GET", "http", "app.test:8080", "/x/y", "q", dialectNginx}},
-		{"nginx bare host", h("X-Original-URL", "https://app.test"),
-			want{"GET", "https", "app.test", "/", "", dialectNginx}},
-		{"nginx IPv6", h("X-Original-URL", "https://[2001:db8::1]:8443/"),
-			want{"GET", "https", "[2001:db8::1]:8443", "/", "", dialectNginx}},
-		{"forward_auth", h("X-Forwarded-Method", "delete", "X-Forwarded-Proto", "HTTP", "X-Forwarded-Host", "app.test:8080", "X-Forwarded-Uri", "/api/v1?x=1&y=2"),
-			want{"DELETE", "http", "app.test:8080", "/api/v1", "x=1&y=2", dialectRedirect}},
-		{"no proto: https", h("X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/"),
-			want{"GET", "https", "app.test", "/", "", dialectRedirect}},
-		{"escaped path kept raw", h("X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/a%2F..%2Fb"),
-			want{"GET", "https", "app.test", "/a/../b", "", dialectRedirect}},
-		{"X-Original-URL wins", h("X-Original-URL", "https://a.test/", "X-Forwarded-Host", "b.test", "X-Forwarded-Uri", "/"),
-			want{"GET", "https", "a.test", "/", "", dialectNginx}},
+		{
+			"nginx", h("X-Original-URL", "https://App.Example.com/a/b?c=d", "X-Original-Method", "POST"),
+			want{"POST", "https", "app.example.com", "/a/b", "c=d", dialectNginx},
+		},
+		{
+			"nginx with port, no method", h("X-Original-URL", "http://app.test:8080/x%2Fy?q"),
+			want{"GET", "http", "app.test:8080", "/x/y", "q", dialectNginx},
+		},
+		{
+			"nginx bare host", h("X-Original-URL", "https://app.test"),
+			want{"GET", "https", "app.test", "/", "", dialectNginx},
+		},
+		{
+			"nginx IPv6", h("X-Original-URL", "https://[2001:db8::1]:8443/"),
+			want{"GET", "https", "[2001:db8::1]:8443", "/", "", dialectNginx},
+		},
+		{
+			"forward_auth", h("X-Forwarded-Method", "delete", "X-Forwarded-Proto", "HTTP", "X-Forwarded-Host", "app.test:8080", "X-Forwarded-Uri", "/api/v1?x=1&y=2"),
+			want{"DELETE", "http", "app.test:8080", "/api/v1", "x=1&y=2", dialectRedirect},
+		},
+		{
+			"no proto: https", h("X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/"),
+			want{"GET", "https", "app.test", "/", "", dialectRedirect},
+		},
+		{
+			"escaped path kept raw", h("X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/a%2F..%2Fb"),
+			want{"GET", "https", "app.test", "/a/../b", "", dialectRedirect},
+		},
+		{
+			"X-Original-URL wins", h("X-Original-URL", "https://a.test/", "X-Forwarded-Host", "b.test", "X-Forwarded-Uri", "/"),
+			want{"GET", "https", "a.test", "/", "", dialectNginx},
+		},
 	}
 	for _, tc := range ok {
 		tg, dia, found, err := forwardedTarget(tc.h)

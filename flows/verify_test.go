@@ -277,8 +277,10 @@ func TestVerifyRateLimit(t *testing.T) {
 func TestVerifyLineOptions(t *testing.T) {
 	e, h := verifyEnv(t,
 		VerifyRule{Site: "mfa.test", Guard: GuardConfig{RequireMFA: true}},
-		VerifyRule{Site: "hdr.test", Guard: GuardConfig{Headers: []HeaderTemplate{{Name: "Remote-Name"}, {Name: "X-User", Template: "u={http.auth.user.email}"}},
-			Assertion: &AssertionConfig{}}},
+		VerifyRule{Site: "hdr.test", Guard: GuardConfig{
+			Headers:   []HeaderTemplate{{Name: "Remote-Name"}, {Name: "X-User", Template: "u={http.auth.user.email}"}},
+			Assertion: &AssertionConfig{},
+		}},
 	)
 	c := e.login(alicePW)
 

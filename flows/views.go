@@ -175,6 +175,8 @@ func (*passwordlessView) page() string { return "passwordless.html" }
 
 // views is one of each view type: loadTemplates refuses a template no
 // view names, so a page cannot be added without its type.
-var views = []view{&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
+var views = []view{
+	&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
 	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{},
-	&forgotView{}, &resetView{}, &passwordlessView{}}
+	&forgotView{}, &resetView{}, &passwordlessView{},
+}

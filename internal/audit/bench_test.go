@@ -21,8 +21,10 @@ func BenchmarkRecordSQLite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := audit.Event{Type: audit.LoginSucceeded, UserID: "0123456789abcdef0123456789abcdef", Email: "alice@example.test",
-		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", Detail: map[string]string{"method": "password", "session": "0123456789abcdef"}}
+	e := audit.Event{
+		Type: audit.LoginSucceeded, UserID: "0123456789abcdef0123456789abcdef", Email: "alice@example.test",
+		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", Detail: map[string]string{"method": "password", "session": "0123456789abcdef"},
+	}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -324,19 +324,25 @@ func checkLink(prev, r *store.AuditRecord, keys [][]byte, rep *Report) *Break {
 		if r.Seq > want+1 {
 			missing = fmt.Sprintf("records %d to %d are missing", want, r.Seq-1)
 		}
-		return &Break{Seq: want, Kind: BrokenDeleted,
-			Msg: fmt.Sprintf("record %d: deleted: %s (sequence gap; the chain resumes at %d)", want, missing, r.Seq)}
+		return &Break{
+			Seq: want, Kind: BrokenDeleted,
+			Msg: fmt.Sprintf("record %d: deleted: %s (sequence gap; the chain resumes at %d)", want, missing, r.Seq),
+		}
 	case r.Seq < want:
-		return &Break{Seq: r.Seq, Kind: BrokenRelinked,
-			Msg: fmt.Sprintf("record %d: out of order: expected sequence number %d (record inserted or reordered)", r.Seq, want)}
+		return &Break{
+			Seq: r.Seq, Kind: BrokenRelinked,
+			Msg: fmt.Sprintf("record %d: out of order: expected sequence number %d (record inserted or reordered)", r.Seq, want),
+		}
 	}
 	if !hmac.Equal(r.PrevMAC, wantPrev) {
 		what := "does not match the MAC of record " + fmt.Sprint(want-1)
 		if prev == nil {
 			what = "is set on the first record"
 		}
-		return &Break{Seq: r.Seq, Kind: BrokenRelinked,
-			Msg: fmt.Sprintf("record %d: broken link: its previous-MAC %s (record inserted or records reordered)", r.Seq, what)}
+		return &Break{
+			Seq: r.Seq, Kind: BrokenRelinked,
+			Msg: fmt.Sprintf("record %d: broken link: its previous-MAC %s (record inserted or records reordered)", r.Seq, what),
+		}
 	}
 	for i, k := range keys {
 		if hmac.Equal(MAC(k, r), r.MAC) {
@@ -346,8 +352,10 @@ func checkLink(prev, r *store.AuditRecord, keys [][]byte, rep *Report) *Break {
 			return nil
 		}
 	}
-	return &Break{Seq: r.Seq, Kind: BrokenEdited,
-		Msg: fmt.Sprintf("record %d: MAC mismatch: the record was edited or forged (or sealed with a secret that is neither secret nor previous_secret)", r.Seq)}
+	return &Break{
+		Seq: r.Seq, Kind: BrokenEdited,
+		Msg: fmt.Sprintf("record %d: MAC mismatch: the record was edited or forged (or sealed with a secret that is neither secret nor previous_secret)", r.Seq),
+	}
 }
 
 // CheckAnchor compares an intact report with a record known from outside
@@ -364,16 +372,20 @@ func CheckAnchor(ctx context.Context, st store.AuditStore, rep *Report, seq int6
 		if rep.Head != nil {
 			have = rep.Head.Seq
 		}
-		return &Break{Seq: have + 1, Kind: BrokenTruncate,
-			Msg: fmt.Sprintf("record %d: truncated: the anchor has records up to %d but the database ends at %d", have+1, seq, have)}, nil
+		return &Break{
+			Seq: have + 1, Kind: BrokenTruncate,
+			Msg: fmt.Sprintf("record %d: truncated: the anchor has records up to %d but the database ends at %d", have+1, seq, have),
+		}, nil
 	}
 	recs, err := st.ListAudit(ctx, store.AuditFilter{AfterSeq: seq - 1, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(recs) == 0 || recs[0].Seq != seq || len(recs[0].MAC) < len(mac) || !hmac.Equal(recs[0].MAC[:len(mac)], mac) {
-		return &Break{Seq: seq, Kind: BrokenRelinked,
-			Msg: fmt.Sprintf("record %d: does not match the anchor (MAC %s...): the chain was rewritten from here or earlier", seq, hex.EncodeToString(mac)[:min(16, 2*len(mac))])}, nil
+		return &Break{
+			Seq: seq, Kind: BrokenRelinked,
+			Msg: fmt.Sprintf("record %d: does not match the anchor (MAC %s...): the chain was rewritten from here or earlier", seq, hex.EncodeToString(mac)[:min(16, 2*len(mac))]),
+		}, nil
 	}
 	return nil, nil
 }

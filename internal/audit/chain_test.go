@@ -43,8 +43,10 @@ func newChain(t *testing.T, st store.AuditStore, r *keys.Ring, sinks ...audit.Si
 func record(t *testing.T, c audit.Recorder, n int) {
 	t.Helper()
 	for i := range n {
-		e := audit.Event{Type: audit.LoginSucceeded, UserID: fmt.Sprintf("u%d", i%3), Email: fmt.Sprintf("user%d@example.test", i%3),
-			IP: "192.0.2.7", UserAgent: "test/1", Detail: map[string]string{"method": "password", "session": fmt.Sprintf("s%d", i)}}
+		e := audit.Event{
+			Type: audit.LoginSucceeded, UserID: fmt.Sprintf("u%d", i%3), Email: fmt.Sprintf("user%d@example.test", i%3),
+			IP: "192.0.2.7", UserAgent: "test/1", Detail: map[string]string{"method": "password", "session": fmt.Sprintf("s%d", i)},
+		}
 		if i%4 == 1 {
 			e.Type, e.Reason, e.UserID = audit.LoginFailed, "invalid_credentials", ""
 		}
@@ -328,8 +330,10 @@ func TestSinkFailureIsNotFatal(t *testing.T) {
 	st := memory.NewAudit()
 	sink := &failingSink{}
 	var reported []string
-	c, err := audit.NewChain(st, audit.Options{Key: ring(t, secretA, "").Key(audit.KeyPurpose), Sinks: []audit.Sink{sink},
-		OnSinkError: func(name string, err error) { reported = append(reported, name+": "+err.Error()) }})
+	c, err := audit.NewChain(st, audit.Options{
+		Key: ring(t, secretA, "").Key(audit.KeyPurpose), Sinks: []audit.Sink{sink},
+		OnSinkError: func(name string, err error) { reported = append(reported, name+": "+err.Error()) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

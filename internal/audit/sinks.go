@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"github.com/caddyauth/gateway/store"
 )
 

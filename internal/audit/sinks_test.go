@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"github.com/caddyauth/gateway/store"
 	"github.com/caddyauth/gateway/store/memory"
 )
@@ -104,8 +104,10 @@ func TestWebhookSink(t *testing.T) {
 	}))
 	defer srv.Close()
 	var failures atomic.Int32
-	wh := audit.NewWebhookSink(audit.WebhookOptions{URL: srv.URL, Secret: secret, Backoff: time.Millisecond, Attempts: 3,
-		OnError: func(error) { failures.Add(1) }})
+	wh := audit.NewWebhookSink(audit.WebhookOptions{
+		URL: srv.URL, Secret: secret, Backoff: time.Millisecond, Attempts: 3,
+		OnError: func(error) { failures.Add(1) },
+	})
 	st := memory.NewAudit()
 	record(t, newChain(t, st, ring(t, secretA, ""), wh), 4)
 	if err := wh.Close(); err != nil {
@@ -135,17 +137,21 @@ func TestWebhookNeverBlocks(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	var failures atomic.Int32
-	wh := audit.NewWebhookSink(audit.WebhookOptions{URL: srv.URL + "/hook?token=sekrit", Secret: []byte("s"), Queue: 2, Attempts: 1, Timeout: 200 * time.Millisecond,
+	wh := audit.NewWebhookSink(audit.WebhookOptions{
+		URL: srv.URL + "/hook?token=sekrit", Secret: []byte("s"), Queue: 2, Attempts: 1, Timeout: 200 * time.Millisecond,
 		OnError: func(err error) {
 			if strings.Contains(err.Error(), "sekrit") {
 				t.Errorf("webhook error names the URL's query: %v", err)
 			}
 			failures.Add(1)
-		}})
+		},
+	})
 	var sinkErrs atomic.Int32
 	st := memory.NewAudit()
-	c, _ := audit.NewChain(st, audit.Options{Key: ring(t, secretA, "").Key(audit.KeyPurpose), Sinks: []audit.Sink{wh},
-		OnSinkError: func(string, error) { sinkErrs.Add(1) }})
+	c, _ := audit.NewChain(st, audit.Options{
+		Key: ring(t, secretA, "").Key(audit.KeyPurpose), Sinks: []audit.Sink{wh},
+		OnSinkError: func(string, error) { sinkErrs.Add(1) },
+	})
 	start := time.Now()
 	record(t, c, 10)
 	if took := time.Since(start); took > 150*time.Millisecond {

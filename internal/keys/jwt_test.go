@@ -17,13 +17,17 @@ import (
 var t0 = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 
 func expect() Expect {
-	return Expect{Typ: "at+jwt", Issuer: "iss.test", Audience: "aud.test", Leeway: 5 * time.Second,
-		Now: func() time.Time { return t0 }}
+	return Expect{
+		Typ: "at+jwt", Issuer: "iss.test", Audience: "aud.test", Leeway: 5 * time.Second,
+		Now: func() time.Time { return t0 },
+	}
 }
 
 func claimsAt(iat, exp time.Time) jwt.RegisteredClaims {
-	return jwt.RegisteredClaims{Issuer: "iss.test", Audience: jwt.ClaimStrings{"aud.test"}, Subject: "u1",
-		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp)}
+	return jwt.RegisteredClaims{
+		Issuer: "iss.test", Audience: jwt.ClaimStrings{"aud.test"}, Subject: "u1",
+		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp),
+	}
 }
 
 func mustSigner(t testing.TB, cur, prev string) *Signer {
@@ -53,8 +57,10 @@ func raw(header, claims map[string]any, sig func(signing string) []byte) string 
 }
 
 func goodClaims() map[string]any {
-	return map[string]any{"iss": "iss.test", "aud": "aud.test", "sub": "u1",
-		"iat": t0.Unix(), "exp": t0.Add(time.Minute).Unix()}
+	return map[string]any{
+		"iss": "iss.test", "aud": "aud.test", "sub": "u1",
+		"iat": t0.Unix(), "exp": t0.Add(time.Minute).Unix(),
+	}
 }
 
 func TestSignParseRoundTrip(t *testing.T) {

@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-const s1 = "aZWvfu3FphMY0K5UmMrLNf7wo59gAMFMtrCn2Mwn"
-const s2 = "KkRIOFeAsBhXAjFyF_y9XJ5x-USkb4VaPtydAJ2a"
+const (
+	s1 = "aZWvfu3FphMY0K5UmMrLNf7wo59gAMFMtrCn2Mwn"
+	s2 = "KkRIOFeAsBhXAjFyF_y9XJ5x-USkb4VaPtydAJ2a"
+)
 
 func TestCheckSecret(t *testing.T) {
 	for _, tc := range []struct {

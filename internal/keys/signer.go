@@ -93,6 +93,8 @@ func (s *Signer) JWKs() []JWK {
 }
 
 func jwkOf(k signingKey) JWK {
-	return JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.pub),
-		Kid: k.kid, Use: "sig", Alg: SigningAlg}
+	return JWK{
+		Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.pub),
+		Kid: k.kid, Use: "sig", Alg: SigningAlg,
+	}
 }

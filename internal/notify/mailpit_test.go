@@ -40,8 +40,10 @@ func TestMailpitSMTPDownThenDelivered(t *testing.T) {
 	w.Start(ctx)
 	t.Cleanup(w.Stop)
 
-	if err := q.Enqueue(ctx, Message{Kind: KindMFACode, Channel: Email, To: "ada@example.com",
-		Data: map[string]string{DataCode: "493817", DataName: "Ada", DataSite: "Example"}}); err != nil {
+	if err := q.Enqueue(ctx, Message{
+		Kind: KindMFACode, Channel: Email, To: "ada@example.com",
+		Data: map[string]string{DataCode: "493817", DataName: "Ada", DataSite: "Example"},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := harness.Eventually(10*time.Second, 20*time.Millisecond, func() bool { return obs.failed.Load() >= 2 }); !ok {

@@ -32,8 +32,10 @@ import (
 
 func TestTemplatesEveryKindRenders(t *testing.T) {
 	tp := testTemplates(t)
-	data := map[string]string{DataCode: "493817", DataLink: "https://auth.example.com/x?t=abc", DataName: "Ada",
-		DataSite: "Example", DataExpires: "10 minutes", DataIP: "203.0.113.9", DataTime: "2026-11-26 10:00 UTC", DataInviter: "Bob"}
+	data := map[string]string{
+		DataCode: "493817", DataLink: "https://auth.example.com/x?t=abc", DataName: "Ada",
+		DataSite: "Example", DataExpires: "10 minutes", DataIP: "203.0.113.9", DataTime: "2026-11-26 10:00 UTC", DataInviter: "Bob",
+	}
 	codeKinds := map[string]bool{KindVerifyEmail: true, KindVerifyPhone: true, KindPasswordless: true, KindPasswordReset: true, KindMFACode: true}
 	for _, k := range Kinds {
 		for _, ch := range []string{Email, SMS} {
@@ -301,6 +303,7 @@ func (s *smtpSession) Auth(string) (sasl.Server, error) {
 		return nil
 	}), nil
 }
+
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if s.b.auth && s.m.user == "" {
 		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
@@ -393,8 +396,10 @@ func TestSMTPSender(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be, addr := startSMTP(t, tc.starttls, tc.implicit, tc.auth)
-			s, err := NewSMTP(SMTPConfig{URL: tc.scheme + "://" + tc.creds + addr, From: from,
-				InsecureSkipVerify: tc.insecure, Plaintext: tc.plaintext, Timeout: 5 * time.Second})
+			s, err := NewSMTP(SMTPConfig{
+				URL: tc.scheme + "://" + tc.creds + addr, From: from,
+				InsecureSkipVerify: tc.insecure, Plaintext: tc.plaintext, Timeout: 5 * time.Second,
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/caddyauth/gateway/internal/webhooksig"
 )
 
 // Webhook signature headers: the scheme of internal/webhooksig, shared with

@@ -391,8 +391,10 @@ func TestConcurrentWorkersDeliverOnce(t *testing.T) {
 		// Each worker has its own connection pool, like another instance.
 		wdb := openSQL(t, path)
 		t.Cleanup(func() { wdb.Close() })
-		w, err := NewWorker(WorkerConfig{Store: wdb, Sealer: testSealer(t, testSecret, ""), Templates: testTemplates(t),
-			Senders: map[string]Sender{Email: rec}, Batch: 3, Owner: fmt.Sprintf("instance-%d", i)})
+		w, err := NewWorker(WorkerConfig{
+			Store: wdb, Sealer: testSealer(t, testSecret, ""), Templates: testTemplates(t),
+			Senders: map[string]Sender{Email: rec}, Batch: 3, Owner: fmt.Sprintf("instance-%d", i),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,8 +440,10 @@ func TestStopInterruptsAndReleases(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	w, err := NewWorker(WorkerConfig{Store: st, Sealer: testSealer(t, testSecret, ""), Templates: testTemplates(t),
-		Senders: map[string]Sender{Email: hang}, SendTimeout: time.Hour})
+	w, err := NewWorker(WorkerConfig{
+		Store: st, Sealer: testSealer(t, testSecret, ""), Templates: testTemplates(t),
+		Senders: map[string]Sender{Email: hang}, SendTimeout: time.Hour,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

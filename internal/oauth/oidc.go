@@ -84,7 +84,7 @@ func (b *oidcBackend) discover() (*oidcReady, error) {
 }
 
 func (b *oidcBackend) authURL(_ context.Context, redirectURL, state, nonce, challenge string) (string, error) {
-	r, err := b.discover() //nolint:contextcheck // the discovered key set outlives the request (see discover)
+	r, err := b.discover()
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +99,7 @@ func (b *oidcBackend) authURL(_ context.Context, redirectURL, state, nonce, chal
 }
 
 func (b *oidcBackend) exchange(ctx context.Context, cb Callback) (*Identity, error) {
-	r, err := b.discover() //nolint:contextcheck // the discovered key set outlives the request (see discover)
+	r, err := b.discover()
 	if err != nil {
 		return nil, err
 	}

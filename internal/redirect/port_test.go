@@ -9,8 +9,10 @@ import (
 // host. Another port or scheme on the same host is another origin and is
 // refused unless configured (issue 9 item 5: rd=http://<host>:9999/phish).
 func TestOrigins(t *testing.T) {
-	c, err := New([]string{"portal.example.com", "*.apps.example.com", ".corp.example",
-		"admin.example.com:8443", "*.tools.example.com:9443", ".lab.example:7443"}, false)
+	c, err := New([]string{
+		"portal.example.com", "*.apps.example.com", ".corp.example",
+		"admin.example.com:8443", "*.tools.example.com:9443", ".lab.example:7443",
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,8 +130,10 @@ func pubsub(t *testing.T, a, b *Store) {
 func TestSentinelPasswords(t *testing.T) {
 	t.Parallel()
 	sn := harness.StartSentinelAuth(t, "data-"+storetest.NewID()[:12], "sentinel-"+storetest.NewID()[:12])
-	good := Config{MasterName: harness.SentinelMaster, Sentinels: sn.Addrs(),
-		Username: "default", Password: sn.Password, SentinelPassword: sn.SentinelPassword}
+	good := Config{
+		MasterName: harness.SentinelMaster, Sentinels: sn.Addrs(),
+		Username: "default", Password: sn.Password, SentinelPassword: sn.SentinelPassword,
+	}
 	ctx := context.Background()
 	s := openHA(t, good)
 	sess := session("u1", time.Now())

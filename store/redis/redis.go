@@ -259,15 +259,19 @@ func (s *Store) create(ctx context.Context, sess *store.Session, max int) ([]str
 }
 
 func parseSession(id string, m map[string]string) (*store.Session, error) {
-	sess := &store.Session{ID: id, UserID: m["uid"], IP: m["ip"], UserAgent: m["ua"],
-		AuthMethod: m["am"], MFAMethod: m["mfa"], Pending: m["pend"]}
+	sess := &store.Session{
+		ID: id, UserID: m["uid"], IP: m["ip"], UserAgent: m["ua"],
+		AuthMethod: m["am"], MFAMethod: m["mfa"], Pending: m["pend"],
+	}
 	var err error
 	for _, f := range []struct {
 		dst   *time.Time
 		field string
 	}{
-		{&sess.CreatedAt, "created"}, {&sess.LastSeenAt, "seen"},
-		{&sess.ExpiresAt, "exp"}, {&sess.IdleExpiresAt, "idle"},
+		{&sess.CreatedAt, "created"},
+		{&sess.LastSeenAt, "seen"},
+		{&sess.ExpiresAt, "exp"},
+		{&sess.IdleExpiresAt, "idle"},
 	} {
 		if *f.dst, err = parseMs(m[f.field]); err != nil {
 			return nil, fmt.Errorf("session field %s: %w", f.field, err)

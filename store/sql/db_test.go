@@ -96,12 +96,16 @@ func TestPurgeRemovesRows(t *testing.T) {
 	adder(db)(t, "u1")
 	now := time.Now()
 	for _, exp := range []time.Duration{-time.Second, -time.Minute, time.Hour} {
-		if err := db.CreateSession(ctx, &store.Session{ID: storetest.NewID(), UserID: "u1", CreatedAt: now,
-			LastSeenAt: now, ExpiresAt: now.Add(exp), IdleExpiresAt: now.Add(time.Hour)}); err != nil {
+		if err := db.CreateSession(ctx, &store.Session{
+			ID: storetest.NewID(), UserID: "u1", CreatedAt: now,
+			LastSeenAt: now, ExpiresAt: now.Add(exp), IdleExpiresAt: now.Add(time.Hour),
+		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreateToken(ctx, &store.OneTimeToken{Hash: storetest.NewID(), Purpose: "p",
-			UserID: "u1", ExpiresAt: now.Add(exp)}); err != nil {
+		if err := db.CreateToken(ctx, &store.OneTimeToken{
+			Hash: storetest.NewID(), Purpose: "p",
+			UserID: "u1", ExpiresAt: now.Add(exp),
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}

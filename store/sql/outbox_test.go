@@ -38,8 +38,10 @@ func TestOutboxCascadesWithUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := db.EnqueueMessage(ctx, &store.OutboxMessage{ID: "ghost", Kind: "new_sign_in", Channel: "email",
-		Recipient: "g@example.com", UserID: "ghost", Payload: []byte{1}, CreatedAt: now})
+	err := db.EnqueueMessage(ctx, &store.OutboxMessage{
+		ID: "ghost", Kind: "new_sign_in", Channel: "email",
+		Recipient: "g@example.com", UserID: "ghost", Payload: []byte{1}, CreatedAt: now,
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("enqueue for a missing user: err = %v, want ErrNotFound", err)
 	}

@@ -95,8 +95,10 @@ func TestPGErrorClasses(t *testing.T) {
 		t.Errorf("duplicate email: err = %v, want ErrConflict", err)
 	}
 	now := time.Now()
-	err = db.CreateSession(ctx, &store.Session{ID: storetest.NewID(), UserID: "nobody", CreatedAt: now,
-		LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)})
+	err = db.CreateSession(ctx, &store.Session{
+		ID: storetest.NewID(), UserID: "nobody", CreatedAt: now,
+		LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour),
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session of a missing user: err = %v, want ErrNotFound", err)
 	}
@@ -193,8 +195,10 @@ func TestPGFirstUserOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := db.CreateFirstUser(context.Background(), &store.User{ID: fmt.Sprint("admin", i),
-				Email: fmt.Sprintf("admin%d@example.com", i), Status: store.StatusActive})
+			err := db.CreateFirstUser(context.Background(), &store.User{
+				ID:    fmt.Sprint("admin", i),
+				Email: fmt.Sprintf("admin%d@example.com", i), Status: store.StatusActive,
+			})
 			switch {
 			case err == nil:
 				mu.Lock()

@@ -82,8 +82,11 @@ func TestCrossSiteFormPost(t *testing.T) {
 		{"logout from another site", crossSite, "/auth/logout", nil, "cross-site", false},
 		{"logout from a sibling origin", sameSite, "/auth/logout", nil, "same-site", true},
 		{"logout-all from a sibling origin", sameSite, "/auth/logout-all", nil, "same-site", true},
-		{"login as the attacker from a sibling origin", sameSite, "/auth/login",
-			map[string]string{"email": "mallory@example.test", "password": malloryPW}, "same-site", true},
+		{
+			"login as the attacker from a sibling origin", sameSite, "/auth/login",
+			map[string]string{"email": "mallory@example.test", "password": malloryPW},
+			"same-site", true,
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"github.com/caddyauth/gateway/internal/webhooksig"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // to tamper with the gateway's database directly
 
 	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/webhooksig"
 	"github.com/caddyauth/gateway/test/harness"
 )
 
@@ -240,16 +240,31 @@ func TestAuditTrail(t *testing.T) {
 		sql    []string
 		want   string // "" = verifies
 	}{
-		{"edit a field", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET email = 'someone@example.test' WHERE seq = %d`, failed)},
-			fmt.Sprintf("record %d: MAC mismatch", failed)},
-		{"edit a detail", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"method":"oauth:google"}' WHERE seq = %d`, second)},
-			fmt.Sprintf("record %d: MAC mismatch", second)},
-		{"edit a detail into something that is not JSON", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"sessions": 3' WHERE seq = %d`, second)},
-			fmt.Sprintf("record %d: MAC mismatch", second)},
-		{"overwrite a MAC with garbage", false, nil, []string{fmt.Sprintf(`UPDATE audit_log SET mac = 'not hex' WHERE seq = %d`, logout)},
-			fmt.Sprintf("record %d: MAC mismatch", logout)},
-		{"delete a record", false, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, logout)},
-			fmt.Sprintf("record %d: deleted", logout)},
+		{
+			"edit a field", false, nil,
+			[]string{fmt.Sprintf(`UPDATE audit_log SET email = 'someone@example.test' WHERE seq = %d`, failed)},
+			fmt.Sprintf("record %d: MAC mismatch", failed),
+		},
+		{
+			"edit a detail", false, nil,
+			[]string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"method":"oauth:google"}' WHERE seq = %d`, second)},
+			fmt.Sprintf("record %d: MAC mismatch", second),
+		},
+		{
+			"edit a detail into something that is not JSON", false, nil,
+			[]string{fmt.Sprintf(`UPDATE audit_log SET detail = '{"sessions": 3' WHERE seq = %d`, second)},
+			fmt.Sprintf("record %d: MAC mismatch", second),
+		},
+		{
+			"overwrite a MAC with garbage", false, nil,
+			[]string{fmt.Sprintf(`UPDATE audit_log SET mac = 'not hex' WHERE seq = %d`, logout)},
+			fmt.Sprintf("record %d: MAC mismatch", logout),
+		},
+		{
+			"delete a record", false, nil,
+			[]string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, logout)},
+			fmt.Sprintf("record %d: deleted", logout),
+		},
 		{"insert a forged record", false, nil, []string{
 			fmt.Sprintf(`UPDATE audit_log SET seq = -(seq + 1) WHERE seq > %d`, failed),
 			`UPDATE audit_log SET seq = -seq WHERE seq < 0`,
@@ -262,13 +277,24 @@ func TestAuditTrail(t *testing.T) {
 			fmt.Sprintf(`UPDATE audit_log SET seq = %d WHERE seq = -1`, failed+1),
 		}, fmt.Sprintf("record %d: broken link", failed)},
 		{"truncate the tail, no anchor", false, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)}, ""},
-		{"truncate the tail, file anchor", true, nil, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)},
-			fmt.Sprintf("record %d: truncated", total-1)},
+		{
+			"truncate the tail, file anchor", true, nil,
+			[]string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-2)},
+			fmt.Sprintf("record %d: truncated", total-1),
+		},
 		{"untouched, file anchor", true, nil, nil, ""},
-		{"truncate the tail, --anchor", false, []string{"--anchor", anchor}, []string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-3)},
-			fmt.Sprintf("record %d: truncated", total-2)},
-		{"rewritten head, --anchor", false, []string{"--anchor", fmt.Sprintf("%d:%s", total, strings.Repeat("0", 16))}, nil,
-			fmt.Sprintf("record %d: does not match the anchor", total)},
+		{
+			"truncate the tail, --anchor", false,
+			[]string{"--anchor", anchor},
+			[]string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, total-3)},
+			fmt.Sprintf("record %d: truncated", total-2),
+		},
+		{
+			"rewritten head, --anchor", false,
+			[]string{"--anchor", fmt.Sprintf("%d:%s", total, strings.Repeat("0", 16))},
+			nil,
+			fmt.Sprintf("record %d: does not match the anchor", total),
+		},
 		{"untouched, --anchor", false, []string{"--anchor", "#" + anchor}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

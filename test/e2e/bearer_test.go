@@ -259,8 +259,10 @@ func TestAssertionVerifiedUpstream(t *testing.T) {
 		c := assertion.ClaimsFrom(r.Context())
 		w.Header().Set("X-Echo-Upstream", "1")
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"sub": c.Subject, "email": c.Email, "groups": c.Groups, "amr": c.AMR,
-			"aud": c.Audience, "raw": r.Header.Get(assertion.Header)})
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"sub": c.Subject, "email": c.Email, "groups": c.Groups, "amr": c.AMR,
+			"aud": c.Audience, "raw": r.Header.Get(assertion.Header),
+		})
 	})))
 	t.Cleanup(app.Close)
 	g := newGateway(t, func(c *harness.GatewayConfig) {

@@ -104,8 +104,10 @@ func TestConfigErrors(t *testing.T) {
 			{"short secret from the environment", func(t *testing.T) string {
 				return badConfig(t, "{env.CADDYAUTH_E2E_SHORT_SECRET}", []string{"sessions memory"}, nil)
 			}, []string{"CADDYAUTH_E2E_SHORT_SECRET=only-twenty-one-chars"}, []string{"secret {env.CADDYAUTH_E2E_SHORT_SECRET}: secret must be at least 32 bytes", "caddy auth secret generate"}},
-			{"missing secret (protect without the global option)", noApp, nil,
-				[]string{"no secret configured", "caddyauth global option"}},
+			{
+				"missing secret (protect without the global option)", noApp, nil,
+				[]string{"no secret configured", "caddyauth global option"},
+			},
 			{"secret from an unset environment variable", func(t *testing.T) string {
 				return badConfig(t, "{env.CADDYAUTH_E2E_UNSET_SECRET}", []string{"sessions memory"}, nil)
 			}, []string{"CADDYAUTH_E2E_UNSET_SECRET="}, []string{"secret", "{env.CADDYAUTH_E2E_UNSET_SECRET}", "empty"}},

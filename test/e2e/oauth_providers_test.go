@@ -333,9 +333,11 @@ func startApple(t *testing.T) *fakeApple {
 			return
 		}
 		now := time.Now()
-		claims := jwt.MapClaims{"iss": "https://appleid.apple.com", "aud": a.clientID, "sub": jsonInt(g.acct.ID) + ".apple",
+		claims := jwt.MapClaims{
+			"iss": "https://appleid.apple.com", "aud": a.clientID, "sub": jsonInt(g.acct.ID) + ".apple",
 			"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(), "nonce": g.nonce, "email": g.acct.Email,
-			"email_verified": map[bool]string{true: "true", false: "false"}[g.acct.Verified]}
+			"email_verified": map[bool]string{true: "true", false: "false"}[g.acct.Verified],
+		}
 		it := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 		it.Header["kid"] = "apple-1"
 		idt, err := it.SignedString(idKey)
@@ -347,9 +349,11 @@ func startApple(t *testing.T) *fakeApple {
 	})
 	mux.HandleFunc("GET /auth/keys", func(w http.ResponseWriter, r *http.Request) {
 		pub := idKey.PublicKey
-		writeJSONResp(w, map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "apple-1", "use": "sig", "alg": "RS256",
+		writeJSONResp(w, map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "kid": "apple-1", "use": "sig", "alg": "RS256",
 			"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())}}})
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		}}})
 	})
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)

@@ -220,8 +220,10 @@ func TestOIDCMock(t *testing.T) {
 	// A discovery document that names another issuer (ASVS 10.5.3).
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": "https://evil.example", "authorization_endpoint": "https://evil.example/a",
-			"token_endpoint": "https://evil.example/t", "jwks_uri": "https://evil.example/k"})
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"issuer": "https://evil.example", "authorization_endpoint": "https://evil.example/a",
+			"token_endpoint": "https://evil.example/t", "jwks_uri": "https://evil.example/k",
+		})
 	}))
 	t.Cleanup(evil.Close)
 	g := oauthGateway(t, []string{
@@ -262,8 +264,10 @@ func TestOIDCMock(t *testing.T) {
 		if !strings.HasPrefix(u.String(), m.AuthorizationEndpoint()) {
 			t.Errorf("start went to %s, want the discovered %s", u, m.AuthorizationEndpoint())
 		}
-		checks := map[string]string{"response_type": "code", "code_challenge_method": "S256", "client_id": m.ClientID,
-			"redirect_uri": g.url() + "/auth/oauth/corp/callback", "scope": "openid email profile groups"}
+		checks := map[string]string{
+			"response_type": "code", "code_challenge_method": "S256", "client_id": m.ClientID,
+			"redirect_uri": g.url() + "/auth/oauth/corp/callback", "scope": "openid email profile groups",
+		}
 		for k, want := range checks {
 			if got := q.Get(k); got != want {
 				t.Errorf("%s = %q, want %q", k, got, want)

@@ -56,12 +56,16 @@ func TestOutboxDeliversThroughMailpit(t *testing.T) {
 	token := harness.RandomSecret()
 	harness.Sensitive(token)
 	link := "https://auth.example.test/auth/passwordless/verify?token=" + token
-	if err := q.Enqueue(ctx, notify.Message{Kind: notify.KindPasswordless, Channel: notify.Email, To: "ada@example.test",
-		Data: map[string]string{notify.DataCode: code, notify.DataLink: link}}); err != nil {
+	if err := q.Enqueue(ctx, notify.Message{
+		Kind: notify.KindPasswordless, Channel: notify.Email, To: "ada@example.test",
+		Data: map[string]string{notify.DataCode: code, notify.DataLink: link},
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, notify.Message{Kind: notify.KindMFACode, Channel: notify.SMS, To: "+15555550123",
-		Data: map[string]string{notify.DataCode: code, notify.DataLink: link}}); err != nil {
+	if err := q.Enqueue(ctx, notify.Message{
+		Kind: notify.KindMFACode, Channel: notify.SMS, To: "+15555550123",
+		Data: map[string]string{notify.DataCode: code, notify.DataLink: link},
+	}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -76,8 +76,10 @@ func TestPostgresGateway(t *testing.T) {
 	}
 	admin := g.client()
 	apw := newPassword()
-	form := url.Values{"token": {lu.Query().Get("token")}, "email": {"admin@example.test"}, "name": {"Admin"},
-		"password": {apw}, "confirm": {apw}}
+	form := url.Values{
+		"token": {lu.Query().Get("token")}, "email": {"admin@example.test"}, "name": {"Admin"},
+		"password": {apw}, "confirm": {apw},
+	}
 	expectStatus(t, admin.PostForm("/auth/setup", form, browser...), http.StatusSeeOther)
 	expectStatus(t, admin.Get("/app", api...), http.StatusOK)
 	atok := admin.Cookie(cookieName)

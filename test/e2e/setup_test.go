@@ -156,8 +156,13 @@ func TestFirstRunNoDefaultAccounts(t *testing.T) {
 	g.caddy.WaitLog("no user exists yet", 10*time.Second)
 	c := g.client()
 	for _, cred := range [][2]string{
-		{"admin", "admin"}, {"root", "root"}, {"admin@localhost", "admin"}, {"admin", "password"},
-		{"admin@example.com", "admin"}, {"caddy", "caddy"}, {"admin", ""},
+		{"admin", "admin"},
+		{"root", "root"},
+		{"admin@localhost", "admin"},
+		{"admin", "password"},
+		{"admin@example.com", "admin"},
+		{"caddy", "caddy"},
+		{"admin", ""},
 	} {
 		for _, field := range []string{"email", "username"} {
 			r := c.PostJSON("/auth/login", map[string]string{field: cred[0], "password": cred[1]})

@@ -50,9 +50,11 @@ func StartSentinelAuth(t testing.TB, password, sentinelPassword string) *Sentine
 	s := &Sentinel{t: t, Password: password, SentinelPassword: sentinelPassword}
 	node := func(extra ...string) func(port int, dir string) []string {
 		return func(port int, dir string) []string {
-			args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			args := []string{
+				"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 				"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-				"--dir", dir}
+				"--dir", dir,
+			}
 			if password != "" {
 				// masterauth too: a master demoted after a failover must
 				// replicate from the new one.
@@ -190,11 +192,13 @@ func StartCluster(t testing.TB) *Cluster {
 	}
 	for i := 0; i < 3; i++ {
 		n := startRedis(t, bin, func(port int, dir string) []string {
-			return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			return []string{
+				"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 				"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
 				"--dir", dir, "--cluster-enabled", "yes",
 				"--cluster-config-file", "nodes-" + strconv.Itoa(port) + ".conf",
-				"--cluster-node-timeout", "2000"}
+				"--cluster-node-timeout", "2000",
+			}
 		}, busFree)
 		c.Nodes = append(c.Nodes, n)
 	}
