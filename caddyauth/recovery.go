@@ -33,25 +33,11 @@ func parsePasswordReset(d *caddyfile.Dispenser) (*PasswordResetConfig, error) {
 		c.Off = true
 		return c, nil
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "ttl":
-			v, err := oneArg(d)
-			if err != nil {
-				return nil, err
-			}
-			dur, err := duration(d, "password_reset ttl", v)
-			if err != nil {
-				return nil, err
-			}
-			if err := checkResetTTL(dur); err != nil {
-				return nil, d.Err(err.Error())
-			}
-			c.TTL = caddy.Duration(dur)
-		default:
-			return nil, d.Errf("caddyauth: unknown password_reset option %q (want ttl)", opt)
-		}
+	ttl, err := parseTTLBlock(d, "password_reset", checkResetTTL)
+	if err != nil {
+		return nil, err
 	}
+	c.TTL = ttl
 	return c, nil
 }
 
@@ -106,25 +92,11 @@ func parsePasswordless(d *caddyfile.Dispenser) (*PasswordlessConfig, error) {
 	if err := checkPasswordlessChannels(c.Channels); err != nil {
 		return nil, d.Err(err.Error())
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "ttl":
-			v, err := oneArg(d)
-			if err != nil {
-				return nil, err
-			}
-			dur, err := duration(d, "passwordless ttl", v)
-			if err != nil {
-				return nil, err
-			}
-			if err := checkPasswordlessTTL(dur); err != nil {
-				return nil, d.Err(err.Error())
-			}
-			c.TTL = caddy.Duration(dur)
-		default:
-			return nil, d.Errf("caddyauth: unknown passwordless option %q (want ttl)", opt)
-		}
+	ttl, err := parseTTLBlock(d, "passwordless", checkPasswordlessTTL)
+	if err != nil {
+		return nil, err
 	}
+	c.TTL = ttl
 	return c, nil
 }
 
@@ -177,4 +149,30 @@ func (a *App) passwordless() flows.PasswordlessConfig {
 		return flows.PasswordlessConfig{}
 	}
 	return flows.PasswordlessConfig{Channels: a.Passwordless.Channels, TTL: time.Duration(a.Passwordless.TTL)}
+}
+
+// parseTTLBlock reads a `{ ttl <duration> }` block of option name (none:
+// 0, the default), judged by check; errors name the line.
+func parseTTLBlock(d *caddyfile.Dispenser, name string, check func(time.Duration) error) (caddy.Duration, error) {
+	var ttl caddy.Duration
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "ttl":
+			v, err := oneArg(d)
+			if err != nil {
+				return 0, err
+			}
+			dur, err := duration(d, name+" ttl", v)
+			if err != nil {
+				return 0, err
+			}
+			if err := check(dur); err != nil {
+				return 0, d.Err(err.Error())
+			}
+			ttl = caddy.Duration(dur)
+		default:
+			return 0, d.Errf("caddyauth: unknown %s option %q (want ttl)", name, opt)
+		}
+	}
+	return ttl, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -125,39 +124,10 @@ func (p *portal) passwordlessSend(w http.ResponseWriter, r *http.Request) {
 // audits the request either way. The validated return URL rides in the
 // grant, so the link brings the user back where they were going.
 func (p *portal) sendPasswordless(r *http.Request, u *store.User, ident string, byPhone bool, rd string) error {
-	ctx := r.Context()
-	ev := audit.Event{Type: audit.PasswordlessRequested, Email: auditIdentifier(ident), Detail: map[string]string{}}
-	defer func() { p.s.audit(r, ev) }()
-	if u == nil {
-		ev.Reason = "unknown_account"
-		return nil
-	}
-	ev.UserID, ev.Email = u.ID, u.Email
-	if !u.Active() {
-		ev.Reason = "disabled"
-		return nil
-	}
-	channel, to := p.s.passwordlessChannel(u, byPhone)
-	if channel == "" {
-		ev.Reason = "no_address"
-		return nil
-	}
-	ev.Detail["channel"] = channel
-	k := p.s.passwordlessKind()
-	g, err := p.s.issueGrant(ctx, k, u, rd)
-	if err != nil {
-		ev.Reason = "store_error"
-		return err
-	}
-	data := map[string]string{notify.DataCode: g.Code, notify.DataName: u.Name, notify.DataExpires: humanDuration(k.TTL)}
-	if channel == notify.Email {
-		data[notify.DataLink] = p.portalURL(r, "/passwordless/verify?token="+url.QueryEscape(g.Token))
-	}
-	if err := p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordless, Channel: channel, To: to, UserID: u.ID, Data: data}); err != nil {
-		ev.Reason = "not_queued"
-		return err
-	}
-	return nil
+	return p.sendGrant(r, u, ident, byPhone, grantSend{
+		event: audit.PasswordlessRequested, kind: p.s.passwordlessKind(), channel: p.s.passwordlessChannel,
+		data: rd, message: notify.KindPasswordless, linkPath: "/passwordless/verify",
+	})
 }
 
 // passwordlessChannel: SMS when asked by phone and configured for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -117,41 +116,10 @@ func (p *portal) forgotPassword(w http.ResponseWriter, r *http.Request) {
 // sendReset issues and queues the reset grant when u may have one, and
 // audits the request either way. u is nil for an unknown identifier.
 func (p *portal) sendReset(r *http.Request, u *store.User, ident string, byPhone bool) error {
-	ctx := r.Context()
-	ev := audit.Event{Type: audit.PasswordResetRequested, Email: auditIdentifier(ident), Detail: map[string]string{}}
-	if byPhone {
-		ev.Detail["identifier"] = "phone"
-	}
-	defer func() { p.s.audit(r, ev) }()
-	if u == nil {
-		ev.Reason = "unknown_account"
-		return nil
-	}
-	ev.UserID, ev.Email = u.ID, u.Email
-	if !u.Active() {
-		ev.Reason = "disabled"
-		return nil
-	}
-	channel, to := p.s.resetChannel(u, byPhone)
-	if channel == "" {
-		ev.Reason = "no_address"
-		return nil
-	}
-	ev.Detail["channel"] = channel
-	g, err := p.s.issueGrant(ctx, p.s.resetKind(), u, "")
-	if err != nil {
-		ev.Reason = "store_error"
-		return err
-	}
-	data := map[string]string{notify.DataCode: g.Code, notify.DataName: u.Name, notify.DataExpires: humanDuration(p.s.resetKind().TTL)}
-	if channel == notify.Email {
-		data[notify.DataLink] = p.portalURL(r, "/reset-password?token="+url.QueryEscape(g.Token))
-	}
-	if err := p.s.notify(ctx, notify.Message{Kind: notify.KindPasswordReset, Channel: channel, To: to, UserID: u.ID, Data: data}); err != nil {
-		ev.Reason = "not_queued"
-		return err
-	}
-	return nil
+	return p.sendGrant(r, u, ident, byPhone, grantSend{
+		event: audit.PasswordResetRequested, kind: p.s.resetKind(), channel: p.s.resetChannel,
+		message: notify.KindPasswordReset, linkPath: "/reset-password",
+	})
 }
 
 // resetChannel is where u's reset goes: SMS (code only) when asked by
