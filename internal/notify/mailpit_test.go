@@ -60,6 +60,9 @@ func TestMailpitSMTPDownThenDelivered(t *testing.T) {
 		!strings.Contains(mail.HTML, "493817") || mail.From != "no-reply@example.com" {
 		t.Errorf("received %+v", mail)
 	}
+	if want := msgs[0].ID + ".caddyauth@example.com"; mail.MessageID != want {
+		t.Errorf("Message-ID = %q, want %q (derived from the outbox id)", mail.MessageID, want)
+	}
 	if ok, _ := harness.Eventually(5*time.Second, 20*time.Millisecond, func() bool {
 		m, err := db.OutboxMessage(ctx, msgs[0].ID)
 		return err == nil && m.Status == store.OutboxSent
@@ -73,5 +76,62 @@ func TestMailpitSMTPDownThenDelivered(t *testing.T) {
 	}
 	if obs.sent.Load() != 1 {
 		t.Errorf("sent metric = %d, want 1", obs.sent.Load())
+	}
+}
+
+// TestMailpitMessageIDStable: two sends of one outbox message (a retry
+// after a send the server accepted but whose answer was lost) carry the
+// same Message-ID, derived from the outbox id; another message has its
+// own. A message without an id still gets a (random) Message-ID.
+func TestMailpitMessageIDStable(t *testing.T) {
+	ctx := context.Background()
+	mp := harness.StartMailpit(t)
+	s, err := NewSMTP(SMTPConfig{URL: mp.SMTPURL(), From: "Example <no-reply@example.com>", Plaintext: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Rendered{ID: "0123456789abcdef0123456789abcdef", Kind: KindMFACode, Channel: Email, To: "ada@example.com", Subject: "s", Text: "t"}
+	other := m
+	other.ID, other.To = "fedcba9876543210fedcba9876543210", "bob@example.com"
+	noID := m
+	noID.ID, noID.To = "", "carol@example.com"
+	for _, r := range []Rendered{m, m, other, noID} {
+		if err := s.Send(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ada, bob, carol []*harness.Mail
+	if ok, _ := harness.Eventually(10*time.Second, 50*time.Millisecond, func() bool {
+		ada, _ = mp.MessagesTo("ada@example.com")
+		bob, _ = mp.MessagesTo("bob@example.com")
+		carol, _ = mp.MessagesTo("carol@example.com")
+		return len(ada) == 2 && len(bob) == 1 && len(carol) == 1
+	}); !ok {
+		t.Fatalf("mailpit holds %d/%d/%d mails, want 2/1/1", len(ada), len(bob), len(carol))
+	}
+	want := m.ID + ".caddyauth@example.com"
+	if ada[0].MessageID != want || ada[1].MessageID != want {
+		t.Errorf("the two sends of one message carry Message-IDs %q and %q, want %q for both", ada[0].MessageID, ada[1].MessageID, want)
+	}
+	if bob[0].MessageID != other.ID+".caddyauth@example.com" {
+		t.Errorf("another message's Message-ID = %q", bob[0].MessageID)
+	}
+	if id := carol[0].MessageID; id == "" || strings.Contains(id, ".caddyauth@") {
+		t.Errorf("a message without an outbox id has Message-ID %q, want a random one", id)
+	}
+}
+
+func TestMessageIDShape(t *testing.T) {
+	for _, c := range []struct{ id, domain, want string }{
+		{"abc123", "example.com", "abc123.caddyauth@example.com"},
+		{"", "example.com", ""},
+		{"abc", "", ""},
+		{"a>b", "example.com", ""},
+		{"abc", "exa mple.com", ""},
+		{"abc\r\nBcc: x@y", "example.com", ""},
+	} {
+		if got := MessageID(c.id, c.domain); got != c.want {
+			t.Errorf("MessageID(%q, %q) = %q, want %q", c.id, c.domain, got, c.want)
+		}
 	}
 }

@@ -38,6 +38,9 @@ type SMTPSender struct {
 	host string
 	opts []gomail.Option
 	from string
+	// domain is the from address's domain: the right-hand side of the
+	// Message-ID of every mail (RFC 5322 3.6.4).
+	domain string
 }
 
 // NewSMTP validates cfg and returns the sender.
@@ -49,9 +52,11 @@ func NewSMTP(cfg SMTPConfig) (*SMTPSender, error) {
 	if cfg.From == "" {
 		return nil, errors.New("notify: smtp needs a from address")
 	}
-	if _, err := mail.ParseAddress(cfg.From); err != nil {
+	fromAddr, err := mail.ParseAddress(cfg.From)
+	if err != nil {
 		return nil, fmt.Errorf("notify: smtp from %q: %w", cfg.From, err)
 	}
+	_, domain, _ := strings.Cut(fromAddr.Address, "@")
 	host := u.Hostname()
 	if host == "" {
 		return nil, errors.New("notify: smtp URL needs a host (smtp://user:pass@host:587)")
@@ -100,7 +105,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTPSender, error) {
 	} else {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthNoAuth))
 	}
-	s := &SMTPSender{host: host, opts: opts, from: cfg.From}
+	s := &SMTPSender{host: host, opts: opts, from: cfg.From, domain: domain}
 	if _, err := gomail.NewClient(host, opts...); err != nil {
 		return nil, fmt.Errorf("notify: smtp: %w", err)
 	}
@@ -117,7 +122,11 @@ func (s *SMTPSender) Send(ctx context.Context, m Rendered) error {
 		return Permanent(fmt.Errorf("smtp recipient: %w", err))
 	}
 	msg.Subject(m.Subject)
-	msg.SetMessageID()
+	if id := MessageID(m.ID, s.domain); id != "" {
+		msg.SetMessageIDWithValue(id)
+	} else {
+		msg.SetMessageID()
+	}
 	msg.SetDate()
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
@@ -132,4 +141,29 @@ func (s *SMTPSender) Send(ctx context.Context, m Rendered) error {
 		return fmt.Errorf("smtp: %w", err)
 	}
 	return nil
+}
+
+// MessageID is the Message-ID (without angle brackets) of the mail for
+// outbox message id: "<id>.caddyauth@<domain>". It is derived from the
+// outbox id alone, so every attempt at one message carries the same
+// Message-ID: a retry after a send the server accepted but whose answer
+// was lost (or a second instance's attempt after a lease ran out) is
+// recognisable as the same mail by the server and the recipient's client.
+// "" when id is empty or not a plain token (then a random one is used).
+func MessageID(id, domain string) string {
+	if id == "" || domain == "" || !dotAtom(id) || !dotAtom(domain) {
+		return ""
+	}
+	return id + ".caddyauth@" + domain
+}
+
+// dotAtom reports whether s is made of letters, digits, '-' and '.'
+// only: safe on either side of a Message-ID's '@'.
+func dotAtom(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

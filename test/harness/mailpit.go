@@ -167,12 +167,14 @@ func (m *Mailpit) Restart() {
 
 // Mail is one message as mailpit received it.
 type Mail struct {
-	ID      string
-	From    string
-	To      []string
-	Subject string
-	Text    string
-	HTML    string
+	ID string
+	// MessageID is the Message-ID header without angle brackets.
+	MessageID string
+	From      string
+	To        []string
+	Subject   string
+	Text      string
+	HTML      string
 }
 
 type mpAddr struct {
@@ -197,10 +199,11 @@ func (m *Mailpit) get(path string, v any) error {
 func (m *Mailpit) Messages() ([]Mail, error) {
 	var list struct {
 		Messages []struct {
-			ID      string   `json:"ID"`
-			From    mpAddr   `json:"From"`
-			To      []mpAddr `json:"To"`
-			Subject string   `json:"Subject"`
+			ID        string   `json:"ID"`
+			MessageID string   `json:"MessageID"`
+			From      mpAddr   `json:"From"`
+			To        []mpAddr `json:"To"`
+			Subject   string   `json:"Subject"`
 		} `json:"messages"`
 	}
 	if err := m.get("/api/v1/messages?limit=500", &list); err != nil {
@@ -208,7 +211,7 @@ func (m *Mailpit) Messages() ([]Mail, error) {
 	}
 	out := make([]Mail, 0, len(list.Messages))
 	for _, x := range list.Messages {
-		ml := Mail{ID: x.ID, From: x.From.Address, Subject: x.Subject}
+		ml := Mail{ID: x.ID, MessageID: x.MessageID, From: x.From.Address, Subject: x.Subject}
 		for _, a := range x.To {
 			ml.To = append(ml.To, a.Address)
 		}
@@ -220,17 +223,18 @@ func (m *Mailpit) Messages() ([]Mail, error) {
 // Message reads one message with its text and HTML bodies.
 func (m *Mailpit) Message(id string) (*Mail, error) {
 	var x struct {
-		ID      string   `json:"ID"`
-		From    mpAddr   `json:"From"`
-		To      []mpAddr `json:"To"`
-		Subject string   `json:"Subject"`
-		Text    string   `json:"Text"`
-		HTML    string   `json:"HTML"`
+		ID        string   `json:"ID"`
+		MessageID string   `json:"MessageID"`
+		From      mpAddr   `json:"From"`
+		To        []mpAddr `json:"To"`
+		Subject   string   `json:"Subject"`
+		Text      string   `json:"Text"`
+		HTML      string   `json:"HTML"`
 	}
 	if err := m.get("/api/v1/message/"+url.PathEscape(id), &x); err != nil {
 		return nil, err
 	}
-	ml := &Mail{ID: x.ID, From: x.From.Address, Subject: x.Subject, Text: x.Text, HTML: x.HTML}
+	ml := &Mail{ID: x.ID, MessageID: x.MessageID, From: x.From.Address, Subject: x.Subject, Text: x.Text, HTML: x.HTML}
 	for _, a := range x.To {
 		ml.To = append(ml.To, a.Address)
 	}
