@@ -305,7 +305,11 @@ func TestMultiOutboxExactlyOnce(t *testing.T) {
 func TestMultiAuditChain(t *testing.T) {
 	t.Parallel()
 	pw := newPassword()
-	c := multi(t, nil, func(c *harness.Gateways) { c.AddUser("alice@example.test", "Alice", pw) })
+	// 18 sessions of one user at once: above the default cap of 10, an
+	// evicted session's logout would (rightly) record nothing.
+	c := multi(t, func(cfg *harness.GatewayConfig) {
+		cfg.AppOptions = append(cfg.AppOptions, "max_sessions_per_user 50")
+	}, func(c *harness.Gateways) { c.AddUser("alice@example.test", "Alice", pw) })
 	const perInstance = 6
 	var wg sync.WaitGroup
 	errs := make(chan string, 3*perInstance)
@@ -357,6 +361,17 @@ func TestMultiAuditChain(t *testing.T) {
 	}
 	t.Logf("audit verify after concurrent writes by 3 instances: %s", strings.TrimSpace(out))
 	if t.Failed() {
+		if db, err := pgx.Connect(context.Background(), c.DB.DSN); err == nil {
+			rows, err := db.Query(context.Background(), `SELECT type, count(*) FROM audit_log GROUP BY type ORDER BY type`)
+			for err == nil && rows.Next() {
+				var typ string
+				var n int
+				if rows.Scan(&typ, &n) == nil {
+					t.Logf("audit records of type %s: %d", typ, n)
+				}
+			}
+			db.Close(context.Background())
+		}
 		for i, p := range c.Procs {
 			for _, l := range strings.Split(p.Logs(), "\n") {
 				if strings.Contains(l, "audit") && strings.Contains(l, `"level":"error"`) {
