@@ -49,19 +49,29 @@ func PasswordMessage(err error) string {
 
 // NewSetupToken creates a one-time first-run token while no user exists.
 // It returns "" (and no error) once any user exists: the setup page is gone.
-// The links logged by earlier starts stop working: only the newest is live.
+// The links logged by earlier starts (of this or another instance) stop
+// working: only the newest is live.
 func (s *Service) NewSetupToken(ctx context.Context) (string, time.Time, error) {
 	n, err := s.deps.Users.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return "", time.Time{}, err
 	}
+	tok := keys.NewToken()
+	exp := s.cfg.Now().Add(s.cfg.SetupTTL)
+	t := &store.OneTimeToken{Hash: keys.HashToken(tok), Purpose: SetupPurpose, ExpiresAt: exp}
+	// Several instances starting together on one empty database each
+	// issue a link: the grant store replaces the earlier ones in one atomic
+	// step, so exactly one link (the last logged) stays live.
+	if s.deps.Grants != nil {
+		if err := s.deps.Grants.IssueToken(ctx, t); err != nil {
+			return "", time.Time{}, err
+		}
+		return tok, exp, nil
+	}
 	if err := s.deps.Tokens.DeleteUserTokens(ctx, "", SetupPurpose); err != nil {
 		return "", time.Time{}, err
 	}
-	tok := keys.NewToken()
-	exp := s.cfg.Now().Add(s.cfg.SetupTTL)
-	err = s.deps.Tokens.CreateToken(ctx, &store.OneTimeToken{Hash: keys.HashToken(tok), Purpose: SetupPurpose, ExpiresAt: exp})
-	if err != nil {
+	if err := s.deps.Tokens.CreateToken(ctx, t); err != nil {
 		return "", time.Time{}, err
 	}
 	return tok, exp, nil

@@ -17,8 +17,10 @@ import (
 // sql stores implement it), so they cascade with the user.
 type GrantStore interface {
 	TokenStore
-	// IssueToken stores t, whose UserID is set, as the user's only token
-	// of t.Purpose: the ones before it are deleted in the same atomic step.
+	// IssueToken stores t as the user's only token of t.Purpose: the ones
+	// before it are deleted in the same atomic step, so racing issues (on
+	// one instance or several) leave exactly one live token. UserID ""
+	// means the tokens bound to no user (the first-run setup link).
 	// ErrConflict if the hash is taken.
 	IssueToken(ctx context.Context, t *OneTimeToken) error
 	// TryCode spends one try of the user's live token of purpose that has

@@ -125,6 +125,49 @@ func TestGrantStore(t *testing.T, open func(t *testing.T) (store.GrantStore, Add
 		must(t, "in time, after the refusals", err)
 	})
 
+	t.Run("ConcurrentIssuesLeaveOne", func(t *testing.T) {
+		t.Parallel()
+		s, addUser := open(t)
+		addUser(t, "u1")
+		// Racing issues for one (user, purpose), and for the tokens bound
+		// to no user (the first-run setup link several instances issue at
+		// once when they start together), each leave exactly one live
+		// token: the last one issued, never several.
+		for _, user := range []string{"u1", ""} {
+			const racers = 16
+			now := time.Now()
+			gs := make([]*store.OneTimeToken, racers)
+			for i := range gs {
+				gs[i] = grant(user, "setup", "", now.Add(time.Hour))
+			}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for _, g := range gs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					if err := s.IssueToken(ctx, g); err != nil {
+						t.Errorf("issue for %q: %v", user, err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			live := 0
+			for _, g := range gs {
+				if _, err := s.PeekToken(ctx, g.Hash, "setup", now); err == nil {
+					live++
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("peek: %v", err)
+				}
+			}
+			if live != 1 {
+				t.Errorf("user %q: %d of %d racing issues are live, want exactly 1", user, live, racers)
+			}
+		}
+	})
+
 	t.Run("ConcurrentTriesBounded", func(t *testing.T) {
 		t.Parallel()
 		s, addUser := open(t)

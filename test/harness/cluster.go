@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -132,7 +133,13 @@ func (c *Gateways) Start() {
 	t := c.t
 	procs := make([]*Caddy, len(c.Configs))
 	for i, cfg := range c.Configs {
-		procs[i] = launchCaddy(t, c.Bin, cfg.Caddyfile(t), nil)
+		// Each instance keeps Caddy's own data (its local CA, certificates)
+		// in a directory of its own, as separate machines would: three
+		// processes creating one local CA at once race in Caddy's PKI
+		// set-up (root.key not found). The gateway's data is in the shared
+		// database.
+		data := filepath.Join(Home(t), fmt.Sprintf("instance-%d", i), ".local", "share")
+		procs[i] = launchCaddy(t, c.Bin, cfg.Caddyfile(t), []string{"XDG_DATA_HOME=" + data})
 		p := procs[i]
 		t.Cleanup(func() {
 			p.Stop()
