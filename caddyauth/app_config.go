@@ -144,6 +144,7 @@ type LockoutConfig struct {
 // limits turns the options into flows.Limits over the defaults.
 func (a *App) limits() (flows.Limits, error) {
 	l := flows.DefaultLimits()
+	l.MaxKeys = a.LimitKeys
 	if rl := a.RateLimit; rl != nil {
 		if rl.Off {
 			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}

@@ -42,6 +42,8 @@ func init() {
 //	    database sqlite [<path>] | postgres <dsn>
 //	    sessions database | redis <url> | redis { ... } | memory  # see parseSessionsRedis
 //	    session_cache <duration>|off    # default 5s, at most 5s
+//	    session_cache_entries <n>       # default 100000 cached sessions
+//	    limit_keys <n>                  # default 100000 keys per in-process bucket and lockout
 //	    cookie {
 //	        name <name>
 //	        domain <domain>
@@ -187,7 +189,7 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			app.ContextWords = append(app.ContextWords, words...)
-		case "max_sessions_per_user", "hash_concurrency":
+		case "max_sessions_per_user", "hash_concurrency", "session_cache_entries", "limit_keys":
 			v, err := oneArg(d)
 			if err != nil {
 				return nil, err
@@ -196,10 +198,15 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil || n < 1 {
 				return nil, d.Errf("caddyauth: %s must be a positive integer, got %q", opt, v)
 			}
-			if opt == "max_sessions_per_user" {
+			switch opt {
+			case "max_sessions_per_user":
 				app.MaxSessionsPerUser = n
-			} else {
+			case "hash_concurrency":
 				app.HashConcurrency = n
+			case "session_cache_entries":
+				app.SessionCacheEntries = n
+			default:
+				app.LimitKeys = n
 			}
 		case "hsts":
 			h, err := parseHSTS(d)

@@ -45,6 +45,8 @@ func (a *App) configProblems() []error {
 		checkSessionCache(time.Duration(a.SessionCache)),
 		checkCount("max_sessions_per_user", a.MaxSessionsPerUser),
 		checkCount("hash_concurrency", a.HashConcurrency),
+		checkCount("session_cache_entries", a.SessionCacheEntries),
+		checkCount("limit_keys", a.LimitKeys),
 		checkLockout(a.Lockout),
 	}
 	if ck := a.Cookie; ck != nil {

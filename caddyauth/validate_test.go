@@ -59,6 +59,8 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"cookie":{"same_site":"none","insecure":true}}`, "same_site none needs a secure cookie"},
 		{`{"max_sessions_per_user":-1}`, "max_sessions_per_user must be a positive integer"},
 		{`{"hash_concurrency":-2}`, "hash_concurrency must be a positive integer"},
+		{`{"session_cache_entries":-1}`, "session_cache_entries must be a positive integer"},
+		{`{"limit_keys":-5}`, "limit_keys must be a positive integer"},
 		{`{"hsts":{"max_age":"-1h"}}`, "hsts max-age cannot be negative"},
 		{`{"redirect_hosts":["evil.example.com:99999"]}`, "redirect_hosts: invalid redirect host"},
 		{`{"context_words":["io"]}`, `context_words: "io" is shorter than 4 characters`},

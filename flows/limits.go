@@ -53,6 +53,11 @@ type Limits struct {
 	RecoveryCheck   ratelimit.Rate
 	// Verify bounds GET /auth/verify per client address (verify.go).
 	Verify ratelimit.Rate
+	// MaxKeys bounds the keys (client addresses, identifiers, pairs) that
+	// each in-process bucket and lockout holds, so a flood of distinct
+	// addresses costs bounded memory (0: ratelimit's default, 100000).
+	// Buckets shared through Redis expire there instead.
+	MaxKeys int
 }
 
 // DefaultLimits: 20 login attempts a minute per IP (offices share an
@@ -115,20 +120,23 @@ type limiters struct {
 // that several instances spend one budget.
 type NewLimiter func(bucket string, r ratelimit.Rate) ratelimit.Limiter
 
-func localLimiter(_ string, r ratelimit.Rate) ratelimit.Limiter { return ratelimit.NewLocal(r, 0) }
+// localLimiters builds in-process buckets of at most maxKeys keys each.
+func localLimiters(maxKeys int) NewLimiter {
+	return func(_ string, r ratelimit.Rate) ratelimit.Limiter { return ratelimit.NewLocal(r, maxKeys) }
+}
 
 // newLimiters builds the buckets and the lockout: shared through lockouts
 // when given (so a lock holds on every instance and operators can lift
 // it), in-process otherwise.
 func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters {
 	if mk == nil {
-		mk = localLimiter
+		mk = localLimiters(l.MaxKeys)
 	}
 	locker := func(max int, window, duration time.Duration) ratelimit.Locker {
 		if lockouts != nil {
 			return ratelimit.NewStoreLocker(lockouts, max, window, duration)
 		}
-		return ratelimit.NewLockout(max, window, duration, 0).Locker()
+		return ratelimit.NewLockout(max, window, duration, l.MaxKeys).Locker()
 	}
 	lock := locker(l.LockoutMax, l.LockoutWindow, l.LockoutDuration)
 	lim := limiters{lockout: lock, lockoutDuration: l.LockoutDuration}
@@ -137,7 +145,7 @@ func newLimiters(l Limits, mk NewLimiter, lockouts store.LockoutStore) limiters 
 	}
 	lim.recovery = newRecoveryLimiters(l, mk)
 	if !l.Verify.Off() {
-		lim.verify = ratelimit.NewLocal(l.Verify, 0)
+		lim.verify = ratelimit.NewLocal(l.Verify, l.MaxKeys)
 	}
 	// The MFA lock is the same shared store, keyed (email, "mfa"), so
 	// `caddy auth user unlock` and the admin API lift it with the rest.

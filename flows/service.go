@@ -281,7 +281,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.redirects.Store(&redirectPolicy{hosts: hosts, check: rc, csp: buildCSP(hosts, cfg.Cookie.Insecure)})
 	s.factors = newFactors(s, cfg.MFA.Methods)
 	s.trust = trustedDeviceFactor{s}
-	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter); err != nil {
+	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter, lim.MaxKeys); err != nil {
 		return nil, err
 	}
 	s.creds = []credentialStrategy{cookieCredential{s}, bearerCredential{s}}

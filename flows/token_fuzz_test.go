@@ -14,7 +14,7 @@ func fuzzTokenKeys(f *testing.F) *tokenKeys {
 	if err != nil {
 		f.Fatal(err)
 	}
-	t, err := newTokenKeys(TokenConfig{}, ring, nil)
+	t, err := newTokenKeys(TokenConfig{}, ring, nil, 0)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -75,12 +75,12 @@ type tokenKeys struct {
 	verified memo[string, *accessClaims]
 }
 
-func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter) (*tokenKeys, error) {
+func newTokenKeys(cfg TokenConfig, ring *keys.Ring, mk NewLimiter, maxKeys int) (*tokenKeys, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	if mk == nil {
-		mk = localLimiter
+		mk = localLimiters(maxKeys)
 	}
 	return &tokenKeys{
 		cfg:            cfg,

@@ -93,10 +93,21 @@ func (l *Lockout) Succeed(key string) {
 // Unlock clears a key (operator action).
 func (l *Lockout) Unlock(key string) { l.Succeed(key) }
 
-// evict drops entries that are neither locked nor hold a recent failure.
+// evict drops entries that are neither locked nor hold a recent failure;
+// if that is not enough, unlocked entries next, and locked ones only when
+// nothing else is left: a flood of distinct addresses, each with a recent
+// failure, must not push a locked pair out and so lift its lock.
 func (l *Lockout) evict(now time.Time) {
 	for k, f := range l.m {
 		if !now.Before(f.lockedUntil) && (len(f.times) == 0 || now.Sub(f.times[len(f.times)-1]) >= l.Window) {
+			delete(l.m, k)
+		}
+	}
+	for k, f := range l.m {
+		if len(l.m) < l.maxKeys/2 {
+			return
+		}
+		if !now.Before(f.lockedUntil) {
 			delete(l.m, k)
 		}
 	}
@@ -106,4 +117,11 @@ func (l *Lockout) evict(now time.Time) {
 		}
 		delete(l.m, k)
 	}
+}
+
+// Len is the number of keys held (for tests and metrics).
+func (l *Lockout) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }
