@@ -414,7 +414,8 @@ func (deadSettings) Settings(context.Context, string) (map[string]string, error)
 }
 
 // TestMethodSwitchFailsClosed: when the switch cannot be read, password
-// login is refused rather than allowed.
+// login is refused rather than allowed, as 503 STORE_UNAVAILABLE (an
+// outage, not "turned off": found by TestPostgresRestartedUnderTraffic).
 func TestMethodSwitchFailsClosed(t *testing.T) {
 	mem := memory.New()
 	mgr, _ := session.New(mem, mem, session.Config{CacheTTL: -1})
@@ -428,7 +429,7 @@ func TestMethodSwitchFailsClosed(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	svc.Portal("/auth").ServeHTTP(rec, jsonReq("POST", "/auth/login", `{"email":"a@example.test","password":"whatever password"}`))
-	if got := decodeErr(t, rec.Result()); got.Code != CodeMethodDisabled {
-		t.Fatalf("login with an unreadable switch: %+v", got)
+	if got := decodeErr(t, rec.Result()); got.Code != CodeStoreUnavailable || rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("login with an unreadable switch: %d %+v", rec.Code, got)
 	}
 }

@@ -59,12 +59,25 @@ func (s *Service) notify(ctx context.Context, m notify.Message) error {
 // methodEnabled reports whether an auth method may be used now; a store
 // failure counts as disabled (fail closed) and is logged.
 func (s *Service) methodEnabled(ctx context.Context, method string) bool {
+	return s.methodGate(ctx, method, nil) == nil
+}
+
+// methodGate is methodEnabled for the endpoints that answer the refusal:
+// off is the given error, an unreadable switch errStoreUnavailable (503),
+// so an outage never reads as "turned off" to users and monitors.
+func (s *Service) methodGate(ctx context.Context, method string, off *APIError) *APIError {
 	ok, err := s.deps.Methods.Enabled(ctx, method)
 	if err != nil {
 		s.log.Error("auth method switch unreadable; treating as disabled", zap.String("method", method), zapErr(err))
-		return false
+		return errStoreUnavailable
 	}
-	return ok
+	if !ok {
+		if off == nil {
+			off = errMethodDisabled
+		}
+		return off
+	}
+	return nil
 }
 
 // firstFactor is how a user proved who they are before any second factor.

@@ -78,9 +78,11 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	result := "store_error"
 	defer func() { p.s.obs.Login(store.AuthPassword, result, time.Since(start)) }()
-	if !p.s.methodEnabled(r.Context(), store.AuthPassword) {
-		result = "method_disabled"
-		p.loginFailed(w, r, loginInput{}, errMethodDisabled)
+	if e := p.s.methodGate(r.Context(), store.AuthPassword, errMethodDisabled); e != nil {
+		if e == errMethodDisabled {
+			result = "method_disabled"
+		}
+		p.loginFailed(w, r, loginInput{}, e)
 		return
 	}
 	var in loginInput

@@ -98,8 +98,8 @@ func (p *portal) oauthProvider(w http.ResponseWriter, r *http.Request) *oauth.Pr
 		p.s.writeError(w, r, errNotFound)
 		return nil
 	}
-	if !p.s.methodEnabled(r.Context(), store.AuthOAuth(prov.Name())) {
-		p.s.writeError(w, r, errOAuthDisabled)
+	if e := p.s.methodGate(r.Context(), store.AuthOAuth(prov.Name()), errOAuthDisabled); e != nil {
+		p.s.writeError(w, r, e)
 		return nil
 	}
 	return prov

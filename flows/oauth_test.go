@@ -102,7 +102,8 @@ func get(h http.Handler, path string, headers ...string) *httptest.ResponseRecor
 
 // TestOAuthMethodSwitch: a provider switched off at runtime loses its
 // button and its start and callback refuse with a stable code; an
-// unreadable switch counts as off.
+// unreadable switch counts as off (its button goes; start and callback
+// answer 503 STORE_UNAVAILABLE, an outage rather than "turned off").
 func TestOAuthMethodSwitch(t *testing.T) {
 	h, sw, _ := oauthService(t, Config{}, githubCfg())
 	html := []string{"Accept", "text/html"}
@@ -125,7 +126,11 @@ func TestOAuthMethodSwitch(t *testing.T) {
 			}
 			for _, path := range []string{"/auth/oauth/github/start", "/auth/oauth/github/callback?code=x&state=y"} {
 				w := get(h, path, "Accept", "application/json")
-				if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), CodeOAuthProviderDisabled) {
+				status, code := http.StatusForbidden, CodeOAuthProviderDisabled
+				if tc.err != nil {
+					status, code = http.StatusServiceUnavailable, CodeStoreUnavailable
+				}
+				if w.Code != status || !strings.Contains(w.Body.String(), code) {
 					t.Errorf("%s: %d %s", path, w.Code, w.Body)
 				}
 			}
