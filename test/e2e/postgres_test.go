@@ -16,40 +16,22 @@ import (
 
 // pgGateway is a gateway config on a fresh PostgreSQL database (dropped at
 // the end) with `sessions database`; the DSN, password included, reaches
-// Caddy only through {env.CADDYAUTH_E2E_PG_DSN}.
+// Caddy only through {env.CADDYAUTH_CLUSTER_PG_DSN} (harness.SharedPostgres).
 func pgGateway(t *testing.T) (*gateway, *pgtest.Database) {
 	t.Helper()
-	db, err := pgtest.Create(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Drop(); err != nil {
-			t.Errorf("drop %s: %v", db.Name, err)
-		}
-	})
-	u, err := url.Parse(db.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A password in the DSN (the local test server trusts, so it is not
-	// checked) must never show in the server's output.
-	pw := "pg-" + harness.RandomSecret()[:20]
-	harness.Sensitive(pw)
-	u.User = url.UserPassword(u.User.Username(), pw)
-	harness.Setenv(t, "CADDYAUTH_E2E_PG_DSN", u.String())
+	db := harness.SharedPostgres(t)
 	return newGateway(t, func(c *harness.GatewayConfig) {
 		c.Sessions = "database"
 		c.SessionCache = "" // the default 5s: only NOTIFY can beat it
-		c.AppOptions = append(c.AppOptions, "database postgres {env.CADDYAUTH_E2E_PG_DSN}")
+		c.AppOptions = append(c.AppOptions, "database postgres {env."+harness.ClusterDSNEnv+"}")
 	}), db
 }
 
 // quietDelete removes the session of a cookie token straight from the
 // database, telling no instance; it reports whether a row went.
-func quietDelete(t *testing.T, db *pgtest.Database, token string) bool {
+func quietDelete(t *testing.T, dsn, token string) bool {
 	t.Helper()
-	c, err := pgx.Connect(context.Background(), db.DSN)
+	c, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +106,7 @@ func TestPostgresCrossInstanceRevoke(t *testing.T) {
 		cp.Login("alice@example.test", pw)
 		probe := cp.Cookie(cookieName)
 		expectStatus(t, onB.Get("/app", hdr(api, withCookie(probe))...), http.StatusOK)
-		if !quietDelete(t, db, probe) {
+		if !quietDelete(t, db.DSN, probe) {
 			t.Fatal("probe session not in the database")
 		}
 		return onB.Get("/app", hdr(api, withCookie(probe))...).StatusCode == http.StatusOK
