@@ -52,7 +52,7 @@ func (b *BreachChecker) Check(ctx context.Context, pw string) (int, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(b.URL, "/")+"/range/"+prefix, nil)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrBreachUnavailable, err)
+		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	req.Header.Set("Add-Padding", "true")
 	client := b.Client
@@ -61,7 +61,7 @@ func (b *BreachChecker) Check(ctx context.Context, pw string) (int, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrBreachUnavailable, err)
+		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
@@ -93,7 +93,7 @@ func parseRange(r io.Reader, suffix string) (int, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrBreachUnavailable, err)
+		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	return found, nil
 }
