@@ -202,30 +202,66 @@ func TestFaultPostgresRestart(t *testing.T) {
 	}
 	trusting("at start")
 
-	// (1) Listener cut, revoke straight in the database: never stale.
+	// (1) Listener lost and kept lost, revoke straight in the database:
+	// never stale. New connections to the database are refused
+	// (ALLOW_CONNECTIONS false), so the listeners cannot come back and
+	// flush the cache; the gateways' already-open pool connections still
+	// answer. Only "verify every request" keeps B from serving the
+	// session it has cached for 5s.
 	tok := login()
 	expectStatus(t, get(onB, tok), http.StatusOK) // cached on B
-	killed := pg.exec1(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query ILIKE 'listen %'`)
-	if killed < 2 {
-		t.Fatalf("terminated %d listening connections, want one per instance (2)", killed)
+	ctx := context.Background()
+	// db is opened on the gateways' database before it stops taking
+	// connections; sw, on template1, flips the switch.
+	db, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	sw, err := pgx.Connect(ctx, strings.Replace(pg.DSN(), "/postgres?", "/template1?", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close(ctx)
+	if _, err := sw.Exec(ctx, `ALTER DATABASE postgres ALLOW_CONNECTIONS false`); err != nil {
+		t.Fatal(err)
+	}
+	allow := func() {
+		if _, err := sw.Exec(ctx, `ALTER DATABASE postgres ALLOW_CONNECTIONS true`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var killed int64
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query ILIKE 'listen %') k`).Scan(&killed); err != nil || killed != 2 {
+		allow()
+		t.Fatalf("terminated %d listening connections (%v), want one per instance (2)", killed, err)
 	}
 	// pg_terminate_backend only signals: wait until the listening
 	// backends are gone (their sockets closed), and give the gateways'
 	// listeners a moment to read the end of their connections.
 	if ok, _ := harness.Eventually(10*time.Second, 20*time.Millisecond, func() bool {
-		return pg.exec1(`SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'listen %'`) == 0
+		var n int
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'listen %' AND pid <> pg_backend_pid()`).Scan(&n)
+		return n == 0
 	}); !ok {
+		allow()
 		t.Fatal("terminated listening backends still there")
 	}
-	time.Sleep(200 * time.Millisecond)
-	quiet(tok)
+	time.Sleep(300 * time.Millisecond)
+	var deleted int64
+	if err := db.QueryRow(ctx, `WITH d AS (DELETE FROM sessions WHERE id = $1 RETURNING 1) SELECT count(*) FROM d`, keys.HashToken(tok)).Scan(&deleted); err != nil || deleted != 1 {
+		allow()
+		t.Fatalf("quiet delete: %v (rows %d)", err, deleted)
+	}
 	for i := 0; i < 10; i++ {
 		r := get(onB, tok)
-		if r.StatusCode != http.StatusUnauthorized || r.FromUpstream() {
+		if r.FromUpstream() || (r.StatusCode != http.StatusUnauthorized && r.StatusCode != http.StatusServiceUnavailable) {
+			allow()
 			t.Fatalf("listener lost, session deleted in the database: B answered %s (stale cache)", r)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	allow()
 	trusting("after the listeners were cut")
 
 	// (2) PostgreSQL crashes under traffic.
