@@ -105,23 +105,6 @@ func (p *privatePG) DSN() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
 
-// exec1 runs one statement on the server and returns the rows affected.
-func (p *privatePG) exec1(sql string, args ...any) int64 {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, p.DSN())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	tag, err := c.Exec(ctx, sql, args...)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return tag.RowsAffected()
-}
-
 // TestFaultPostgresRestart (issue 14 item 5): two gateways on a private
 // PostgreSQL (`database postgres`, `sessions database`, default 5s session
 // cache). (1) The listening connection is cut (pg_terminate_backend) and a
