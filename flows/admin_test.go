@@ -415,7 +415,7 @@ func (deadSettings) Settings(context.Context, string) (map[string]string, error)
 
 // TestMethodSwitchFailsClosed: when the switch cannot be read, password
 // login is refused rather than allowed, as 503 STORE_UNAVAILABLE (an
-// outage, not "turned off": found by TestPostgresRestartedUnderTraffic).
+// outage, not "turned off": found by TestFaultPostgresRestart).
 func TestMethodSwitchFailsClosed(t *testing.T) {
 	mem := memory.New()
 	mgr, _ := session.New(mem, mem, session.Config{CacheTTL: -1})
