@@ -107,6 +107,8 @@ type App struct {
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 	// Passwordless turns on sign-in by a code or magic link (recovery.go).
 	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
+	// Registration is self-service sign-up (registration.go).
+	Registration *RegistrationConfig `json:"registration,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...

@@ -79,6 +79,7 @@ func init() {
 //	    message_templates <dir>
 //	    password_reset off | password_reset { ttl 15m }
 //	    passwordless email [sms] [{ ttl 10m }]
+//	    registration on|off [{ domains <d>...  disposable block|flag|off  disposable_file <path>  approval }]   # registration.go
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -266,6 +267,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Passwordless = c
+		case "registration":
+			c, err := parseRegistration(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Registration = c
 		case "password_reset":
 			c, err := parsePasswordReset(d)
 			if err != nil {

@@ -71,6 +71,7 @@ func (a *App) configProblems() []error {
 	errs = append(errs, a.providerProblems()...)
 	errs = append(errs, a.passwordResetProblems()...)
 	errs = append(errs, a.passwordlessProblems()...)
+	errs = append(errs, a.registrationProblems()...)
 	return append(errs, a.deliveryProblems()...)
 }
 
