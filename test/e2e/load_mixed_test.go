@@ -45,9 +45,9 @@ func TestLoadMixed30s(t *testing.T) {
 		t.Fatal("oathtool is needed for the TOTP sign-ins (apt-get install oathtool)")
 	}
 	const (
-		nUsers    = 12 // password users, one per login worker
-		nMFA      = 3  // TOTP users
-		nMailUser = 20 // forgot-password cycles over them
+		nUsers    = 12  // password users, one per login worker
+		nMFA      = 3   // TOTP users
+		nMailUser = 20  // forgot-password cycles over them
 		perLogin  = 100 // protected requests per login
 	)
 	mp := harness.StartMailpit(t)
