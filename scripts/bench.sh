@@ -24,6 +24,8 @@
 #   PROFILE=/tmp/prof scripts/bench.sh    # + an uncounted CPU profile run of each site
 #   CREDENTIAL=bearer scripts/bench.sh    # Authorization: Bearer <access token> instead of the cookie
 #   SCENARIO=verify scripts/bench.sh      # nginx auth_request -> /auth/verify vs nginx alone
+#   SCENARIO=mixed scripts/bench.sh       # 3 gateways, PostgreSQL + Redis + mailpit, 30 s mixed load
+#   SOAK=600 SCENARIO=mixed scripts/bench.sh # the same for 10 minutes (soak)
 #
 # SCENARIO=verify measures forward auth instead: "bare" is an nginx
 # proxying to the upstream, "protected" the same nginx with the
@@ -54,7 +56,34 @@ PROFILE=${PROFILE:-}
 UPSTREAM=${UPSTREAM:-inline} # inline | separate
 CREDENTIAL=${CREDENTIAL:-cookie} # cookie | bearer (bearer mode's access token)
 SCENARIO=${SCENARIO:-protect}    # protect | verify (nginx auth_request)
-case "$SCENARIO" in protect | verify) ;; *) echo "bench: SCENARIO must be protect or verify" >&2; exit 2 ;; esac
+if [ "$SCENARIO" = mixed ]; then
+	# Three gateway processes on one fresh PostgreSQL database (dropped
+	# after) and one Redis, mailpit for mail; the Go generator of
+	# test/e2e/load_mixed_test.go (TestLoadMixed30s) spreads logins, protected
+	# GETs, TOTP sign-ins, logouts and forgot-password mails over the three.
+	# SOAK (seconds, default 30; 600 for the soak) sets the length.
+	# Needs CADDYAUTH_TEST_POSTGRES and CADDYAUTH_TEST_REDIS (as the e2e
+	# tests), mailpit in $(go env GOPATH)/bin (or CADDYAUTH_MAILPIT) and
+	# oathtool. Exits 1 on any 5xx, lost mail or RSS growth.
+	secs=${SOAK:-30}
+	if ! [[ $secs =~ ^[0-9]+$ ]] || ((secs < 5 || secs > 3600)); then echo "bench: SOAK must be 5..3600 seconds" >&2; exit 2; fi
+	: "${CADDYAUTH_TEST_POSTGRES:?bench: SCENARIO=mixed needs CADDYAUTH_TEST_POSTGRES (postgres://...)}"
+	: "${CADDYAUTH_TEST_REDIS:?bench: SCENARIO=mixed needs CADDYAUTH_TEST_REDIS (host:port)}"
+	export CADDYAUTH_MAILPIT=${CADDYAUTH_MAILPIT:-$(go env GOPATH)/bin/mailpit}
+	bin=$(mktemp "${TMPDIR:-/tmp}/caddyauth-mixed.XXXXXX")
+	trap 'rm -f "$bin"' EXIT
+	echo "bench: building Caddy with caddyauth (go build ./cmd/xcaddy-build)" >&2
+	go build -o "$bin" ./cmd/xcaddy-build
+	echo "mixed load: 3 instances, ${secs}s, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	set +e
+	CADDYAUTH_E2E_BINARY=$bin CADDYAUTH_LOAD_SECONDS=$secs \
+		go test -count=1 -timeout $((secs + 600))s ./test/e2e -run '^TestLoadMixed30s$' -v 2>&1 |
+		grep -E 'load_mixed_test|^(--- |PASS|FAIL|ok)'
+	rc=${PIPESTATUS[0]}
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	exit "$rc"
+fi
+case "$SCENARIO" in protect | verify) ;; *) echo "bench: SCENARIO must be protect, verify or mixed" >&2; exit 2 ;; esac
 case "$CREDENTIAL" in cookie | bearer) ;; *) echo "bench: CREDENTIAL must be cookie or bearer" >&2; exit 2 ;; esac
 case "$UPSTREAM" in separate | inline) ;; *) echo "bench: UPSTREAM must be separate or inline" >&2; exit 2 ;; esac
 PATH_=/api/items?page=2
