@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"slices"
@@ -54,7 +56,7 @@ func TestFactorRegistryFollowsConfig(t *testing.T) {
 // Usable, per factor, for the account states the challenge meets.
 func TestFactorUsable(t *testing.T) {
 	ctx := context.Background()
-	withAll := &store.User{Email: "a@example.test", Phone: "+15550100"}
+	withAll := &store.User{Email: "a@example.test", Phone: "+15550100", PhoneVerifiedAt: epochVerified}
 	bare := &store.User{}
 	for _, tc := range []struct {
 		name     string
@@ -116,3 +118,6 @@ func TestFactorBegins(t *testing.T) {
 		}
 	}
 }
+
+// epochVerified marks a phone as verified in tests.
+var epochVerified = time.Unix(1, 0)
