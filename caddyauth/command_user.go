@@ -34,6 +34,7 @@ func adminUserCommands() []*cobra.Command {
 				fmt.Fprintf(tw, "email\t%s\n", u.Email)
 				if u.Phone != "" {
 					fmt.Fprintf(tw, "phone\t%s\n", u.Phone)
+					fmt.Fprintf(tw, "phone verified\t%v\n", !u.PhoneVerifiedAt.IsZero())
 				}
 				fmt.Fprintf(tw, "name\t%s\n", u.Name)
 				fmt.Fprintf(tw, "groups\t%s\n", strings.Join(u.Groups, ","))

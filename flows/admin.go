@@ -132,6 +132,8 @@ type adminUserView struct {
 	// EmailVerifiedAt: when the address was proven (an invitation
 	// redeemed); absent while it is not.
 	EmailVerifiedAt string `json:"email_verified_at,omitempty"`
+	// PhoneVerifiedAt: when the phone was proven; absent: unverified.
+	PhoneVerifiedAt string `json:"phone_verified_at,omitempty"`
 }
 
 func adminViewOf(u *store.User) adminUserView {
@@ -146,6 +148,9 @@ func adminViewOf(u *store.User) adminUserView {
 	}
 	if !u.EmailVerifiedAt.IsZero() {
 		v.EmailVerifiedAt = u.EmailVerifiedAt.UTC().Format(time.RFC3339)
+	}
+	if !u.PhoneVerifiedAt.IsZero() {
+		v.PhoneVerifiedAt = u.PhoneVerifiedAt.UTC().Format(time.RFC3339)
 	}
 	return v
 }

@@ -28,13 +28,14 @@ func newEmailCodeFactor(s *Service) codeFactor {
 }
 
 func newSMSCodeFactor(s *Service) codeFactor {
-	return codeFactor{s: s, name: MethodSMS, channel: notify.SMS, to: func(u *store.User) string { return u.Phone }, mask: maskPhone}
+	return codeFactor{s: s, name: MethodSMS, channel: notify.SMS, to: (*store.User).VerifiedPhone, mask: maskPhone}
 }
 
 func (f codeFactor) Name() string { return f.name }
 
 // Usable when MFA is on for the account (enrolled, or required for all),
-// a sender for the channel exists and the account has a destination.
+// a sender for the channel exists and the account has a destination (for
+// SMS a verified phone: an unverified one gets no code).
 func (f codeFactor) Usable(_ context.Context, u *store.User, st *mfaState) (bool, error) {
 	active := st.enrolled || f.s.cfg.MFA.Required
 	return active && f.s.hasChannel(f.channel) && f.to(u) != "", nil

@@ -82,7 +82,7 @@ func TestCodeFactorBeginVerify(t *testing.T) {
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			e := newMFAEnv(t, MFAConfig{}, GuardConfig{})
-			u := store.User{ID: keys.NewID(), Email: "alice@example.test", Phone: "+15550123"}
+			u := store.User{ID: keys.NewID(), Email: "alice@example.test", Phone: "+15550123", PhoneVerifiedAt: time.Now()}
 			c := &factorCall{u: &u, stage: keys.NewID(), st: &mfaState{}, now: e.clk.Now()}
 			f := e.svc.factors.get(tc.method)
 			pr, err := f.Begin(ctx, c)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/caddyauth/gateway/internal/keys"
 	"github.com/caddyauth/gateway/store"
@@ -54,7 +55,7 @@ func TestFactorRegistryFollowsConfig(t *testing.T) {
 // Usable, per factor, for the account states the challenge meets.
 func TestFactorUsable(t *testing.T) {
 	ctx := context.Background()
-	withAll := &store.User{Email: "a@example.test", Phone: "+15550100"}
+	withAll := &store.User{Email: "a@example.test", Phone: "+15550100", PhoneVerifiedAt: epochVerified}
 	bare := &store.User{}
 	for _, tc := range []struct {
 		name     string
@@ -116,3 +117,6 @@ func TestFactorBegins(t *testing.T) {
 		}
 	}
 }
+
+// epochVerified marks a phone as verified in tests.
+var epochVerified = time.Unix(1, 0)

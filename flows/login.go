@@ -145,6 +145,11 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if byPhone {
 		u, err = p.s.deps.Users.UserByPhone(ctx, ident)
+		// An unverified phone signs nobody in: it is answered, timed
+		// and limited exactly as an unknown one (issue 12 item 8).
+		if err == nil && u.VerifiedPhone() == "" {
+			u, err = nil, store.ErrNotFound
+		}
 	} else {
 		u, err = p.s.deps.Users.UserByEmail(ctx, ident)
 	}

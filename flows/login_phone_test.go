@@ -18,7 +18,7 @@ import (
 // the same answers and the same lockout as the email.
 func TestLoginByPhone(t *testing.T) {
 	e := newEnv(t, Config{Limits: &Limits{LockoutMax: 3, LockoutWindow: 15 * time.Minute, LockoutDuration: 15 * time.Minute}}, GuardConfig{})
-	e.alice.Phone = "+15550100000"
+	e.alice.Phone, e.alice.PhoneVerifiedAt = "+15550100000", time.Unix(1, 0)
 	if err := e.mem.UpdateUser(context.Background(), e.alice); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestLoginByPhone(t *testing.T) {
 // extra guesses from a pool of addresses.
 func TestLoginByPhoneSharesIdentifierBucket(t *testing.T) {
 	e := newEnv(t, Config{Limits: &Limits{LoginIdentifier: ratelimit.Rate{N: 3, Per: time.Minute}}}, GuardConfig{})
-	e.alice.Phone = "+15550100000"
+	e.alice.Phone, e.alice.PhoneVerifiedAt = "+15550100000", time.Unix(1, 0)
 	if err := e.mem.UpdateUser(context.Background(), e.alice); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLoginPageTakesPhone(t *testing.T) {
 	if p := page(m.env); !strings.Contains(p, "Email or phone number") || !strings.Contains(p, `type="text" inputmode="email"`) {
 		t.Fatalf("with an SMS sender:\n%s", p)
 	}
-	m.alice.Phone = "+15550100000"
+	m.alice.Phone, m.alice.PhoneVerifiedAt = "+15550100000", time.Unix(1, 0)
 	if err := m.mem.UpdateUser(context.Background(), m.alice); err != nil {
 		t.Fatal(err)
 	}

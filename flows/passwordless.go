@@ -134,14 +134,14 @@ func (p *portal) sendPasswordless(r *http.Request, u *store.User, ident string, 
 // passwordless, else email when configured; "" when neither works.
 func (s *Service) passwordlessChannel(u *store.User, byPhone bool) (channel, to string) {
 	on := func(ch string) bool { return slices.Contains(s.cfg.Passwordless.Channels, ch) && s.hasChannel(ch) }
-	if byPhone && u.Phone != "" && on(notify.SMS) {
-		return notify.SMS, u.Phone
+	if byPhone && u.VerifiedPhone() != "" && on(notify.SMS) {
+		return notify.SMS, u.VerifiedPhone()
 	}
 	if u.Email != "" && on(notify.Email) {
 		return notify.Email, u.Email
 	}
-	if u.Phone != "" && on(notify.SMS) {
-		return notify.SMS, u.Phone
+	if u.VerifiedPhone() != "" && on(notify.SMS) {
+		return notify.SMS, u.VerifiedPhone()
 	}
 	return "", ""
 }

@@ -125,14 +125,14 @@ func (p *portal) sendReset(r *http.Request, u *store.User, ident string, byPhone
 // resetChannel is where u's reset goes: SMS (code only) when asked by
 // phone and SMS is configured, else email; "" when neither is possible.
 func (s *Service) resetChannel(u *store.User, byPhone bool) (channel, to string) {
-	if byPhone && u.Phone != "" && s.hasChannel(notify.SMS) {
-		return notify.SMS, u.Phone
+	if byPhone && u.VerifiedPhone() != "" && s.hasChannel(notify.SMS) {
+		return notify.SMS, u.VerifiedPhone()
 	}
 	if u.Email != "" && s.hasChannel(notify.Email) {
 		return notify.Email, u.Email
 	}
-	if u.Phone != "" && s.hasChannel(notify.SMS) {
-		return notify.SMS, u.Phone
+	if u.VerifiedPhone() != "" && s.hasChannel(notify.SMS) {
+		return notify.SMS, u.VerifiedPhone()
 	}
 	return "", ""
 }
@@ -522,7 +522,8 @@ func recoveryIdentifier(email, phone string) (ident string, byPhone bool, e *API
 }
 
 // lookupIdentifier finds the account of an email or phone; nil, nil when
-// there is none.
+// there is none, or when the phone is on an account but not verified (an
+// unverified phone identifies nobody: issue 12 item 8).
 func (s *Service) lookupIdentifier(ctx context.Context, ident string, byPhone bool) (*store.User, error) {
 	var u *store.User
 	var err error
@@ -532,6 +533,9 @@ func (s *Service) lookupIdentifier(ctx context.Context, ident string, byPhone bo
 		u, err = s.deps.Users.UserByEmail(ctx, ident)
 	}
 	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err == nil && byPhone && u.VerifiedPhone() == "" {
 		return nil, nil
 	}
 	return u, err

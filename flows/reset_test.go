@@ -574,7 +574,7 @@ func TestResetBySMS(t *testing.T) {
 	m := newResetEnv(t, nil, nil)
 	ctx := context.Background()
 	u, _ := m.mem.UserByID(ctx, m.alice.ID)
-	u.Phone = "+15550100123"
+	u.Phone, u.PhoneVerifiedAt = "+15550100123", time.Unix(1, 0)
 	if err := m.mem.UpdateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}

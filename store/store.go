@@ -51,6 +51,19 @@ type User struct {
 	// EmailVerifiedAt is when the email address was proven to reach the
 	// user (an invitation redeemed through it); zero: not verified.
 	EmailVerifiedAt time.Time
+	// PhoneVerifiedAt is when Phone was proven to reach the user (the
+	// CLI's `--phone-verified`); zero: not verified. An unverified phone
+	// neither signs in nor receives SMS codes (issue 12 item 8).
+	PhoneVerifiedAt time.Time
+}
+
+// VerifiedPhone is the phone SMS may go to and sign-in by phone may use:
+// Phone when verified, "" otherwise.
+func (u *User) VerifiedPhone() string {
+	if u.PhoneVerifiedAt.IsZero() {
+		return ""
+	}
+	return u.Phone
 }
 
 // Active reports whether the account may log in.

@@ -250,6 +250,7 @@ func (m *Store) UpdateUser(_ context.Context, u *store.User) error {
 	next.Status = u.Status
 	next.MustChangePassword = u.MustChangePassword
 	next.EmailVerifiedAt = u.EmailVerifiedAt
+	next.PhoneVerifiedAt = u.PhoneVerifiedAt
 	next.PasswordHash = u.PasswordHash
 	next.UpdatedAt = u.UpdatedAt
 	if next.UpdatedAt.IsZero() {

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyauth/gateway/store"
 )
 
-const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at, password_changed_at, must_change_password, email_verified_at`
+const userCols = `id, email, phone, name, groups_json, status, password_hash, created_at, updated_at, password_changed_at, must_change_password, email_verified_at, phone_verified_at`
 
 // normEmail canonicalises in Go (store.NormalizeEmail: ASCII case only)
 // rather than with SQL lower(), whose folding differs between SQLite and
@@ -37,8 +37,9 @@ func scanUser(r scanner) (*store.User, error) {
 		pwChanged        int64
 		mustChange       int
 		emailVerified    int64
+		phoneVerified    int64
 	)
-	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated, &pwChanged, &mustChange, &emailVerified); err != nil {
+	if err := r.Scan(&u.ID, &u.Email, &phone, &u.Name, &groups, &u.Status, &u.PasswordHash, &created, &updated, &pwChanged, &mustChange, &emailVerified, &phoneVerified); err != nil {
 		return nil, err
 	}
 	u.Phone = phone.String
@@ -55,6 +56,9 @@ func scanUser(r scanner) (*store.User, error) {
 	}
 	if emailVerified != 0 {
 		u.EmailVerifiedAt = fromMs(emailVerified)
+	}
+	if phoneVerified != 0 {
+		u.PhoneVerifiedAt = fromMs(phoneVerified)
 	}
 	return &u, nil
 }
@@ -101,7 +105,7 @@ func (d *DB) CreateFirstUser(ctx context.Context, u *store.User) error {
 	return d.wrap("create first user", tx.Commit())
 }
 
-const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // userRow is u as insertUser's arguments, email lower-cased and zero
 // times set to now.
@@ -120,7 +124,7 @@ func userRow(u *store.User) ([]any, error) {
 	if updated.IsZero() {
 		updated = created
 	}
-	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated), msOrZero(u.PasswordChangedAt), boolInt(u.MustChangePassword), msOrZero(u.EmailVerifiedAt)}, nil
+	return []any{u.ID, normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(created), ms(updated), msOrZero(u.PasswordChangedAt), boolInt(u.MustChangePassword), msOrZero(u.EmailVerifiedAt), msOrZero(u.PhoneVerifiedAt)}, nil
 }
 
 // UserByID returns the user with that id.
@@ -182,9 +186,9 @@ func (d *DB) UpdateUser(ctx context.Context, u *store.User) error {
 		updated = time.Now()
 	}
 	res, err := d.db.ExecContext(ctx, d.q(`UPDATE users SET email = ?, phone = ?, name = ?, groups_json = ?,
-		status = ?, password_hash = ?, updated_at = ?, must_change_password = ?, email_verified_at = ? WHERE id = ?`),
+		status = ?, password_hash = ?, updated_at = ?, must_change_password = ?, email_verified_at = ?, phone_verified_at = ? WHERE id = ?`),
 		normEmail(u.Email), nullable(u.Phone), u.Name, groups, u.Status, u.PasswordHash, ms(updated), boolInt(u.MustChangePassword),
-		msOrZero(u.EmailVerifiedAt), u.ID)
+		msOrZero(u.EmailVerifiedAt), msOrZero(u.PhoneVerifiedAt), u.ID)
 	return d.wrap("update user", oneRow(res, err))
 }
 

@@ -181,6 +181,18 @@ func TestUserStore(t *testing.T, open func(t *testing.T) store.UserStore) {
 		must(t, "update", s.UpdateUser(ctx, got))
 		got, _ = s.UserByID(ctx, "mc")
 		checkTime(t, "EmailVerifiedAt", got.EmailVerifiedAt, at)
+		if !got.PhoneVerifiedAt.IsZero() {
+			t.Fatalf("a new user's phone is verified at %v", got.PhoneVerifiedAt)
+		}
+		got.PhoneVerifiedAt = at
+		must(t, "update", s.UpdateUser(ctx, got))
+		got, _ = s.UserByID(ctx, "mc")
+		checkTime(t, "PhoneVerifiedAt", got.PhoneVerifiedAt, at)
+		checkTime(t, "EmailVerifiedAt", got.EmailVerifiedAt, at)
+		pv := &store.User{ID: "pv", Email: "pv@example.com", Phone: "+15550001717", Status: store.StatusActive, PasswordHash: "$argon2id$x", PhoneVerifiedAt: at}
+		must(t, "create", s.CreateUser(ctx, pv))
+		got, _ = s.UserByID(ctx, "pv")
+		checkTime(t, "PhoneVerifiedAt on create", got.PhoneVerifiedAt, at)
 		wantErr(t, "missing user", s.SetMustChangePassword(ctx, "nobody", true), store.ErrNotFound)
 	})
 

@@ -286,7 +286,7 @@ func TestMFASMSCode(t *testing.T) {
 		c.ProtectOptions = append(c.ProtectOptions, "require mfa")
 	})
 	pw := newPassword()
-	out, errOut, code := g.cli(pw, "auth", "user", "add", "--config", g.cfgPath, "--email", "erin@example.test", "--phone", "+15551234567", "--password-stdin")
+	out, errOut, code := g.cli(pw, "auth", "user", "add", "--config", g.cfgPath, "--email", "erin@example.test", "--phone", "+15551234567", "--phone-verified", "--password-stdin")
 	if code != 0 {
 		t.Fatalf("user add --phone: %s %s", out, errOut)
 	}

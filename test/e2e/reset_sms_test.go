@@ -41,7 +41,7 @@ func TestPasswordResetBySMS(t *testing.T) {
 		c.AppOptions = append(c.AppOptions, "sms webhook "+hook.URL+" {\n\t\t\tsecret "+secret+"\n\t\t}", "passwordless sms")
 	})
 	pw, newPW := newPassword(), newPassword()
-	out, errOut, code := g.cli(pw, "auth", "user", "add", "--config", g.cfgPath, "--email", "sam@example.test", "--phone", "+15551230001", "--password-stdin")
+	out, errOut, code := g.cli(pw, "auth", "user", "add", "--config", g.cfgPath, "--email", "sam@example.test", "--phone", "+15551230001", "--phone-verified", "--password-stdin")
 	if code != 0 {
 		t.Fatalf("user add: %s %s", out, errOut)
 	}
