@@ -32,6 +32,7 @@ type Store struct {
 	settings settingsState // settings.go
 	// identities by provider and subject (identities.go)
 	identities map[identityKey]*store.Identity
+	apiKeys    map[string]*store.APIKey
 }
 
 var (
@@ -50,6 +51,7 @@ func New() *Store {
 		tokens:   map[string]*store.OneTimeToken{},
 
 		identities: map[identityKey]*store.Identity{},
+		apiKeys:    map[string]*store.APIKey{},
 	}
 }
 
@@ -292,6 +294,11 @@ func (m *Store) DeleteUser(_ context.Context, id string) error {
 	for k, ident := range m.identities {
 		if ident.UserID == id {
 			delete(m.identities, k)
+		}
+	}
+	for k, key := range m.apiKeys {
+		if key.UserID == id {
+			delete(m.apiKeys, k)
 		}
 	}
 	return nil

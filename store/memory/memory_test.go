@@ -54,6 +54,10 @@ func TestIdentityStore(t *testing.T) {
 	storetest.TestIdentityStore(t, func(*testing.T) storetest.Identities { return memory.New() })
 }
 
+func TestAPIKeyStore(t *testing.T) {
+	storetest.TestAPIKeyStore(t, func(*testing.T) storetest.APIKeys { return memory.New() })
+}
+
 func TestOutboxStore(t *testing.T) {
 	storetest.TestOutboxStore(t, func(*testing.T) (store.OutboxStore, storetest.AddUser) { return memory.NewOutbox(), noUser })
 }

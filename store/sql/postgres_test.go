@@ -63,6 +63,10 @@ func TestPGIdentityStore(t *testing.T) {
 	storetest.TestIdentityStore(t, func(t *testing.T) storetest.Identities { return openPG(t) })
 }
 
+func TestPGAPIKeyStore(t *testing.T) {
+	storetest.TestAPIKeyStore(t, func(t *testing.T) storetest.APIKeys { return openPG(t) })
+}
+
 func TestPGSettingsStore(t *testing.T) {
 	storetest.TestSettingsStore(t, func(t *testing.T) store.SettingsStore { return openPG(t) })
 }
