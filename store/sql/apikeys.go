@@ -13,7 +13,7 @@ const apiKeyCols = `id, user_id, name, hash, created_at, expires_at, last_used_a
 
 func scanAPIKey(r scanner) (*store.APIKey, error) {
 	var (
-		k                   store.APIKey
+		k                  store.APIKey
 		created, exp, used int64
 	)
 	if err := r.Scan(&k.ID, &k.UserID, &k.Name, &k.Hash, &created, &exp, &used); err != nil {
