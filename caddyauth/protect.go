@@ -174,7 +174,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 					return nil, false
 				}
 				switch field {
-				case flows.FieldID, flows.FieldEmail, flows.FieldName, flows.FieldGroups:
+				case flows.FieldID, flows.FieldEmail, flows.FieldName, flows.FieldGroups, flows.FieldMethod:
 					return flows.IdentityField(id, field), true
 				case flows.FieldMFA:
 					return id.Session.MFAMethod, true

@@ -26,7 +26,10 @@ type Accounts struct {
 	MFA      store.MFAStore
 	Sessions SessionRevoker
 	Lockouts Unlocker
-	Hasher   *password.Hasher
+	// APIKeys keeps API keys (nil: the key operations answer
+	// ErrAPIKeysOff).
+	APIKeys store.APIKeyStore
+	Hasher  *password.Hasher
 	// Audit records what was done; it reports its own failures (the
 	// change has already happened, so the service does not undo it).
 	Audit audit.Recorder

@@ -66,11 +66,14 @@ type credentialStrategy interface {
 	presented(h http.Header) bool
 }
 
-// findCaller asks the strategies in order. It runs on every protected
-// request: no allocation on a cache hit.
-func (s *Service) findCaller(ctx context.Context, h http.Header, stages bool) (found, error) {
+// credentials is an ordered list of strategies.
+type credentials []credentialStrategy
+
+// find asks the strategies in order. It runs on every protected request:
+// no allocation on a cache hit.
+func (cs credentials) find(ctx context.Context, h http.Header, stages bool) (found, error) {
 	var any found
-	for _, c := range s.creds {
+	for _, c := range cs {
 		f, err := c.find(ctx, h, stages)
 		if err != nil || f.ID != nil {
 			return f, err
@@ -83,6 +86,23 @@ func (s *Service) findCaller(ctx context.Context, h http.Header, stages bool) (f
 	return any, nil
 }
 
+// presented reports whether h carries a credential of any of cs.
+func (cs credentials) presented(h http.Header) bool {
+	for _, c := range cs {
+		if c.presented(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// findCaller identifies a portal caller: by session cookie or bearer
+// token, never by API key (a key opens protected sites; it cannot mint
+// keys, change a password or end sessions).
+func (s *Service) findCaller(ctx context.Context, h http.Header, stages bool) (found, error) {
+	return s.creds.find(ctx, h, stages)
+}
+
 // refusal is the answer to a caller with no live credential: a
 // strategy's stated reason, else SESSION_EXPIRED for a dead credential and
 // UNAUTHENTICATED for none.
@@ -91,16 +111,6 @@ func refusal(presented bool, refused *APIError) *APIError {
 		return refused
 	}
 	return unauthenticated(presented)
-}
-
-// presentsCredential reports whether h carries any credential at all.
-func (s *Service) presentsCredential(h http.Header) bool {
-	for _, c := range s.creds {
-		if c.presented(h) {
-			return true
-		}
-	}
-	return false
 }
 
 // cookieCredential is the session cookie: the first live one of at most

@@ -110,7 +110,10 @@ func (c bearerCredential) findStage(ctx context.Context, tok string, stages bool
 // the components that need them (ASVS 10.1.1), and an app that never sees
 // one cannot leak or replay it.
 func (g *Guard) dropBearer(h http.Header, src CredentialSource) {
-	if src == SourceBearer {
+	switch src {
+	case SourceBearer:
 		delete(h, "Authorization")
+	case SourceAPIKey:
+		dropAPIKey(h)
 	}
 }

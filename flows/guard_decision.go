@@ -112,8 +112,8 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 		// this request (`protect /docs/admin*` after a site-wide
 		// `public /docs/*`). A public path never fails on it.
 		d.Verdict, d.Identity = VerdictPublic, prior
-		if prior == nil && g.s.presentsCredential(t.Header) {
-			f, _ := g.s.findCaller(ctx, t.Header, false)
+		if prior == nil && g.s.guardCreds.presented(t.Header) {
+			f, _ := g.s.guardCreds.find(ctx, t.Header, false)
 			d.Identity, d.Source = f.ID, f.Source
 		}
 		return d
@@ -122,7 +122,7 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 	if prior != nil {
 		d.Identity, d.SawCredential = prior, true
 	} else {
-		f, err := g.s.findCaller(ctx, t.Header, false)
+		f, err := g.s.guardCreds.find(ctx, t.Header, false)
 		if err != nil {
 			d.Verdict, d.Cause, d.Err, d.SawCredential = VerdictUnavailable, err, errStoreUnavailable, true
 			return d
@@ -135,14 +135,17 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 		if d.SawCredential && g.cfg.PortalURL == "" {
 			// Only on this failure path is the credential looked at
 			// again, for a challenge- or enrolment-stage session.
-			if f, err := g.s.findCaller(ctx, t.Header, true); err == nil && f.ID != nil && !f.ID.Session.Full() {
+			if f, err := g.s.creds.find(ctx, t.Header, true); err == nil && f.ID != nil && !f.ID.Session.Full() {
 				d.Verdict, d.Err, d.pending = VerdictStage, errMFARequired, f.ID.Session.Pending
 			}
 		}
-	case !g.cfg.Policy.Allowed(&d.Identity.User):
+	case !g.cfg.Policy.Allowed(&d.Identity.User, d.Identity.Session.AuthMethod):
 		d.Verdict, d.Err = VerdictForbidden, errForbidden
 	case d.Identity.User.MustChangePassword:
 		d.Verdict, d.Err = VerdictPasswordChange, errPasswordChangeRequired
+	case g.cfg.RequireMFA && d.Identity.Session.MFAMethod == "" && d.Source == SourceAPIKey:
+		// A key is one factor and cannot step up.
+		d.Verdict, d.Err = VerdictForbidden, errAPIKeySingleFactor
 	case g.cfg.RequireMFA && d.Identity.Session.MFAMethod == "":
 		d.Verdict, d.Err = VerdictStepUp, errMFAStepUp
 	default:

@@ -80,6 +80,9 @@ const (
 	// FieldMFA is the placeholder of the second factor the session passed
 	// ("" for none); it is not a header template field.
 	FieldMFA = "mfa"
+	// FieldMethod is the first factor of the request: password,
+	// passwordless, setup, oauth:<provider>, or api_key.
+	FieldMethod = "method"
 )
 
 // PlaceholderPrefix begins every identity placeholder.
@@ -96,6 +99,8 @@ func IdentityField(id *session.Identity, field string) string {
 		return id.User.Name
 	case FieldGroups:
 		return id.Groups()
+	case FieldMethod:
+		return id.Session.AuthMethod
 	}
 	return ""
 }
@@ -117,7 +122,7 @@ func compileTemplate(t string) ([]headerPart, error) {
 		}
 		field := t[i+len("{"+PlaceholderPrefix) : i+end]
 		switch field {
-		case FieldID, FieldEmail, FieldName, FieldGroups:
+		case FieldID, FieldEmail, FieldName, FieldGroups, FieldMethod:
 		default:
 			return nil, fmt.Errorf("unknown placeholder {http.auth.user.%s}", field)
 		}

@@ -39,6 +39,7 @@ func (s *Service) PortalWith(base string, v *Verifier) http.Handler {
 	p.oauthRoutes(mux)
 	p.adminRoutes(mux)
 	p.tokenRoutes(mux)
+	p.apiKeyRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)
 

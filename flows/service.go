@@ -134,6 +134,9 @@ type Deps struct {
 	// Identities links users to OAuth/OIDC accounts (required when
 	// Config.OAuth is not empty).
 	Identities store.IdentityStore
+	// APIKeys keeps API keys (default: Users, when it implements it).
+	// Without it keys are refused and the key endpoints answer 404.
+	APIKeys store.APIKeyStore
 }
 
 // TokenStore keeps the one-time tokens and codes: a new code or setup
@@ -161,8 +164,10 @@ type Service struct {
 	oauth       *oauthFlows
 	factors     factors // the configured second factors on the challenge
 	trust       Factor  // the remembered device, checked at login
-	// creds identify callers, in order (credential.go).
-	creds []credentialStrategy
+	// creds identify portal callers, in order (credential.go);
+	// guardCreds those of protected sites and /auth/verify: the same,
+	// then API keys.
+	creds, guardCreds credentials
 	// tokens sign and verify bearer tokens and assertions.
 	tokens *tokenKeys
 }
@@ -190,6 +195,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Grants == nil {
 		deps.Grants, _ = deps.Tokens.(store.GrantStore)
+	}
+	if deps.APIKeys == nil {
+		deps.APIKeys, _ = deps.Users.(store.APIKeyStore)
 	}
 	if cfg.Keys == nil {
 		r, err := keys.NewRing(keys.NewToken()+keys.NewToken(), "")
@@ -284,7 +292,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.tokens, err = newTokenKeys(cfg.Tokens, cfg.Keys, cfg.NewLimiter, lim.MaxKeys); err != nil {
 		return nil, err
 	}
-	s.creds = []credentialStrategy{cookieCredential{s}, bearerCredential{s}}
+	s.creds = credentials{cookieCredential{s}, bearerCredential{s}}
+	s.guardCreds = s.creds
+	if deps.APIKeys != nil {
+		s.guardCreds = append(credentials{}, cookieCredential{s}, bearerCredential{s}, apiKeyCredential{s})
+	}
 	return s, nil
 }
 

@@ -13,7 +13,7 @@ import (
 // admin API, the setup page and the CLI's shared logic call.
 func (s *Service) Accounts() *Accounts {
 	return &Accounts{
-		Users: s.deps.Users, MFA: s.deps.MFA, Sessions: s.deps.Sessions, Lockouts: s,
+		Users: s.deps.Users, MFA: s.deps.MFA, APIKeys: s.deps.APIKeys, Sessions: s.deps.Sessions, Lockouts: s,
 		Hasher: s.deps.Hasher, Audit: loggedRecorder{s}, Now: s.cfg.Now, ContextWords: s.cfg.ContextWords,
 	}
 }

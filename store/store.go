@@ -228,6 +228,9 @@ const (
 	AuthPasswordless = "passwordless"
 	// AuthOAuthPrefix begins "oauth:<provider>".
 	AuthOAuthPrefix = "oauth:"
+	// AuthAPIKey is the method of a request made with an API key (no
+	// session is opened; the identity is built per request).
+	AuthAPIKey = "api_key"
 )
 
 // AuthOAuth is the first factor of a sign-in through provider.

@@ -26,7 +26,7 @@ func TestEmailRulesFoldASCIIOnly(t *testing.T) {
 		{"*@\u212Aorp.example", "x@korp.example", false},
 	} {
 		p := Policy{Allow: []Rule{{KindEmail, []string{tc.rule}}}}
-		if got := p.Allowed(&store.User{ID: "u", Email: tc.email}); got != tc.want {
+		if got := p.Allowed(&store.User{ID: "u", Email: tc.email}, "password"); got != tc.want {
 			t.Errorf("allow email %q, user %q: %v, want %v", tc.rule, tc.email, got, tc.want)
 		}
 	}

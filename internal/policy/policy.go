@@ -1,5 +1,7 @@
 // Package policy decides whether an authenticated user may reach a site:
-// `allow` and `deny` rules by user id, email (with "*@domain") or group.
+// `allow` and `deny` rules by user id, email (with "*@domain"), group, or
+// the method the request was authenticated with (`deny method api_key`
+// keeps API keys off a site).
 package policy
 
 import (
@@ -16,6 +18,10 @@ const (
 	KindEmail = "email"
 	KindGroup = "group"
 	KindRole  = "role"
+	// KindMethod matches the first factor of the request: password,
+	// passwordless, setup, api_key, oauth:<provider>, or oauth for any
+	// provider.
+	KindMethod = "method"
 )
 
 // Rule matches users by one attribute.
@@ -27,9 +33,9 @@ type Rule struct {
 // Validate rejects unknown kinds and empty value lists.
 func (r Rule) Validate() error {
 	switch r.Kind {
-	case KindUser, KindEmail, KindGroup, KindRole:
+	case KindUser, KindEmail, KindGroup, KindRole, KindMethod:
 	default:
-		return fmt.Errorf("unknown rule kind %q (want user, email, group or role)", r.Kind)
+		return fmt.Errorf("unknown rule kind %q (want user, email, group, role or method)", r.Kind)
 	}
 	if len(r.Values) == 0 {
 		return fmt.Errorf("%s rule needs at least one value", r.Kind)
@@ -45,10 +51,14 @@ func (r Rule) Validate() error {
 	return nil
 }
 
-// Matches reports whether u matches the rule.
-func (r Rule) Matches(u *store.User) bool {
+// Matches reports whether u, authenticated by method, matches the rule.
+func (r Rule) Matches(u *store.User, method string) bool {
 	for _, v := range r.Values {
 		switch r.Kind {
+		case KindMethod:
+			if v == method || v == "oauth" && strings.HasPrefix(method, store.AuthOAuthPrefix) {
+				return true
+			}
 		case KindUser:
 			if u.ID == v {
 				return true
@@ -97,10 +107,11 @@ func (p *Policy) Validate() error {
 	return nil
 }
 
-// Allowed reports whether u may pass.
-func (p *Policy) Allowed(u *store.User) bool {
+// Allowed reports whether u, authenticated by method (a session's first
+// factor, or api_key), may pass.
+func (p *Policy) Allowed(u *store.User, method string) bool {
 	for _, r := range p.Deny {
-		if r.Matches(u) {
+		if r.Matches(u, method) {
 			return false
 		}
 	}
@@ -108,7 +119,7 @@ func (p *Policy) Allowed(u *store.User) bool {
 		return true
 	}
 	for _, r := range p.Allow {
-		if r.Matches(u) {
+		if r.Matches(u, method) {
 			return true
 		}
 	}

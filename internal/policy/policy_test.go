@@ -25,10 +25,10 @@ func TestAllowed(t *testing.T) {
 		{"any of several allows", Policy{Allow: []Rule{{KindUser, []string{"zz"}}, {KindGroup, []string{"staff"}}}}, true, true},
 		{"domain suffix is not a match", Policy{Allow: []Rule{{KindEmail, []string{"*@example"}}}}, false, false},
 	} {
-		if got := tc.p.Allowed(alice); got != tc.alice {
+		if got := tc.p.Allowed(alice, "password"); got != tc.alice {
 			t.Errorf("%s: alice = %v", tc.name, got)
 		}
-		if got := tc.p.Allowed(bob); got != tc.bob {
+		if got := tc.p.Allowed(bob, "password"); got != tc.bob {
 			t.Errorf("%s: bob = %v", tc.name, got)
 		}
 	}
@@ -49,5 +49,34 @@ func TestValidate(t *testing.T) {
 	ok := Policy{Allow: []Rule{{KindEmail, []string{"*@a.example", "b@c.example"}}}}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMethodRules(t *testing.T) {
+	u := &store.User{ID: "u", Email: "u@example.com"}
+	noKeys := Policy{Deny: []Rule{{KindMethod, []string{store.AuthAPIKey}}}}
+	onlyKeys := Policy{Allow: []Rule{{KindMethod, []string{store.AuthAPIKey}}}}
+	anyOAuth := Policy{Allow: []Rule{{KindMethod, []string{"oauth"}}}}
+	for _, tc := range []struct {
+		name   string
+		p      Policy
+		method string
+		want   bool
+	}{
+		{"deny api_key refuses a key", noKeys, store.AuthAPIKey, false},
+		{"deny api_key admits a password session", noKeys, store.AuthPassword, true},
+		{"allow api_key only: a key passes", onlyKeys, store.AuthAPIKey, true},
+		{"allow api_key only: a session does not", onlyKeys, store.AuthPassword, false},
+		{"oauth matches any provider", anyOAuth, store.AuthOAuth("google"), true},
+		{"oauth is not a prefix of other methods", anyOAuth, "oauthx", false},
+		{"exact provider", Policy{Allow: []Rule{{KindMethod, []string{"oauth:corp"}}}}, store.AuthOAuth("google"), false},
+		{"case matters", Policy{Deny: []Rule{{KindMethod, []string{"API_KEY"}}}}, store.AuthAPIKey, true},
+	} {
+		if err := tc.p.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := tc.p.Allowed(u, tc.method); got != tc.want {
+			t.Errorf("%s: Allowed(%q) = %v, want %v", tc.name, tc.method, got, tc.want)
+		}
 	}
 }
