@@ -146,11 +146,11 @@ func TestAPIKeyRefusals(t *testing.T) {
 	key, created := e.createKey(c, `{"name":"short","expires":"1h"}`)
 	wrongSecret := key[:len(key)-1] + map[bool]string{true: "0", false: "1"}[key[len(key)-1] != '0']
 	for name, r := range map[string]*http.Request{
-		"wrong secret":   keyReq("/app", wrongSecret, false),
-		"truncated":      keyReq("/app", key[:len(key)-5], false),
-		"unknown id":     keyReq("/app", "cak_0000000000000000_"+key[len(key)-64:], true),
-		"empty header":   keyReq("/app", "", true),
-		"garbage":        keyReq("/app", "cak_%00\xff", false),
+		"wrong secret": keyReq("/app", wrongSecret, false),
+		"truncated":    keyReq("/app", key[:len(key)-5], false),
+		"unknown id":   keyReq("/app", "cak_0000000000000000_"+key[len(key)-64:], true),
+		"empty header": keyReq("/app", "", true),
+		"garbage":      keyReq("/app", "cak_%00\xff", false),
 		"two key lines": func() *http.Request {
 			r := keyReq("/app", key, true)
 			r.Header.Add("X-API-Key", key)
