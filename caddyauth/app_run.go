@@ -40,7 +40,38 @@ func (a *App) Start() error {
 	a.startNotify(ctx)
 	a.logStartup(ctx)
 	a.checkTrustHeader()
+	a.checkAPIKeyLogging()
 	return nil
+}
+
+// checkAPIKeyLogging warns when a server writes access logs: Caddy clones
+// each request for its access log before any handler runs and redacts
+// only Cookie, Set-Cookie, Authorization and Proxy-Authorization, so an
+// API key sent in X-API-Key reaches the log in clear unless the log's
+// filter deletes that header. Keys in Authorization: Bearer are redacted.
+func (a *App) checkAPIKeyLogging() {
+	if a.caddyCtx.Context == nil {
+		return
+	}
+	raw, err := a.caddyCtx.AppIfConfigured("http")
+	if err != nil {
+		return
+	}
+	httpApp, ok := raw.(*caddyhttp.App)
+	if !ok {
+		return
+	}
+	var logging []string
+	for srvName, srv := range httpApp.Servers {
+		if srv.Logs != nil {
+			logging = append(logging, srvName)
+		}
+	}
+	if len(logging) > 0 {
+		slices.Sort(logging)
+		a.logger.Warn("access logs write request headers: an API key sent as X-API-Key is logged in clear unless the log's format filter deletes it (`request>headers>X-Api-Key delete`); keys sent as Authorization: Bearer are redacted by Caddy",
+			zap.Strings("servers", logging))
+	}
 }
 
 // checkTrustHeader warns when Caddy will drop the trusted-device header:

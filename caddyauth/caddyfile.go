@@ -612,8 +612,8 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	protect [<matcher>] {
 //	    base <path>                      # portal base path, default /auth
 //	    portal <url>                     # send anonymous browsers to another host's portal
-//	    allow user|email|group|role <values...>
-//	    deny  user|email|group|role <values...>
+//	    allow user|email|group|role|method <values...>
+//	    deny  user|email|group|role|method <values...>
 //	    public <paths...>                # exact, or prefix with a trailing *
 //	    header <Name> [<template>]       # no template: do not send that header
 //	    require mfa                      # only sessions that passed a second factor
@@ -648,7 +648,7 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		case "allow", "deny":
 			args := h.RemainingArgs()
 			if len(args) < 2 {
-				return nil, h.Errf("protect: %s needs a kind (user, email, group, role) and at least one value", opt)
+				return nil, h.Errf("protect: %s needs a kind (user, email, group, role, method) and at least one value", opt)
 			}
 			rule := policy.Rule{Kind: args[0], Values: args[1:]}
 			if err := rule.Validate(); err != nil {

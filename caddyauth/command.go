@@ -27,12 +27,12 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "auth",
-		Usage: "user|sessions|methods|secret|audit ...",
+		Usage: "user|sessions|apikey|methods|secret|audit ...",
 		Short: "Manage caddyauth users, sessions and secrets; verify the audit trail",
 		Long: `Manage caddyauth from the command line. The commands read the same
 config as the server (--config, --adapter), so they open the same database.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand(), sessionsCommand(), methodsCommand(), secretCommand(), auditCommand())
+			cmd.AddCommand(userCommand(), sessionsCommand(), apikeyCommand(), methodsCommand(), secretCommand(), auditCommand())
 		},
 	})
 }

@@ -16,7 +16,7 @@ import (
 // pub/sub); the lockout is lifted in the shared database.
 func (e *cliEnv) accounts() *flows.Accounts {
 	return &flows.Accounts{
-		Users: e.db, MFA: e.db, Sessions: revokerFunc(e.revokeSessions),
+		Users: e.db, MFA: e.db, APIKeys: e.db, Sessions: revokerFunc(e.revokeSessions),
 		Lockouts: flows.StoreLockouts{Store: e.db, Now: time.Now},
 		Hasher:   password.New(password.DefaultParams, 1), Audit: cliRecorder{e}, Now: time.Now,
 		ContextWords: e.app.ContextWords,

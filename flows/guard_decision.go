@@ -143,7 +143,7 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 		d.Verdict, d.Err = VerdictForbidden, errForbidden
 	case d.Identity.User.MustChangePassword:
 		d.Verdict, d.Err = VerdictPasswordChange, errPasswordChangeRequired
-	case g.cfg.RequireMFA && d.Identity.Session.MFAMethod == "" && d.Source == SourceAPIKey:
+	case g.cfg.RequireMFA && d.Identity.Session.AuthMethod == store.AuthAPIKey:
 		// A key is one factor and cannot step up.
 		d.Verdict, d.Err = VerdictForbidden, errAPIKeySingleFactor
 	case g.cfg.RequireMFA && d.Identity.Session.MFAMethod == "":

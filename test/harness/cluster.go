@@ -189,6 +189,13 @@ func (c *Gateways) CLI(stdin string, args ...string) (stdout, stderr string, exi
 	return RunCLI(c.t, c.Bin, stdin, append(args, "--config", c.Paths[0])...)
 }
 
+// CLISecretOut is CLI for a command that prints a secret for the caller
+// on standard output (RunCLISecretOut).
+func (c *Gateways) CLISecretOut(args ...string) (stdout, stderr string, exitCode int) {
+	c.t.Helper()
+	return RunCLISecretOut(c.t, c.Bin, "", append(args, "--config", c.Paths[0])...)
+}
+
 // String names the instances, for messages.
 func (c *Gateways) String() string {
 	s := ""

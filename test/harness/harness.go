@@ -239,6 +239,20 @@ func RunCLI(t testing.TB, bin, stdin string, args ...string) (stdout, stderr str
 // RunCLIEnv is RunCLI with extra environment entries.
 func RunCLIEnv(t testing.TB, bin, stdin string, env []string, args ...string) (stdout, stderr string, exitCode int) {
 	t.Helper()
+	return runCLI(t, bin, stdin, env, true, args...)
+}
+
+// RunCLISecretOut is RunCLI for a command whose standard output is a
+// secret made for the caller (`apikey create` prints the key once): only
+// its standard error joins the leak scan. Callers register the printed
+// secret with Sensitive, so the scan catches it anywhere else.
+func RunCLISecretOut(t testing.TB, bin, stdin string, args ...string) (stdout, stderr string, exitCode int) {
+	t.Helper()
+	return runCLI(t, bin, stdin, nil, false, args...)
+}
+
+func runCLI(t testing.TB, bin, stdin string, env []string, scanStdout bool, args ...string) (stdout, stderr string, exitCode int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = processEnv(t, env)
 	cmd.Dir = Home(t)
@@ -267,7 +281,11 @@ func RunCLIEnv(t testing.TB, bin, stdin string, env []string, args ...string) (s
 		exitCode = ee.ExitCode()
 	}
 	stdout, stderr = o.String(), e.String()
-	recordOutput(t, "CLI "+strings.Join(args, " "), stdout+"\n"+stderr)
+	if scanStdout {
+		recordOutput(t, "CLI "+strings.Join(args, " "), stdout+"\n"+stderr)
+	} else {
+		recordOutput(t, "CLI "+strings.Join(args, " ")+" (stderr)", stderr)
+	}
 	return stdout, stderr, exitCode
 }
 
