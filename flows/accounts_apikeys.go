@@ -83,8 +83,10 @@ func (a *Accounts) CreateAPIKey(ctx context.Context, by Actor, u *store.User, na
 	if !k.ExpiresAt.IsZero() {
 		expires = k.ExpiresAt.UTC().Format(time.RFC3339)
 	}
-	a.record(ctx, by, audit.Event{Type: audit.APIKeyCreated, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"key_id": k.ID, "name": k.Name, "expires": expires}})
+	a.record(ctx, by, audit.Event{
+		Type: audit.APIKeyCreated, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"key_id": k.ID, "name": k.Name, "expires": expires},
+	})
 	return &NewAPIKey{Value: made.Value, Key: k}, nil
 }
 
@@ -113,7 +115,9 @@ func (a *Accounts) RevokeAPIKey(ctx context.Context, by Actor, u *store.User, id
 	if err := a.APIKeys.DeleteAPIKey(ctx, u.ID, id); err != nil {
 		return err
 	}
-	a.record(ctx, by, audit.Event{Type: audit.APIKeyRevoked, UserID: u.ID, Email: u.Email,
-		Detail: map[string]string{"key_id": k.ID, "name": k.Name}})
+	a.record(ctx, by, audit.Event{
+		Type: audit.APIKeyRevoked, UserID: u.ID, Email: u.Email,
+		Detail: map[string]string{"key_id": k.ID, "name": k.Name},
+	})
 	return nil
 }
