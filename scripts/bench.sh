@@ -748,7 +748,7 @@ if [ "$SCENARIO" = verify ]; then
 	echo "forward auth: nginx auth_request -> /auth/verify + proxy vs nginx proxy alone (same nginx, same upstream; credential: $CREDENTIAL)"
 elif [ "$SCENARIO" = peers ]; then
 	echo "peers: bare reverse_proxy vs forward_auth -> oauth2-proxy vs protect with sessions on SQLite, PostgreSQL, Redis (same upstream, session cookies, upstream $UPSTREAM)"
-	echo "oauth2-proxy $("$WORK/bin/oauth2-proxy" --version 2>&1 | head -n1 | sed -E 's/^oauth2-proxy //'); cpu_us is the Caddy serving the site, plus oauth2-proxy for oauth2px; allocs are that Caddy's"
+	echo "oauth2-proxy ${O2P_MODULE##*@} (go install), load average $(cut -d' ' -f1-3 /proc/loadavg); cpu_us is the Caddy serving the site, plus oauth2-proxy for oauth2px; allocs are that Caddy's"
 	CPU_COL=cpu_us
 else
 	echo "caddyauth hot path: protect + reverse_proxy vs bare reverse_proxy (same Caddy, same upstream; credential: $CREDENTIAL)"
@@ -816,6 +816,7 @@ if [ "$SCENARIO" = peers ]; then
 		}'
 	done
 	echo "(req/s: mean of $ROUNDS runs; ratio: of the means, to bare; median, min, max: of the per-round ratios)"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	if [ "$FAIL" != 0 ]; then exit 1; fi
 	exit 0
 fi
