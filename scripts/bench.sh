@@ -274,11 +274,10 @@ if [ "$SCENARIO" = verify ]; then
 fi
 if [ "$SCENARIO" = peers ]; then
 	# PROT is the SQLite protect; FWD forward_auth to oauth2-proxy (O2P),
-	# which signs in against mockoidc (OIDC); PGP and RDP are the protect
-	# sites of the PostgreSQL and the Redis Caddy.
+	# which signs in against mockoidc; PGP and RDP are the protect sites of
+	# the PostgreSQL and the Redis Caddy.
 	FWD=$(free_port)
 	O2P=$(free_port)
-	OIDC=$(free_port)
 	PGP=$(free_port)
 	PG_ADMIN=$(free_port)
 	RDP=$(free_port)
@@ -475,12 +474,15 @@ if [ "$SCENARIO" = peers ]; then
 	# Secrets through the environment of the one process that needs
 	# them, never on a command line.
 	OIDC_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	MOCKOIDC_CLIENT_SECRET=$OIDC_SECRET "$WORK/bin/mockoidc" -addr "127.0.0.1:$OIDC" -client-id bench \
+	# Port 0: the issuer it prints names the port it got.
+	MOCKOIDC_CLIENT_SECRET=$OIDC_SECRET "$WORK/bin/mockoidc" -addr 127.0.0.1:0 -client-id bench \
 		>"$WORK/mockoidc.out" 2>"$WORK/mockoidc.log" &
-	PEER_PIDS+=" $!"
+	OIDC_PID=$!
+	PEER_PIDS+=" $OIDC_PID"
 	for i in $(seq 50); do
 		ISSUER=$(sed -n 's/^issuer=//p' "$WORK/mockoidc.out")
 		[ -z "$ISSUER" ] || break
+		if ! kill -0 "$OIDC_PID" 2>/dev/null; then log "mockoidc exited"; exit 1; fi
 		if [ "$i" = 50 ]; then log "mockoidc did not come up in 10 s"; exit 1; fi
 		sleep 0.2
 	done
