@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -49,7 +50,7 @@ func main() {
 	// The ID token's expiry is the session's in oauth2-proxy: longer than
 	// any bench run, so no request meets an expired session.
 	m.AccessTTL, m.RefreshTTL = *ttl, *ttl
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", *addr)
 	if err != nil {
 		fatal(err.Error())
 	}
