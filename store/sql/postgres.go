@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -24,6 +25,10 @@ const (
 	lockFirstUser int64 = 0x63616464_00000003
 )
 
+// pgMaxConns bounds one instance's pool; requests beyond it wait for a
+// connection (within their context) rather than open more.
+const pgMaxConns = 25
+
 // openPostgres opens a pool on dsn (a libpq URL or key=value string, TLS
 // through its sslmode/sslrootcert/sslcert/sslkey options, which pgx honours)
 // and migrates the schema under a session advisory lock, so several
@@ -38,6 +43,15 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
+	// database/sql keeps only 2 idle connections by default: when the
+	// session cache expires under load, every request in flight misses at
+	// once and the pool opens (and soon closes) dozens of connections,
+	// which put the slowest 1% of requests near a second (docs/benchmarks.md,
+	// Peers). Keep a working set open instead, and bound the total so three
+	// instances stay well under PostgreSQL's default 100 connections.
+	sdb.SetMaxOpenConns(pgMaxConns)
+	sdb.SetMaxIdleConns(pgMaxConns)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	d := &DB{db: sdb, d: postgresDialect, dsn: dsn}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
