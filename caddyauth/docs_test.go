@@ -51,7 +51,7 @@ func parserKeywords(t *testing.T) []string {
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseTokens": true, "parseSessionsRedis": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)
