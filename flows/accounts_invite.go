@@ -136,15 +136,18 @@ func (a *Accounts) storeInvitation(ctx context.Context, create, u *store.User, i
 
 // AcceptInvitation sets the first password of an invited account (hash
 // already judged) and makes it active. The email counts as verified: the
-// link reached it.
+// link reached it. The hash and the status go in one write (UpdateUser),
+// so a process killed in the middle never leaves an invited account with
+// a password; ChangePassword after it stamps PasswordChangedAt (an
+// invited account has no session it could end).
 func (a *Accounts) AcceptInvitation(ctx context.Context, by Actor, u *store.User, hash string) error {
 	now := a.Now()
-	if err := a.Users.ChangePassword(ctx, u.ID, hash, now); err != nil {
-		return err
-	}
 	u.PasswordHash, u.UpdatedAt, u.PasswordChangedAt = hash, now, now
 	u.Status, u.MustChangePassword, u.EmailVerifiedAt = store.StatusActive, false, now
 	if err := a.Users.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if err := a.Users.ChangePassword(ctx, u.ID, hash, now); err != nil {
 		return err
 	}
 	a.record(ctx, by, audit.Event{Type: audit.InvitationAccepted, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": by.ID}})

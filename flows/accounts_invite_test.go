@@ -97,3 +97,39 @@ func TestInviteIsAtomic(t *testing.T) {
 		t.Fatalf("invite again: %v (again %v, woken %d)", err, again, woken)
 	}
 }
+
+// failingChange is a user store whose ChangePassword fails: the process
+// "dies" after AcceptInvitation's first write.
+type failingChange struct{ store.UserStore }
+
+func (failingChange) ChangePassword(context.Context, string, string, time.Time) error {
+	return errors.New("killed")
+}
+
+// TestAcceptInvitationOneWrite: accepting an invitation writes the
+// password and the active status together, so stopping after the first
+// write leaves an active account with its password, never an invited one
+// with a password (which nobody could sign in to or invite again cleanly).
+func TestAcceptInvitationOneWrite(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	u := &store.User{ID: "u1", Email: "nina@example.test", Status: store.StatusInvited}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	acc := &Accounts{Users: failingChange{db}, Audit: &recorder{}, Now: time.Now}
+	if err := acc.AcceptInvitation(ctx, Actor{ID: ActorReset}, u, "$argon2id$fake"); err == nil {
+		t.Fatal("the failing second write was not reported")
+	}
+	got, err := db.UserByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusActive || got.PasswordHash != "$argon2id$fake" || got.EmailVerifiedAt.IsZero() {
+		t.Fatalf("after the first write: status %s, hash %q, email verified %v; want active with its hash", got.Status, got.PasswordHash, got.EmailVerifiedAt)
+	}
+}
