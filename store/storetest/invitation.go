@@ -31,8 +31,10 @@ func TestInvitationStore(t *testing.T, open func(t *testing.T) InvitationStores)
 		return &store.OneTimeToken{Hash: NewID(), Purpose: "invitation", UserID: u.ID, ExpiresAt: now.Add(time.Hour)}
 	}
 	mail := func(u *store.User) *store.OutboxMessage {
-		return &store.OutboxMessage{ID: NewID(), Kind: "invitation", Channel: "email", Recipient: u.Email, UserID: u.ID,
-			Payload: []byte("sealed"), CreatedAt: now, NextAttemptAt: now}
+		return &store.OutboxMessage{
+			ID: NewID(), Kind: "invitation", Channel: "email", Recipient: u.Email, UserID: u.ID,
+			Payload: []byte("sealed"), CreatedAt: now, NextAttemptAt: now,
+		}
 	}
 	present := func(t *testing.T, s InvitationStores, u *store.User, g *store.OneTimeToken, m *store.OutboxMessage) {
 		t.Helper()

@@ -378,7 +378,7 @@ func TestFaultKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	takeover := time.UnixMilli(lastHeldSent).Sub(killAt)
-	var byKind = map[string]int{}
+	byKind := map[string]int{}
 	rows, err = db.Query(ctx, `SELECT kind, count(*) FROM outbox GROUP BY kind`)
 	if err != nil {
 		t.Fatal(err)
