@@ -103,6 +103,8 @@ type App struct {
 	// MessageTemplates is a directory whose files replace the embedded
 	// message templates of the same name.
 	MessageTemplates string `json:"message_templates,omitempty"`
+	// Outbox tunes the delivery worker (send timeout, lease).
+	Outbox *OutboxConfig `json:"outbox,omitempty"`
 	// PasswordReset shapes forgot/reset password (recovery.go).
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 	// Passwordless turns on sign-in by a code or magic link (recovery.go).

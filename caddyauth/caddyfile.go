@@ -285,6 +285,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.MessageTemplates = v
+		case "outbox":
+			c, err := parseOutbox(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Outbox = c
 		case "redirect_hosts":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {

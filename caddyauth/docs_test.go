@@ -51,7 +51,7 @@ func parserKeywords(t *testing.T) []string {
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseTokens": true, "parseSessionsRedis": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)
@@ -135,6 +135,7 @@ var docContexts = []string{
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\tmfa {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\trate_limit {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\tcors {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\toutbox {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\toidc corp {\n\t\t\tissuer https://sso.example.com\n\t\t\tclient_id a\n\t\t\tclient_secret b\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\temail smtp smtp://mail.example.com:587 {\n\t\t\tfrom no-reply@example.com\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t}\n}\n:80 {\n%s\n\trespond ok\n}\n",

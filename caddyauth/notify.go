@@ -41,6 +41,102 @@ type SenderConfig struct {
 // outboxRetention is how long sent and dead messages stay for inspection.
 const outboxRetention = 7 * 24 * time.Hour
 
+// OutboxConfig tunes the delivery worker (`outbox { ... }`). Zero values
+// keep the defaults.
+type OutboxConfig struct {
+	// SendTimeout bounds one delivery attempt: the SMTP dial and each
+	// command, the webhook request (default 30s, 1s to 10m).
+	SendTimeout caddy.Duration `json:"send_timeout,omitempty"`
+	// Lease is how long a claimed message belongs to the instance that
+	// claimed it (default send_timeout + 1m). It must outlast the send
+	// timeout, or a second instance could send a message the first is
+	// still sending. A message of an instance that dies is retried by
+	// another once its lease has run out: a short lease is a quick
+	// takeover.
+	Lease caddy.Duration `json:"lease,omitempty"`
+}
+
+const (
+	defaultSendTimeout = 30 * time.Second
+	minSendTimeout     = time.Second
+	maxSendTimeout     = 10 * time.Minute
+	maxOutboxLease     = time.Hour
+)
+
+// times are the worker's send timeout and lease, defaults filled in
+// (nil: the defaults).
+func (c *OutboxConfig) times() (sendTimeout, lease time.Duration) {
+	sendTimeout = defaultSendTimeout
+	if c != nil && c.SendTimeout != 0 {
+		sendTimeout = time.Duration(c.SendTimeout)
+	}
+	lease = sendTimeout + time.Minute
+	if c != nil && c.Lease != 0 {
+		lease = time.Duration(c.Lease)
+	}
+	return sendTimeout, lease
+}
+
+// checkOutbox judges the outbox block (nil: the defaults), so the parser
+// and a JSON config meet the same rules.
+func checkOutbox(c *OutboxConfig) error {
+	if c == nil {
+		return nil
+	}
+	if d := time.Duration(c.SendTimeout); d != 0 && (d < minSendTimeout || d > maxSendTimeout) {
+		return fmt.Errorf("caddyauth: outbox send_timeout must be between 1s and 10m, not %s", d)
+	}
+	if d := time.Duration(c.Lease); d < 0 || d > maxOutboxLease {
+		return fmt.Errorf("caddyauth: outbox lease must be at most 1h, not %s", d)
+	}
+	if st, lease := c.times(); lease <= st {
+		return fmt.Errorf("caddyauth: outbox lease (%s) must be longer than send_timeout (%s): a message still being sent when its lease ran out could be sent again by another instance", lease, st)
+	}
+	return nil
+}
+
+// parseOutbox parses:
+//
+//	outbox {
+//	    send_timeout <duration>   # default 30s, 1s to 10m
+//	    lease <duration>          # default send_timeout + 1m, longer than send_timeout
+//	}
+func parseOutbox(d *caddyfile.Dispenser) (*OutboxConfig, error) {
+	c := &OutboxConfig{}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "send_timeout", "lease":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			dur, err := duration(d, "outbox "+opt, v)
+			if err != nil {
+				return nil, err
+			}
+			if dur <= 0 {
+				return nil, d.Errf("caddyauth: outbox %s must be positive, not %q", opt, v)
+			}
+			if opt == "send_timeout" {
+				c.SendTimeout = caddy.Duration(dur)
+			} else {
+				c.Lease = caddy.Duration(dur)
+			}
+		default:
+			return nil, d.Errf("caddyauth: outbox: unknown option %q (want send_timeout or lease)", opt)
+		}
+		// Judged here, so the error names this line.
+		if err := checkOutbox(c); err != nil {
+			return nil, d.Err(err.Error())
+		}
+	}
+	return c, nil
+}
+
 // describe is the sender as the startup log names it (no credentials).
 func (c *SenderConfig) describe() string {
 	if c == nil {
@@ -95,9 +191,11 @@ func (a *App) provisionNotify(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("caddyauth: metrics: %w", err)
 	}
+	sendTimeout, lease := a.Outbox.times()
 	a.worker, err = notify.NewWorker(notify.WorkerConfig{
 		Store: a.db, Sealer: sealer, Templates: tpl, Senders: senders,
 		Logger: a.logger.Named("outbox"), Observer: obs,
+		SendTimeout: sendTimeout, Lease: lease,
 	})
 	if err != nil {
 		return fmt.Errorf("caddyauth: outbox: %w", err)
@@ -109,6 +207,7 @@ func (a *App) provisionNotify(ctx caddy.Context) error {
 
 func (a *App) buildSender(repl *caddy.Replacer, channel string, c *SenderConfig) (notify.Sender, error) {
 	opt := channel // the Caddyfile option: "email" or "sms"
+	sendTimeout, _ := a.Outbox.times()
 	switch c.Sender {
 	case "log":
 		a.logger.Warn("DEVELOPMENT ONLY: " + opt + " log is set; messages are NOT delivered, only logged (kind, channel, masked recipient): nobody receives codes or links")
@@ -129,6 +228,7 @@ func (a *App) buildSender(repl *caddy.Replacer, channel string, c *SenderConfig)
 		if err != nil {
 			return nil, fmt.Errorf("caddyauth: %s webhook: %w", opt, err)
 		}
+		s.SetTimeout(sendTimeout)
 		return s, nil
 	case "smtp":
 		if channel != notify.Email {
@@ -150,7 +250,7 @@ func (a *App) buildSender(repl *caddy.Replacer, channel string, c *SenderConfig)
 			u.User = url.UserPassword(u.User.Username(), pw)
 			raw = u.String()
 		}
-		s, err := notify.NewSMTP(notify.SMTPConfig{URL: raw, From: c.From, InsecureSkipVerify: c.InsecureSkipVerify, Plaintext: c.Plaintext})
+		s, err := notify.NewSMTP(notify.SMTPConfig{URL: raw, From: c.From, InsecureSkipVerify: c.InsecureSkipVerify, Plaintext: c.Plaintext, Timeout: sendTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("caddyauth: email smtp: %w", err)
 		}

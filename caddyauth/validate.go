@@ -133,7 +133,7 @@ func (a *App) deliveryProblems() []error {
 	if a.Audit != nil && a.Audit.Webhook != nil {
 		errs = append(errs, checkAuditWebhook(a.Audit.Webhook))
 	}
-	return errs
+	return append(errs, checkOutbox(a.Outbox))
 }
 
 // checkBase refuses a portal base that is not an absolute path below /;

@@ -38,7 +38,11 @@ type Invitation struct {
 
 // Invite creates the invited account (or finds the one invited before)
 // and sends it a fresh link, replacing the earlier one. It reports whether
-// the account already existed.
+// the account already existed. Where one database keeps the accounts, the
+// grants and the outbox (store.InvitationStore), the account, its link and
+// its message are written in one transaction: a process killed in the
+// middle leaves all of them or none, never an invited account whose link
+// was never queued.
 func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invitation) (*store.User, bool, error) {
 	in.NoPassword, in.Password = true, ""
 	if err := a.Check(&in); err != nil {
@@ -54,14 +58,18 @@ func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invi
 			return nil, false, err
 		}
 		u.Status = store.StatusInvited
-		if err := a.Users.CreateUser(ctx, u); err != nil {
-			return nil, false, err
-		}
 	case err != nil:
 		return nil, false, err
 	}
-	if err := sendInvitation(ctx, u, inv, a.Now()); err != nil {
-		return u, again, err
+	var create *store.User
+	if !again {
+		create = u
+	}
+	if err := a.storeInvitation(ctx, create, u, inv); err != nil {
+		if again {
+			return u, again, err
+		}
+		return nil, false, err
 	}
 	a.record(ctx, by, audit.Event{
 		Type: audit.UserInvited, UserID: u.ID, Email: u.Email,
@@ -70,9 +78,17 @@ func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invi
 	return u, again, nil
 }
 
-// sendInvitation issues u's invitation grant (no code: the link is the
-// whole proof) and queues the message.
-func sendInvitation(ctx context.Context, u *store.User, inv Invitation, now time.Time) error {
+// preparingQueue is a queue that can hand over a sealed message for the
+// caller's own transaction (*notify.Outbox).
+type preparingQueue interface {
+	Prepare(m notify.Message) (*store.OutboxMessage, error)
+	Wake()
+}
+
+// storeInvitation stores the account create (nil: u exists), issues u's
+// invitation grant (no code: the link is the whole proof) and queues the
+// message: in one transaction when the store can, else step by step.
+func (a *Accounts) storeInvitation(ctx context.Context, create, u *store.User, inv Invitation) error {
 	if inv.Grants == nil || inv.Outbox == nil {
 		return errNoGrants
 	}
@@ -80,33 +96,58 @@ func sendInvitation(ctx context.Context, u *store.User, inv Invitation, now time
 	if ttl <= 0 {
 		ttl = DefaultInvitationTTL
 	}
+	now := a.Now()
 	tok := keys.NewToken()
-	if err := inv.Grants.IssueToken(ctx, &store.OneTimeToken{
+	grant := &store.OneTimeToken{
 		Hash: keys.HashToken(tok), Purpose: invitationPurpose,
 		UserID: u.ID, ExpiresAt: now.Add(ttl),
-	}); err != nil {
-		return err
 	}
-	return inv.Outbox.Enqueue(context.WithoutCancel(ctx), notify.Message{
+	msg := notify.Message{
 		Kind: notify.KindInvitation, Channel: notify.Email, To: u.Email, UserID: u.ID,
 		Data: map[string]string{
 			notify.DataLink: inv.Portal + "/reset-password?token=" + tok, notify.DataName: u.Name,
 			notify.DataInviter: inv.Inviter, notify.DataExpires: humanDuration(ttl),
 		},
-	})
+	}
+	st, atomic := a.Users.(store.InvitationStore)
+	q, prepares := inv.Outbox.(preparingQueue)
+	// One transaction only when the one store holds the grants too.
+	if atomic && prepares && any(inv.Grants) == any(a.Users) {
+		row, err := q.Prepare(msg)
+		if err != nil {
+			return err
+		}
+		if err := st.StoreInvitation(context.WithoutCancel(ctx), create, grant, row); err != nil {
+			return err
+		}
+		q.Wake()
+		return nil
+	}
+	if create != nil {
+		if err := a.Users.CreateUser(ctx, create); err != nil {
+			return err
+		}
+	}
+	if err := inv.Grants.IssueToken(ctx, grant); err != nil {
+		return err
+	}
+	return inv.Outbox.Enqueue(context.WithoutCancel(ctx), msg)
 }
 
 // AcceptInvitation sets the first password of an invited account (hash
 // already judged) and makes it active. The email counts as verified: the
-// link reached it.
+// link reached it. The hash and the status go in one write (UpdateUser),
+// so a process killed in the middle never leaves an invited account with
+// a password; ChangePassword after it stamps PasswordChangedAt (an
+// invited account has no session it could end).
 func (a *Accounts) AcceptInvitation(ctx context.Context, by Actor, u *store.User, hash string) error {
 	now := a.Now()
-	if err := a.Users.ChangePassword(ctx, u.ID, hash, now); err != nil {
-		return err
-	}
 	u.PasswordHash, u.UpdatedAt, u.PasswordChangedAt = hash, now, now
 	u.Status, u.MustChangePassword, u.EmailVerifiedAt = store.StatusActive, false, now
 	if err := a.Users.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if err := a.Users.ChangePassword(ctx, u.ID, hash, now); err != nil {
 		return err
 	}
 	a.record(ctx, by, audit.Event{Type: audit.InvitationAccepted, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": by.ID}})

@@ -65,27 +65,42 @@ func (o *Outbox) OnEnqueue(f func()) { o.wake = f }
 // Enqueue validates m, seals its data and stores it. It returns nil only
 // once the message is durable.
 func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
-	if err := validate(m); err != nil {
+	row, err := o.Prepare(m)
+	if err != nil {
 		return err
 	}
-	if !slices.Contains(o.channels, m.Channel) {
-		return fmt.Errorf("%w: %s", ErrNoSender, m.Channel)
-	}
-	id := keys.NewID()
-	payload, err := o.sealer.Seal(binding(id, m.Kind, m.Channel, m.To, m.UserID), m.Data)
-	if err != nil {
-		return fmt.Errorf("notify: seal: %w", err)
-	}
-	now := o.now()
-	if err := o.store.EnqueueMessage(ctx, &store.OutboxMessage{
-		ID: id, Kind: m.Kind, Channel: m.Channel, Recipient: m.To, UserID: m.UserID,
-		Payload: payload, CreatedAt: now, NextAttemptAt: now,
-	}); err != nil {
+	if err := o.store.EnqueueMessage(ctx, row); err != nil {
 		return fmt.Errorf("notify: enqueue: %w", err)
 	}
 	o.wake()
 	return nil
 }
+
+// Prepare is Enqueue without the write: it validates m and returns the
+// sealed row, for a caller that stores it in a transaction of its own
+// with other rows (store.InvitationStore) and then calls Wake.
+func (o *Outbox) Prepare(m Message) (*store.OutboxMessage, error) {
+	if err := validate(m); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(o.channels, m.Channel) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSender, m.Channel)
+	}
+	id := keys.NewID()
+	payload, err := o.sealer.Seal(binding(id, m.Kind, m.Channel, m.To, m.UserID), m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("notify: seal: %w", err)
+	}
+	now := o.now()
+	return &store.OutboxMessage{
+		ID: id, Kind: m.Kind, Channel: m.Channel, Recipient: m.To, UserID: m.UserID,
+		Payload: payload, CreatedAt: now, NextAttemptAt: now,
+	}, nil
+}
+
+// Wake tells the local worker a message was stored (after a Prepare'd
+// row committed).
+func (o *Outbox) Wake() { o.wake() }
 
 func validate(m Message) error {
 	if !slices.Contains(Kinds, m.Kind) {

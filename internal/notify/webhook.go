@@ -67,6 +67,14 @@ func NewWebhook(rawURL, secret string) (*WebhookSender, error) {
 	}, nil
 }
 
+// SetTimeout bounds each request (default 30s): the worker's send
+// timeout, so neither cuts the other short. Call it before the first Send.
+func (w *WebhookSender) SetTimeout(d time.Duration) {
+	if d > 0 {
+		w.client.Timeout = d
+	}
+}
+
 // Sign computes the signature header value for a timestamp and body.
 func Sign(secret []byte, timestamp string, body []byte) string {
 	return webhooksig.Sign(secret, timestamp, body)

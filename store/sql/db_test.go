@@ -359,3 +359,7 @@ func TestDeleteUserTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestInvitationStore(t *testing.T) {
+	storetest.TestInvitationStore(t, func(t *testing.T) storetest.InvitationStores { return openTemp(t) })
+}

@@ -43,6 +43,12 @@ func scanOutbox(r scanner) (*store.OutboxMessage, error) {
 // and SQLite runs with synchronous=FULL, so the WAL is synced) before it
 // returns.
 func (d *DB) EnqueueMessage(ctx context.Context, m *store.OutboxMessage) error {
+	return d.wrap("enqueue message", d.insertMessage(ctx, d.db, m))
+}
+
+// insertMessage writes m as pending through x (the database or a
+// transaction).
+func (d *DB) insertMessage(ctx context.Context, x execer, m *store.OutboxMessage) error {
 	now := time.Now()
 	created := m.CreatedAt
 	if created.IsZero() {
@@ -52,10 +58,10 @@ func (d *DB) EnqueueMessage(ctx context.Context, m *store.OutboxMessage) error {
 	if next.IsZero() {
 		next = created
 	}
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', 0, '', ?, ?)`),
+	_, err := x.ExecContext(ctx, d.q(`INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', 0, '', ?, ?)`),
 		m.ID, m.Kind, m.Channel, m.Recipient, nullable(m.UserID), base64.StdEncoding.EncodeToString(m.Payload),
 		store.OutboxPending, ms(next), ms(created), ms(created))
-	return d.wrap("enqueue message", err)
+	return err
 }
 
 // claimable is the condition a row must meet to be claimed at now. It is

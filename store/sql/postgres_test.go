@@ -281,3 +281,7 @@ func TestPGClosedFailsClosed(t *testing.T) {
 		t.Errorf("err = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestPGInvitationStore(t *testing.T) {
+	storetest.TestInvitationStore(t, func(t *testing.T) storetest.InvitationStores { return openPG(t) })
+}

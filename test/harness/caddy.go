@@ -133,6 +133,32 @@ func (c *Caddy) Stop() {
 	stopProcess(c.cmd, c.done, syscall.SIGTERM, 3*time.Second)
 }
 
+// Kill ends the process at once with SIGKILL (and its process group, if it
+// was started in one of its own), as a crash or an OOM kill does: no
+// shutdown, no lease released, no buffer flushed. It waits for the exit.
+func (c *Caddy) Kill() {
+	if c.Exited() {
+		return
+	}
+	if a := c.cmd.SysProcAttr; a != nil && a.Setpgid {
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	_ = c.cmd.Process.Kill() // SIGKILL on Unix
+	<-c.done
+}
+
+// ExitSignal is the signal that ended the process (0 while it runs, or
+// if it exited by itself).
+func (c *Caddy) ExitSignal() syscall.Signal {
+	if !c.Exited() || c.cmd.ProcessState == nil {
+		return 0
+	}
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal()
+	}
+	return 0
+}
+
 // stopProcess sends sig, waits up to grace for the process to exit (done
 // closes when its Wait returns), then kills it and waits.
 func stopProcess(cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, grace time.Duration) {
