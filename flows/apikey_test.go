@@ -220,7 +220,7 @@ func TestAPIKeyOtherUsersKeyNotRevocable(t *testing.T) {
 func TestAPIKeyRequireMFAAndMethodRules(t *testing.T) {
 	mfa, _, _ := newKeyEnv(t, GuardConfig{RequireMFA: true})
 	key, _ := mfa.createKey(mfa.login(alicePW), `{"name":"k"}`)
-	if res := mfa.do(keyReq("/app", key, false)); res.StatusCode != 403 {
+	if res := mfa.do(keyReq("/app", key, false)); res.StatusCode != 403 || decodeErr(t, res).Code != CodeMFARequired {
 		t.Errorf("require mfa admitted a key: %d", res.StatusCode)
 	}
 	deny, _, _ := newKeyEnv(t, GuardConfig{Policy: policy.Policy{Deny: []policy.Rule{{Kind: policy.KindMethod, Values: []string{"api_key"}}}}})

@@ -23,8 +23,10 @@ const apiKeyHeader = "X-Api-Key"
 var (
 	errAPIKeyInvalid = apiErr(http.StatusUnauthorized, CodeTokenInvalid, "The API key is not valid.")
 	errAPIKeyExpired = apiErr(http.StatusUnauthorized, CodeTokenExpired, "The API key has expired.")
-	// errAPIKeySingleFactor: a `require mfa` site refuses keys.
-	errAPIKeySingleFactor = apiErr(http.StatusForbidden, CodeForbidden, "This site requires a second factor; an API key is a single factor.")
+	// errAPIKeySingleFactor: a `require mfa` site refuses keys, with the
+	// code every single-factor credential gets there; a key cannot step
+	// up, so the answer is final.
+	errAPIKeySingleFactor = apiErr(http.StatusForbidden, CodeMFARequired, "This site requires a second factor; an API key is a single factor and cannot pass it.")
 )
 
 // apiKeyCredential is an API key in `Authorization: Bearer <key>` or

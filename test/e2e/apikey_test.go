@@ -87,7 +87,7 @@ func TestAPIKeysAcrossInstances(t *testing.T) {
 			}
 		}
 		expectError(t, c.Client(i).Get("/nokeys/x", hdr(api, bearer(key))...), http.StatusForbidden, "FORBIDDEN")
-		expectError(t, c.Client(i).Get("/strict/x", hdr(api, bearer(key))...), http.StatusForbidden, "FORBIDDEN")
+		expectError(t, c.Client(i).Get("/strict/x", hdr(api, bearer(key))...), http.StatusForbidden, "MFA_REQUIRED")
 		expectStatus(t, c.Client(i).Get("/auth/session", hdr(api, bearer(key))...), http.StatusUnauthorized)
 	}
 	// A password session still passes /nokeys.
