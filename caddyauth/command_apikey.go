@@ -83,10 +83,26 @@ func apikeyCommand() *cobra.Command {
 	configFlags(list)
 
 	revoke := &cobra.Command{
-		Use:   "revoke <id>",
-		Short: "Revoke an API key by its id; it is refused on the next request everywhere",
-		Args:  cobra.ExactArgs(1),
+		Use:   "revoke <id> | --user <email> --all",
+		Short: "Revoke an API key by its id, or every key of a user; refused on the next request everywhere",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			email, _ := c.Flags().GetString("user")
+			all, _ := c.Flags().GetBool("all")
+			switch {
+			case len(args) == 1 && email == "" && !all:
+			case len(args) == 0 && email != "" && all:
+				return withUser(c, email, func(env *cliEnv, u *store.User) error {
+					n, err := env.accounts().RevokeAllAPIKeys(c.Context(), cliActor, u)
+					if err != nil {
+						return fmt.Errorf("apikey revoke: %w (%d revoked before the failure)", err, n)
+					}
+					fmt.Fprintf(c.OutOrStdout(), "revoked %d API key(s) of %s\n", n, u.Email)
+					return nil
+				})
+			default:
+				return errors.New("apikey revoke: give a key id, or --user <email> --all")
+			}
 			env, err := loadEnv(c)
 			if err != nil {
 				return err
@@ -110,6 +126,8 @@ func apikeyCommand() *cobra.Command {
 			return nil
 		},
 	}
+	revoke.Flags().String("user", "", "With --all: the owner's email")
+	revoke.Flags().Bool("all", false, "Revoke every key of --user")
 	configFlags(revoke)
 
 	k.AddCommand(create, list, revoke)

@@ -121,3 +121,27 @@ func (a *Accounts) RevokeAPIKey(ctx context.Context, by Actor, u *store.User, id
 	})
 	return nil
 }
+
+// RevokeAllAPIKeys deletes every key of u (a compromised account) and
+// reports how many there were. Each one is audited as it goes.
+func (a *Accounts) RevokeAllAPIKeys(ctx context.Context, by Actor, u *store.User) (int, error) {
+	if a.APIKeys == nil {
+		return 0, ErrAPIKeysOff
+	}
+	keys, err := a.APIKeys.UserAPIKeys(ctx, u.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		err := a.RevokeAPIKey(ctx, by, u, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // revoked meanwhile
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

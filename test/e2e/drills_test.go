@@ -130,9 +130,16 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 	for _, c := range []*harness.Client{s1, s2} {
 		expectStatus(t, c.Get("/auth/admin/users", api...), http.StatusOK)
 	}
-	// The attacker, holding s1, disables bob through the admin API.
+	// The attacker, holding s1, disables bob through the admin API and
+	// makes an API key to come back with.
 	expectStatus(t, adminCall(t, s1, http.MethodPost, "/auth/admin/users/"+bobID+"/disable", nil), http.StatusOK)
 	waitStatus(t, bob, "/app", http.StatusUnauthorized, revokeWithin, api...)
+	made := s1.PostJSON("/auth/api-keys", map[string]string{"name": "backdoor"})
+	expectStatus(t, made, http.StatusCreated)
+	backdoor, _ := made.JSON()["api_key"].(string)
+	harness.Sensitive(backdoor)
+	keyAuth := []string{"Authorization", "Bearer " + backdoor}
+	expectStatus(t, g.client().Get("/app", hdr(api, keyAuth)...), http.StatusOK)
 
 	// 1. End every session of the account.
 	out, errOut, code := g.cli("", "auth", "user", "logout-all", "root@example.test", "--config", cfg)
@@ -156,6 +163,8 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 		t.Fatalf("reset-mfa: exit %d\n%s%s", code, out, errOut)
 	}
 	waitStatus(t, again, "/app", http.StatusUnauthorized, revokeWithin, api...)
+	// Sessions and factors are gone; the key is not.
+	expectStatus(t, g.client().Get("/app", hdr(api, keyAuth)...), http.StatusOK)
 	// 3. Disable.
 	out, errOut, code = g.cli("", "auth", "user", "disable", "root@example.test", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "disabled") {
@@ -168,6 +177,11 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 	out, _, _ = g.cli("", "auth", "user", "show", "root@example.test", "--config", cfg)
 	if !regexp.MustCompile(`status\s+disabled`).MatchString(out) || !strings.Contains(out, "0 session(s)") {
 		t.Errorf("user show after containment:\n%s", out)
+	}
+	expectError(t, g.client().Get("/app", hdr(api, keyAuth)...), http.StatusUnauthorized, "TOKEN_INVALID")
+	out, errOut, code = g.cli("", "auth", "apikey", "revoke", "--user", "root@example.test", "--all", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "revoked 1 API key(s) of root@example.test") {
+		t.Fatalf("apikey revoke --all: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// 4. Review: the chain is intact, and the account's trail shows what
@@ -193,11 +207,13 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 	}
 	want := []string{
 		"user.created email=root@example.test actor=cli",
-		"user.disabled email=bob@example.test actor=" + rootID, // what the attacker did
-		"logout_all email=root@example.test actor=cli",         // 1.
-		"mfa.reset email=root@example.test actor=cli",          // 2.
-		"user.disabled email=root@example.test actor=cli",      // 3.
-		"session.revoked email=root@example.test actor=cli",    // (3. ends sessions again: none left)
+		"user.disabled email=bob@example.test actor=" + rootID,    // what the attacker did
+		"api_key.created email=root@example.test actor=" + rootID, // and the way back in
+		"logout_all email=root@example.test actor=cli",            // 1.
+		"mfa.reset email=root@example.test actor=cli",             // 2.
+		"user.disabled email=root@example.test actor=cli",         // 3.
+		"session.revoked email=root@example.test actor=cli",       // (3. ends sessions again: none left)
+		"api_key.revoked email=root@example.test actor=cli",       // 3. the key
 	}
 	if got := strings.Join(steps, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("actions in the admin's trail:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
@@ -232,6 +248,7 @@ func TestDrillCompromisedAdmin(t *testing.T) {
 		t.Fatal("after reset-mfa the admin's login still asks for the old second factor")
 	}
 	expectError(t, owner.Get("/auth/admin/users", api...), http.StatusForbidden, "MFA_REQUIRED")
+	expectError(t, g.client().Get("/app", hdr(api, keyAuth)...), http.StatusUnauthorized, "TOKEN_INVALID")
 	enrolTOTP(t, owner)
 	expectStatus(t, owner.Get("/auth/admin/users", api...), http.StatusOK)
 	out, errOut, code = g.cli("", "auth", "audit", "verify", "--config", cfg)
