@@ -242,6 +242,10 @@ func (a *App) acquire(ctx caddy.Context) error {
 	if err := a.provisionNotify(ctx); err != nil {
 		return err
 	}
+	reg, err := a.registration()
+	if err != nil {
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -268,6 +272,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
 		PasswordReset:  a.passwordReset(),
 		Passwordless:   a.passwordless(),
+		Registration:   reg,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

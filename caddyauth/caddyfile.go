@@ -623,6 +623,7 @@ func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    public <paths...>                # exact, or prefix with a trailing *
 //	    header <Name> [<template>]       # no template: do not send that header
 //	    require mfa                      # only sessions that passed a second factor
+//	    require verified_email           # only users whose email is verified
 //	    assertion [header <name>]        # a signed identity JWT, default Remote-Assertion
 //	}
 func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -691,10 +692,14 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err != nil {
 				return nil, err
 			}
-			if what != "mfa" {
-				return nil, h.Errf("protect: require %q: only `require mfa` is supported", what)
+			switch what {
+			case "mfa":
+				p.RequireMFA = true
+			case "verified_email":
+				p.RequireVerifiedEmail = true
+			default:
+				return nil, h.Errf("protect: require %q: want `require mfa` or `require verified_email`", what)
 			}
-			p.RequireMFA = true
 		case "assertion":
 			a, err := parseAssertion(h)
 			if err != nil {

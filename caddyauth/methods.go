@@ -10,7 +10,7 @@ import (
 // provider, registration when a provider may create accounts, and
 // password_reset when the reset flow is on, passwordless when configured.
 func (a *App) offeredMethods() []string {
-	signup := false
+	signup := a.Registration != nil && a.Registration.On
 	for _, o := range a.OAuth {
 		signup = signup || o.Signup || len(o.AllowedDomains) > 0
 	}

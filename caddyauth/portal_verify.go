@@ -26,6 +26,8 @@ type VerifyLine struct {
 	Headers    []flows.HeaderTemplate `json:"headers,omitempty"`
 	RequireMFA bool                   `json:"require_mfa,omitempty"`
 	Assertion  *flows.AssertionConfig `json:"assertion,omitempty"`
+	// RequireVerifiedEmail is `require verified_email`.
+	RequireVerifiedEmail bool `json:"require_verified_email,omitempty"`
 }
 
 // parseVerifyLine parses the rest of a `verify` line inside auth_portal's
@@ -57,6 +59,7 @@ func parseVerifyLine(h httpcaddyfile.Helper) (VerifyLine, error) {
 	return VerifyLine{
 		Site: site, Portal: p.Portal, Allow: p.Allow, Deny: p.Deny, Public: p.Public,
 		Headers: p.Headers, RequireMFA: p.RequireMFA, Assertion: p.Assertion,
+		RequireVerifiedEmail: p.RequireVerifiedEmail,
 	}, nil
 }
 
@@ -77,12 +80,13 @@ func (p *Portal) verifier(app *App) (*flows.Verifier, error) {
 			}
 		}
 		rules = append(rules, flows.VerifyRule{Site: l.Site, Guard: flows.GuardConfig{
-			PortalURL:  portal,
-			Policy:     policy.Policy{Allow: l.Allow, Deny: l.Deny},
-			Public:     l.Public,
-			Headers:    l.Headers,
-			RequireMFA: l.RequireMFA,
-			Assertion:  l.Assertion,
+			PortalURL:            portal,
+			Policy:               policy.Policy{Allow: l.Allow, Deny: l.Deny},
+			Public:               l.Public,
+			Headers:              l.Headers,
+			RequireMFA:           l.RequireMFA,
+			Assertion:            l.Assertion,
+			RequireVerifiedEmail: l.RequireVerifiedEmail,
 		}})
 	}
 	return app.service.NewVerifier(p.base, rules)

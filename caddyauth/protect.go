@@ -38,6 +38,9 @@ type Protect struct {
 	// RequireMFA (`require mfa`) admits only sessions that passed a
 	// second factor; others are sent to step up.
 	RequireMFA bool `json:"require_mfa,omitempty"`
+	// RequireVerifiedEmail (`require verified_email`) admits only users
+	// whose email address is verified.
+	RequireVerifiedEmail bool `json:"require_verified_email,omitempty"`
 	// Assertion (`assertion [header <name>]`) adds a short-lived signed
 	// identity JWT, verifiable with the portal's JWKS, to every request
 	// that passes.
@@ -80,13 +83,14 @@ func (p *Protect) Provision(ctx caddy.Context) error {
 		}
 	}
 	g, err := app.service.NewGuard(flows.GuardConfig{
-		Base:       p.Base,
-		PortalURL:  p.Portal,
-		Policy:     policy.Policy{Allow: p.Allow, Deny: p.Deny},
-		Public:     p.Public,
-		Headers:    p.Headers,
-		RequireMFA: p.RequireMFA,
-		Assertion:  p.Assertion,
+		Base:                 p.Base,
+		PortalURL:            p.Portal,
+		Policy:               policy.Policy{Allow: p.Allow, Deny: p.Deny},
+		Public:               p.Public,
+		Headers:              p.Headers,
+		RequireMFA:           p.RequireMFA,
+		RequireVerifiedEmail: p.RequireVerifiedEmail,
+		Assertion:            p.Assertion,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/disposable"
 )
 
@@ -25,11 +26,6 @@ type RegistrationConfig struct {
 	// Approval: new accounts wait for an administrator.
 	Approval bool `json:"approval,omitempty"`
 }
-
-// errRegistrationNotBuilt: the option parses and its rules are checked, but
-// this build has no sign-up endpoints yet; `on` is refused at start rather
-// than accepted and silently doing nothing.
-var errRegistrationNotBuilt = errors.New("caddyauth: registration on: the sign-up endpoints (POST /auth/register, /auth/verify-email) are not in this build yet")
 
 // parseRegistration parses
 //
@@ -130,7 +126,24 @@ func (a *App) registrationProblems() []error {
 		if a.Email == nil {
 			errs = append(errs, errors.New("caddyauth: registration on needs an `email` sender (the verification mail)"))
 		}
-		errs = append(errs, errRegistrationNotBuilt)
 	}
 	return errs
+}
+
+// registration is the option as the flows take it, with the operator's
+// disposable file applied to the built-in list.
+func (a *App) registration() (flows.RegistrationConfig, error) {
+	c := a.Registration
+	if c == nil {
+		return flows.RegistrationConfig{}, nil
+	}
+	out := flows.RegistrationConfig{On: c.On, Domains: c.Domains, Disposable: c.Disposable, Approval: c.Approval}
+	if c.DisposableFile != "" {
+		l, err := disposable.Load(c.DisposableFile)
+		if err != nil {
+			return out, fmt.Errorf("caddyauth: registration %w", err)
+		}
+		out.DisposableList = l
+	}
+	return out, nil
 }

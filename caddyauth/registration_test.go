@@ -18,7 +18,6 @@ func TestRegistrationValidate(t *testing.T) {
 		{`{"registration":{"disposable_file":"/nonexistent/x.txt"}}`, "disposable file"},
 		{`{"registration":{"disposable_file":"` + bad + `"}}`, "line 2"},
 		{`{"registration":{"on":true}}`, "registration on needs an `email` sender"},
-		{`{"email":{"sender":"log"},"registration":{"on":true}}`, "not in this build yet"},
 	} {
 		err := jsonApp(t, tc.json).Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -27,5 +26,8 @@ func TestRegistrationValidate(t *testing.T) {
 	}
 	if err := jsonApp(t, `{"registration":{"domains":["corp.example"],"disposable":"flag"}}`).Validate(); err != nil {
 		t.Errorf("registration off with rules refused: %v", err)
+	}
+	if err := jsonApp(t, `{"email":{"sender":"log"},"registration":{"on":true,"approval":true}}`).Validate(); err != nil {
+		t.Errorf("registration on with an email sender refused: %v", err)
 	}
 }

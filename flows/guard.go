@@ -28,6 +28,10 @@ type GuardConfig struct {
 	// RequireMFA refuses sessions that did not pass a second factor and
 	// sends browsers to step up.
 	RequireMFA bool
+	// RequireVerifiedEmail refuses users whose email is not verified
+	// (`require verified_email`); a pending registration is refused
+	// whatever this says.
+	RequireVerifiedEmail bool
 	// Assertion adds a signed identity assertion to every request that
 	// passes (guard_assertion.go).
 	Assertion *AssertionConfig
@@ -203,6 +207,15 @@ func (g *Guard) answer(w http.ResponseWriter, r *http.Request, d *Decision) (*se
 			break
 		}
 		g.s.failJSON(w, r, d.Err)
+	case VerdictUnverified:
+		// Browsers go to "check your mail"; others get 403
+		// EMAIL_NOT_VERIFIED.
+		g.s.obs.Decision("forbidden")
+		if d.t.browserNavigation() {
+			redirectNoStore(w, r, d.Redirect())
+			break
+		}
+		g.s.writeError(w, g.withBase(r), d.Err)
 	case VerdictPasswordChange:
 		// Browsers go to change-password; others get 403
 		// PASSWORD_CHANGE_REQUIRED.

@@ -71,6 +71,11 @@ const (
 	// VerdictPasswordChange: signed in, but an operator requires a new
 	// password first (store.User.MustChangePassword).
 	VerdictPasswordChange
+	// VerdictUnverified: signed in, but the email address is not verified
+	// (a registered account still pending, or `require verified_email`):
+	// browsers go to the "check your mail" page, others get 403
+	// EMAIL_NOT_VERIFIED.
+	VerdictUnverified
 )
 
 // Decision is a guard's judgement of a Target, apart from how it is
@@ -139,6 +144,11 @@ func (g *Guard) Decide(ctx context.Context, t Target, prior *session.Identity) D
 				d.Verdict, d.Err, d.pending = VerdictStage, errMFARequired, f.ID.Session.Pending
 			}
 		}
+	case d.Identity.User.Status == store.StatusPending ||
+		g.cfg.RequireVerifiedEmail && d.Identity.User.EmailVerifiedAt.IsZero():
+		d.Verdict, d.Err = VerdictUnverified, errEmailNotVerified
+	case d.Identity.User.Status == store.StatusApproval:
+		d.Verdict, d.Err = VerdictForbidden, errApprovalPending
 	case !g.cfg.Policy.Allowed(&d.Identity.User, d.Identity.Session.AuthMethod):
 		d.Verdict, d.Err = VerdictForbidden, errForbidden
 	case d.Identity.User.MustChangePassword:
@@ -178,6 +188,11 @@ func (d *Decision) Redirect() string {
 			return g.cfg.PortalURL + "/change-password"
 		}
 		return g.cfg.Base + "/change-password"
+	case VerdictUnverified:
+		if g.cfg.PortalURL != "" {
+			return g.cfg.PortalURL + "/verify-email"
+		}
+		return g.cfg.Base + "/verify-email"
 	case VerdictStepUp:
 		if g.cfg.PortalURL != "" {
 			return g.cfg.PortalURL + "/mfa/challenge?rd=" + url.QueryEscape(t.absoluteURI())

@@ -202,7 +202,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	// Unknown users are verified against a dummy hash: same work, same
 	// time, same answer.
 	verr := p.s.deps.Hasher.Verify(ctx, hash, in.Password)
-	if verr != nil || u == nil || !u.Active() {
+	if verr != nil || u == nil || !u.SignsIn() {
 		if verr != nil && !errors.Is(verr, password.ErrMismatch) && !errors.Is(verr, password.ErrTooLong) {
 			if ctx.Err() != nil {
 				result = "canceled"
@@ -218,7 +218,7 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if u != nil {
 			ev.UserID = u.ID
-			if verr == nil && !u.Active() {
+			if verr == nil && !u.SignsIn() {
 				ev.Reason = "disabled"
 			}
 		}

@@ -11,10 +11,23 @@ import (
 const (
 	CodeEmailDomainNotAllowed = "EMAIL_DOMAIN_NOT_ALLOWED"
 	CodeEmailNotVerified      = "EMAIL_NOT_VERIFIED"
+	CodeApprovalPending       = "APPROVAL_PENDING"
+	CodeVerificationInvalid   = "VERIFICATION_INVALID"
+	CodeRegistrationDisabled  = "REGISTRATION_DISABLED"
 )
 
-var errEmailDomainNotAllowed = apiErr(http.StatusForbidden, CodeEmailDomainNotAllowed,
-	"Sign-up is not open to addresses at this email domain.")
+var (
+	errEmailDomainNotAllowed = apiErr(http.StatusForbidden, CodeEmailDomainNotAllowed,
+		"Sign-up is not open to addresses at this email domain.")
+	errEmailNotVerified = apiErr(http.StatusForbidden, CodeEmailNotVerified,
+		"Verify your email address first: open the link or enter the code we sent you.")
+	errApprovalPending = apiErr(http.StatusForbidden, CodeApprovalPending,
+		"Your account is waiting for an administrator's approval.")
+	errVerificationInvalid = apiErr(http.StatusBadRequest, CodeVerificationInvalid,
+		"This verification link or code is not valid any more. Ask for a new one.")
+	errRegistrationDisabled = apiErr(http.StatusForbidden, CodeRegistrationDisabled,
+		"Sign-up is not open here.")
+)
 
 // RegistrationConfig is the `registration` option as the flows see it.
 type RegistrationConfig struct {

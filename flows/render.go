@@ -66,6 +66,7 @@ func (v *loginView) prepare(s *Service, r *http.Request) {
 	v.PhoneLogin = s.hasChannel(notify.SMS)
 	v.ForgotPassword = s.resetOn(r.Context())
 	v.Passwordless = s.passwordlessOn(r.Context())
+	v.Register = v.User == nil && s.registrationOn(r.Context())
 }
 
 func (v *setupView) prepare(*Service, *http.Request) {

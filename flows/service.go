@@ -96,6 +96,8 @@ type Config struct {
 	// Passwordless turns on sign-in by a code or magic link
 	// (passwordless.go).
 	Passwordless PasswordlessConfig
+	// Registration is self-service sign-up (register.go).
+	Registration RegistrationConfig
 	// SendFloor is the least time a forgot-password (or passwordless
 	// send) answer takes, for
 	// every identifier alike (default 400ms; negative: none, for tests).

@@ -198,13 +198,15 @@ func (v *Verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case VerdictForbidden:
 		v.s.obs.Decision("forbidden")
 		v.s.failJSON(w, r, d.Err)
-	default: // anonymous, stage, step-up, password change
+	default: // anonymous, stage, step-up, password change, unverified
 		if !t.browserNavigation() {
 			switch d.Verdict {
 			case VerdictStepUp:
 				v.s.obs.Decision("step_up")
 			case VerdictPasswordChange:
 				v.s.obs.Decision("password_change")
+			case VerdictUnverified:
+				v.s.obs.Decision("forbidden")
 			default:
 				v.s.obs.Decision("unauthenticated")
 			}
@@ -255,6 +257,8 @@ func (v *Verifier) redirect(r *http.Request, d *Decision, rule *verifyRule) stri
 	switch d.Verdict {
 	case VerdictPasswordChange:
 		return portal + "/change-password"
+	case VerdictUnverified:
+		return portal + "/verify-email"
 	case VerdictStepUp:
 		return portal + "/mfa/challenge?rd=" + back
 	case VerdictStage:

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"html/template"
+	"net/http"
 
 	"github.com/caddyauth/gateway/store"
 )
@@ -52,6 +53,8 @@ type loginView struct {
 	// offers "Email me a sign-in link" (passwordless.go). Render sets them.
 	ForgotPassword bool
 	Passwordless   bool
+	// Register links to sign-up (register.go). Render sets it.
+	Register bool
 }
 
 // setupView: setup.html, the first administrator's form.
@@ -178,5 +181,35 @@ func (*passwordlessView) page() string { return "passwordless.html" }
 var views = []view{
 	&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
 	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{},
-	&forgotView{}, &resetView{}, &passwordlessView{},
+	&forgotView{}, &resetView{}, &passwordlessView{}, &registerView{}, &verifyEmailView{},
+}
+
+// registerView: register.html, the sign-up form.
+type registerView struct {
+	layout
+	shownError
+	Email, Name string
+	// Phone offers the phone field (an SMS sender is configured).
+	Phone bool
+}
+
+// verifyEmailView: verify_email.html: "check your mail" with the code form
+// and the resend button, the confirm button of a link, or the result.
+type verifyEmailView struct {
+	layout
+	shownError
+	Email string
+	// Token is a live link's token, carried by the confirm form.
+	Token string
+	// Sent: a message was (or would have been) sent.
+	Sent bool
+	// Verified: done; Approval: an administrator still has to approve.
+	Verified, Approval bool
+}
+
+func (*registerView) page() string    { return "register.html" }
+func (*verifyEmailView) page() string { return "verify_email.html" }
+
+func (v *verifyEmailView) prepare(*Service, *http.Request) {
+	v.NoReferrer = v.Token != ""
 }

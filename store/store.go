@@ -27,6 +27,13 @@ const (
 	// StatusInvited: created by an invitation, without a password; it
 	// becomes active when the invitation's link sets one.
 	StatusInvited = "invited"
+	// StatusPending: made by self-registration, email not yet verified.
+	// It signs in, but no protected site admits it (EMAIL_NOT_VERIFIED).
+	StatusPending = "pending"
+	// StatusApproval: registered and verified, waiting for an
+	// administrator (`registration { approval }`). It signs in, but no
+	// protected site admits it (APPROVAL_PENDING).
+	StatusApproval = "approval"
 )
 
 // User is an account. Email is stored normalised (lower case); Phone is E.164
@@ -66,8 +73,15 @@ func (u *User) VerifiedPhone() string {
 	return u.Phone
 }
 
-// Active reports whether the account may log in.
+// Active reports whether the account may log in and pass protect.
 func (u *User) Active() bool { return u.Status == StatusActive }
+
+// SignsIn reports whether the account may hold a session: an active one,
+// or a registered one still to be verified or approved (protect refuses
+// those; the session lets the user resend the mail and see why).
+func (u *User) SignsIn() bool {
+	return u.Status == StatusActive || u.Status == StatusPending || u.Status == StatusApproval
+}
 
 // UserStore keeps accounts.
 type UserStore interface {

@@ -29,3 +29,16 @@ const (
 	UserInvited        = "user.invited"
 	InvitationAccepted = "invitation.accepted"
 )
+
+// Registration events (issue 12). RegistrationRefused: a sign-up made no
+// account; Reason email_domain, account_exists (the owner was told) or
+// conflict. DisposableEmail: an account was made from a disposable
+// address under `disposable flag`. EmailVerified: the address was proven;
+// Detail `via` link or code. UserApproved: an administrator let a
+// registered account in.
+const (
+	RegistrationRefused = "registration.refused"
+	DisposableEmail     = "registration.disposable_email"
+	EmailVerified       = "email.verified"
+	UserApproved        = "user.approved"
+)

@@ -7,7 +7,7 @@ import "context"
 
 // Message kinds (one text and one HTML template each).
 const (
-	KindVerifyEmail      = "verify_email"
+	KindVerifyEmail      = "email_verification"
 	KindVerifyPhone      = "verify_phone"
 	KindPasswordless     = "passwordless"
 	KindPasswordReset    = "password_reset"
@@ -18,6 +18,9 @@ const (
 	KindNewSignIn        = "new_sign_in"
 	KindRecoveryCodeUsed = "recovery_code_used"
 	KindAccountLocked    = "account_locked"
+	// KindAccountExists goes to the owner of an address someone tried to
+	// register again (the sign-up answers alike either way).
+	KindAccountExists = "account_exists"
 )
 
 // Channels.

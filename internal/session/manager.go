@@ -314,7 +314,7 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Ident
 	if err != nil {
 		return nil, err
 	}
-	if !u.Active() || s.CreatedAt.Before(u.PasswordChangedAt) {
+	if !u.SignsIn() || s.CreatedAt.Before(u.PasswordChangedAt) {
 		// A disabled account loses its sessions at the next request, and
 		// so does one that started before the password changed: the rule
 		// holds even where the change could not revoke them all.
