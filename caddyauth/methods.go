@@ -1,6 +1,8 @@
 package caddyauth
 
 import (
+	"slices"
+
 	"github.com/caddyauth/gateway/flows"
 	"github.com/caddyauth/gateway/internal/methods"
 )
@@ -10,7 +12,7 @@ import (
 // provider, registration when a provider may create accounts, and
 // password_reset when the reset flow is on, passwordless when configured.
 func (a *App) offeredMethods() []string {
-	signup := a.Registration != nil && a.Registration.On
+	signup := false
 	for _, o := range a.OAuth {
 		signup = signup || o.Signup || len(o.AllowedDomains) > 0
 	}
@@ -20,6 +22,9 @@ func (a *App) offeredMethods() []string {
 	}
 	if a.Passwordless != nil && len(a.Passwordless.Channels) > 0 {
 		offered = append(offered, flows.MethodPasswordless)
+	}
+	if a.Registration != nil && a.Registration.On && !slices.Contains(offered, flows.MethodRegistration) {
+		offered = append(offered, flows.MethodRegistration)
 	}
 	return offered
 }
