@@ -439,7 +439,11 @@ func (m *Manager) RunJanitor(ctx context.Context, interval time.Duration, onErr 
 
 func (m *Manager) deleteID(ctx context.Context, id string) error {
 	m.forgetID(id)
-	if err := m.sessions.DeleteSession(ctx, id); err != nil {
+	err := m.sessions.DeleteSession(ctx, id)
+	// Again after the delete: a load that began between the first forget
+	// and the delete may have read the live session, and must not cache it.
+	m.forgetID(id)
+	if err != nil {
 		return err
 	}
 	m.broadcast(ctx, []string{id})

@@ -25,6 +25,15 @@ type gateStore struct {
 	entered  chan struct{} // closed when the first read holds
 	release  chan struct{}
 	canceled chan struct{} // closed if the held read's context ended
+
+	beforeDelete func() // if set, runs as DeleteSession starts
+}
+
+func (g *gateStore) DeleteSession(ctx context.Context, id string) error {
+	if g.beforeDelete != nil {
+		g.beforeDelete()
+	}
+	return g.SessionStore.DeleteSession(ctx, id)
 }
 
 func newGateStore(mem *memory.Store) *gateStore {
@@ -212,6 +221,28 @@ func TestRevokeDuringSharedLoad(t *testing.T) {
 	}
 }
 
+// TestLocalRevokeDuringLoad: a load that begins on the revoking instance
+// after its cache dropped the session but before the store delete reads
+// the live session; it must not cache it.
+func TestLocalRevokeDuringLoad(t *testing.T) {
+	m, _, g, sess := gateSetup(t)
+	ctx := context.Background()
+	var res <-chan result
+	g.beforeDelete = func() {
+		g.beforeDelete = nil
+		res = validateAll(ctx, m, sess.Token, 1)
+		<-g.entered // it read the session before the delete
+	}
+	if err := m.Revoke(ctx, sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	<-res // began before the delete: either answer is fair
+	if id, err := m.Validate(ctx, sess.Token); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("revoked session served from the cache: %+v, %v", id, err)
+	}
+}
+
 // TestSharedLoadFailsClosed: a store failure reaches every caller of the
 // shared load as an ErrUnavailable error, never as an identity, and is not
 // remembered: the next request asks the store again.
@@ -330,4 +361,3 @@ func BenchmarkValidateExpiry(b *testing.B) {
 	})
 	b.ReportMetric(float64(slow.gets.Load())/float64(b.N), "reads/op")
 }
-
