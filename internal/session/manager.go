@@ -281,16 +281,65 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Identity, error)
 // validateKey is Validate from the session id: the cache, then the store.
 func (m *Manager) validateKey(ctx context.Context, key [32]byte) (*Identity, error) {
 	now := m.cfg.Now()
-	if m.cache != nil && !m.bypass.Load() {
-		if id, fetched := m.cache.get(key); id != nil {
-			if now.Sub(fetched) < m.cfg.CacheTTL && id.Session.Valid(now) && now.Sub(id.Session.LastSeenAt) < m.cfg.TouchInterval {
-				return id, nil
-			}
+	if m.cache == nil || m.bypass.Load() {
+		// No cache, or its revocation channel is down: every request
+		// reads the store itself, none shares a load begun before it.
+		return m.load(ctx, key, now)
+	}
+	if id, fetched := m.cache.get(key); id != nil {
+		if now.Sub(fetched) < m.cfg.CacheTTL && id.Session.Valid(now) && now.Sub(id.Session.LastSeenAt) < m.cfg.TouchInterval {
+			return id, nil
 		}
 	}
-	return m.load(ctx, key, now)
+	return m.loadShared(ctx, key, now)
 }
 
+// loadShared is load for a cache miss, shared with the other misses of the
+// same key while it runs (see cache). Each caller waits for at most its
+// own context; an error is handed to every waiter as it is, so a store
+// failure fails each of them closed.
+func (m *Manager) loadShared(ctx context.Context, key [32]byte, now time.Time) (*Identity, error) {
+	f, lctx, lead := m.cache.join(ctx, key)
+	if lead {
+		go m.fly(lctx, key, f, now)
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		m.cache.leave(key, f)
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	// A caller that joined late judges expiry by its own clock.
+	if !f.id.Session.Valid(m.cfg.Now()) {
+		return nil, ErrNoSession
+	}
+	return f.id, nil
+}
+
+// fly runs the shared load f. It has a goroutine of its own so that every
+// caller, the first one too, can stop waiting when its request ends.
+func (m *Manager) fly(ctx context.Context, key [32]byte, f *flight, now time.Time) {
+	var (
+		id  *Identity
+		err error
+	)
+	defer func() {
+		// A panic here would kill the process, not one request as it
+		// did on the caller's goroutine: the waiters get an error
+		// (fail closed) instead.
+		if r := recover(); r != nil {
+			id, err = nil, fmt.Errorf("session: load panicked: %v", r)
+		}
+		m.cache.land(key, f, id, err, now)
+	}()
+	id, err = m.load(ctx, key, now)
+}
+
+// load reads the session of key and its user from the store and checks
+// them; it never writes the cache.
 func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Identity, error) {
 	sid := hex.EncodeToString(key[:])
 	s, err := m.sessions.GetSession(ctx, sid)
@@ -333,11 +382,9 @@ func (m *Manager) load(ctx context.Context, key [32]byte, now time.Time) (*Ident
 		}
 		s.LastSeenAt, s.IdleExpiresAt = now, idle
 	}
-	id := &Identity{Session: *s, User: *u, groupsCSV: strings.Join(u.Groups, ",")}
-	if m.cache != nil && !m.bypass.Load() {
-		m.cache.put(key, id, now)
-	}
-	return id, nil
+	// Cached, if at all, by loadShared's flight (cache.land), which knows
+	// whether a revocation came during the load.
+	return &Identity{Session: *s, User: *u, groupsCSV: strings.Join(u.Groups, ",")}, nil
 }
 
 // Revoke ends the session of a cookie token (logout). Unknown tokens are
@@ -392,7 +439,11 @@ func (m *Manager) RunJanitor(ctx context.Context, interval time.Duration, onErr 
 
 func (m *Manager) deleteID(ctx context.Context, id string) error {
 	m.forgetID(id)
-	if err := m.sessions.DeleteSession(ctx, id); err != nil {
+	err := m.sessions.DeleteSession(ctx, id)
+	// Again after the delete: a load that began between the first forget
+	// and the delete may have read the live session, and must not cache it.
+	m.forgetID(id)
+	if err != nil {
 		return err
 	}
 	m.broadcast(ctx, []string{id})
