@@ -41,6 +41,7 @@ func (s *Service) PortalWith(base string, v *Verifier) http.Handler {
 	p.tokenRoutes(mux)
 	p.apiKeyRoutes(mux)
 	p.registerRoutes(mux)
+	p.phoneRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)
 
