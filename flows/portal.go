@@ -40,6 +40,7 @@ func (s *Service) PortalWith(base string, v *Verifier) http.Handler {
 	p.adminRoutes(mux)
 	p.tokenRoutes(mux)
 	p.apiKeyRoutes(mux)
+	p.accountRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)
 

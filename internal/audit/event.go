@@ -37,6 +37,9 @@ const (
 	UserDisabled         = "user.disabled"
 	UserEnabled          = "user.enabled"
 	UserDeleted          = "user.deleted"
+	// UserDeleteFailed: a user asking to delete their own account did
+	// not confirm it (wrong password or code, sign-in not fresh).
+	UserDeleteFailed = "user.delete_failed"
 	MethodEnabled        = "auth_method.enabled"
 	MethodDisabled       = "auth_method.disabled"
 )
