@@ -111,6 +111,8 @@ type App struct {
 	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
 	// Registration is self-service sign-up (registration.go).
 	Registration *RegistrationConfig `json:"registration,omitempty"`
+	// Account switches the self-service export and deletion (account.go).
+	Account *AccountConfig `json:"account,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -268,6 +270,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
 		PasswordReset:  a.passwordReset(),
 		Passwordless:   a.passwordless(),
+		Account:        a.account(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,
@@ -283,6 +286,8 @@ func (a *App) acquire(ctx caddy.Context) error {
 
 		Identities: a.db,
 		Outbox:     a.queue(),
+		// The account export reads the caller's records back.
+		AuditLog: a.db,
 	})
 	if err != nil {
 		return fmt.Errorf("caddyauth: %w", err)
