@@ -199,8 +199,7 @@ func TestAccountExportLimitsAndSessions(t *testing.T) {
 	if res := l.do(jsonReq("GET", "/auth/account/export", "")); res.StatusCode != 401 {
 		t.Errorf("anonymous export: %d", res.StatusCode)
 	}
-	secret, _, _ := l.enrol(c)
-	_ = secret
+	l.enrol(c)
 	stage, _ := l.passwordStage()
 	res = l.do(withCookie(jsonReq("GET", "/auth/account/export", ""), stage))
 	if e := decodeErr(t, res); res.StatusCode != 401 || e.Code != CodeMFARequired {
@@ -252,7 +251,6 @@ func TestAccountDeleteRefusals(t *testing.T) {
 	res = l.deleteJSON(full, `{"current_password":"`+alicePW+`","code":"`+l.nextTOTP(secret)+`"}`)
 	if e := decodeErr(t, res); res.StatusCode != 429 || e.Code != CodeAccountLocked {
 		t.Fatalf("right code after the lockout: %d %v", res.StatusCode, e)
-
 	}
 	// And so does the sign-in challenge.
 	stage, _ := l.passwordStage()
@@ -272,12 +270,7 @@ func TestAccountDeleteCascades(t *testing.T) {
 	}
 	apiKey, _ := l.createKey(full, `{"name":"ci"}`)
 	bob, bobCookie := l.addBob(t)
-	bobKey := ""
-	{
-		// Bob's key, through his own session.
-		k, _ := l.createKey(bobCookie, `{"name":"bob"}`)
-		bobKey = k
-	}
+	bobKey, _ := l.createKey(bobCookie, `{"name":"bob"}`)
 
 	res := l.deleteJSON(full, `{"current_password":"`+alicePW+`","code":"`+l.nextTOTP(secret)+`"}`)
 	if res.StatusCode != 200 {

@@ -40,8 +40,8 @@ const (
 	// UserDeleteFailed: a user asking to delete their own account did
 	// not confirm it (wrong password or code, sign-in not fresh).
 	UserDeleteFailed = "user.delete_failed"
-	MethodEnabled        = "auth_method.enabled"
-	MethodDisabled       = "auth_method.disabled"
+	MethodEnabled    = "auth_method.enabled"
+	MethodDisabled   = "auth_method.disabled"
 )
 
 // Event is one security event. Never put a password, code, token or secret
