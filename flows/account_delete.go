@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
@@ -162,6 +163,17 @@ func (p *portal) deleteAccount(w http.ResponseWriter, r *http.Request, c *caller
 		return
 	}
 	p.s.log.Info("account deleted by its user", zapUser(u.ID), zap.Int("sessions", n), zap.Strings("confirmed", confirmed))
+	if p.s.hasChannel(notify.Email) {
+		// Without a user id: the queued row would reference the user just
+		// deleted (and the cascade drops the user's mail).
+		_ = p.s.notify(ctx, notify.Message{
+			Kind: notify.KindAccountDeleted, Channel: notify.Email, To: u.Email,
+			Data: map[string]string{
+				notify.DataName: u.Name, notify.DataIP: p.s.cfg.ClientIP(r),
+				notify.DataUserAgent: limitRunes(r.UserAgent(), 200), notify.DataTime: now.UTC().Format("2006-01-02 15:04 MST"),
+			},
+		})
+	}
 	p.s.clearSessionCookie(w)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"deleted": true})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/keys"
+	"github.com/caddyauth/gateway/internal/notify"
 	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/internal/totp"
@@ -287,6 +288,10 @@ func TestAccountDeleteCascades(t *testing.T) {
 	}
 	if !cleared {
 		t.Error("the session cookie was not cleared")
+	}
+	// The owner hears of it, by a message that outlives the user row.
+	if msg := l.queue.last(t); msg.Kind != notify.KindAccountDeleted || msg.To != "alice@example.test" || msg.UserID != "" {
+		t.Errorf("notice after the delete = %+v", msg)
 	}
 
 	if _, err := l.mem.UserByID(ctx, l.alice.ID); !errors.Is(err, store.ErrNotFound) {

@@ -18,6 +18,9 @@ const (
 	KindNewSignIn        = "new_sign_in"
 	KindRecoveryCodeUsed = "recovery_code_used"
 	KindAccountLocked    = "account_locked"
+	// KindAccountDeleted tells the owner their account was deleted by
+	// themselves (someone with their password and second factor did it).
+	KindAccountDeleted = "account_deleted"
 )
 
 // Channels.

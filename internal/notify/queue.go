@@ -16,6 +16,7 @@ import (
 var Kinds = []string{
 	KindVerifyEmail, KindVerifyPhone, KindPasswordless, KindPasswordReset, KindMFACode, KindInvitation,
 	KindEmailVerified, KindPasswordChanged, KindNewSignIn, KindRecoveryCodeUsed, KindAccountLocked,
+	KindAccountDeleted,
 }
 
 // Template data keys the embedded templates read. Flows may add others for
