@@ -16,11 +16,15 @@ import (
 // instance's cache, is refused on all three within the revocation bound,
 // the password no longer signs in anywhere, another user is untouched,
 // `caddy auth audit verify` still passes with the records about the
-// deleted user kept, and `caddy auth user show` finds no such user.
+// deleted user kept, `caddy auth user show` finds no such user, and the
+// owner gets the account_deleted notice by mail.
 func TestAccountLeave(t *testing.T) {
 	t.Parallel()
 	pw, bobPW := newPassword(), newPassword()
-	c := multi(t, nil, func(c *harness.Gateways) {
+	mp := harness.StartMailpit(t)
+	c := multi(t, func(cfg *harness.GatewayConfig) {
+		cfg.AppOptions = append(cfg.AppOptions, mp.EmailOption())
+	}, func(c *harness.Gateways) {
 		c.AddUser("alice@example.test", "Alice", pw)
 		c.AddUser("bob@example.test", "Bob", bobPW)
 	})
@@ -100,6 +104,20 @@ func TestAccountLeave(t *testing.T) {
 		}
 		expectError(t, c.Client(i).PostJSON("/auth/login", map[string]string{"email": "alice@example.test", "password": pw}), http.StatusUnauthorized, "INVALID_CREDENTIALS")
 		expectStatus(t, c.Client(i).Get("/app", hdr(api, withCookie(bobTok))...), http.StatusOK)
+	}
+
+	// The owner is told, though the user row (and its queued mail) is gone.
+	ok, _ := harness.Eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		mails, _ := mp.MessagesTo("alice@example.test")
+		for _, m := range mails {
+			if m.Subject == "Your account was deleted" {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Error("no account_deleted notice reached mailpit")
 	}
 
 	out, errOut, code2 := c.CLI("", "auth", "audit", "verify")
