@@ -111,6 +111,8 @@ type App struct {
 	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
 	// Registration is self-service sign-up (registration.go).
 	Registration *RegistrationConfig `json:"registration,omitempty"`
+	// Account switches the self-service export and deletion (account.go).
+	Account *AccountConfig `json:"account,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -273,6 +275,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		PasswordReset:  a.passwordReset(),
 		Passwordless:   a.passwordless(),
 		Registration:   reg,
+		Account:        a.account(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,
@@ -288,6 +291,8 @@ func (a *App) acquire(ctx caddy.Context) error {
 
 		Identities: a.db,
 		Outbox:     a.queue(),
+		// The account export reads the caller's records back.
+		AuditLog: a.db,
 	})
 	if err != nil {
 		return fmt.Errorf("caddyauth: %w", err)

@@ -149,7 +149,7 @@ func (a *App) limits() (flows.Limits, error) {
 		if rl.Off {
 			l.LoginIP, l.LoginIdentifier, l.MFA, l.MFASend = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
 			l.RecoverySendIP, l.RecoverySend, l.RecoveryCheckIP, l.RecoveryCheck = ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}, ratelimit.Rate{}
-			l.Verify = ratelimit.Rate{}
+			l.Verify, l.AccountExport = ratelimit.Rate{}, ratelimit.Rate{}
 		}
 		for _, f := range []struct {
 			v   string

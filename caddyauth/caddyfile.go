@@ -79,6 +79,7 @@ func init() {
 //	    message_templates <dir>
 //	    password_reset off | password_reset { ttl 15m }
 //	    passwordless email [sms] [{ ttl 10m }]
+//	    account { export on|off  delete on|off }   # account.go; default on
 //	    registration on|off [{ domains <d>...  disposable block|flag|off  disposable_file <path>  approval }]   # registration.go
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -267,6 +268,12 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Passwordless = c
+		case "account":
+			c, err := parseAccount(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Account = c
 		case "registration":
 			c, err := parseRegistration(d)
 			if err != nil {

@@ -44,14 +44,14 @@ func parserKeywords(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	var decls []ast.Decl
-	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go"} {
+	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go", "account.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true, "parseAccount": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)
@@ -120,9 +120,9 @@ var ruleKinds = map[string]bool{"user": true, "email": true, "group": true, "rol
 
 // notOptions start code spans that name something else: `caddy auth`
 // command groups (`audit verify`, `sessions revoke --all`) and Caddy's own
-// `log` directive. A span starting with one is checked only when it is a
-// path of option names.
-var notOptions = map[string]bool{"audit": true, "sessions": true, "user": true, "methods": true, "secret": true, "log": true}
+// `log` directive, and the `delete token` of its query filter. A span
+// starting with one is checked only when it is a path of option names.
+var notOptions = map[string]bool{"audit": true, "sessions": true, "user": true, "methods": true, "secret": true, "log": true, "delete": true}
 
 // testSecret is a literal secret that passes the start-time checks.
 const testSecret = "pIVaD2Na78W9WEijW1ydtyQvlHCRzWhlPapG8Uexjks"
@@ -136,6 +136,7 @@ var docContexts = []string{
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\trate_limit {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\tcors {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\toutbox {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\taccount {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\toidc corp {\n\t\t\tissuer https://sso.example.com\n\t\t\tclient_id a\n\t\t\tclient_secret b\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\temail smtp smtp://mail.example.com:587 {\n\t\t\tfrom no-reply@example.com\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t}\n}\n:80 {\n%s\n\trespond ok\n}\n",

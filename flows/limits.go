@@ -53,6 +53,9 @@ type Limits struct {
 	RecoveryCheck   ratelimit.Rate
 	// Verify bounds GET /auth/verify per client address (verify.go).
 	Verify ratelimit.Rate
+	// AccountExport bounds GET /auth/account/export per user: it reads
+	// every table about the account (account_export.go).
+	AccountExport ratelimit.Rate
 	// MaxKeys bounds the keys (client addresses, identifiers, pairs) that
 	// each in-process bucket and lockout holds, so a flood of distinct
 	// addresses costs bounded memory (0: ratelimit's default, 100000).
@@ -93,6 +96,10 @@ func DefaultLimits() Limits {
 		// A page behind nginx asks once per asset: 600 a minute (10 a
 		// second, bursts of 600) slows a guesser, not a browser.
 		Verify: ratelimit.Rate{N: 600, Per: time.Minute},
+
+		// A person downloads their data now and then; 5 an hour leaves
+		// room for retries and stops a stolen session from looping.
+		AccountExport: ratelimit.Rate{N: 5, Per: time.Hour},
 	}
 }
 
@@ -103,6 +110,8 @@ type limiters struct {
 
 	mfaUser, mfaAttempts, mfaSend ratelimit.Limiter
 	mfaLock                       ratelimit.Locker
+
+	accountExport ratelimit.Limiter
 
 	// adminLock and adminAccount (nil: not needed) are the floor that
 	// admin-group accounts keep when the lockout or the identifier bucket

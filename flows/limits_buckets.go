@@ -17,6 +17,7 @@ const (
 	BucketMFASend         = "mfa_send"
 	BucketRefreshClient   = "refresh_client"
 	BucketRefreshSession  = "refresh_session"
+	BucketAccountExport   = "account_export"
 )
 
 // mfaAttemptsRate: a challenge stage's bucket holds mfaMaxAttempts and
@@ -41,5 +42,6 @@ func (l *Limits) buckets(x *limiters) []bucketSpec {
 		{BucketMFAUser, l.MFA, &x.mfaUser},
 		{BucketMFAAttempts, mfaAttemptsRate, &x.mfaAttempts},
 		{BucketMFASend, l.MFASend, &x.mfaSend},
+		{BucketAccountExport, l.AccountExport, &x.accountExport},
 	}
 }

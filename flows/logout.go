@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/caddyauth/gateway/internal/audit"
+	"github.com/caddyauth/gateway/store"
 )
 
 // logout ends this browser's session. It succeeds without a session too, so
@@ -104,11 +105,17 @@ func (p *portal) listSessions(w http.ResponseWriter, r *http.Request, c *caller)
 		p.s.storeFailure(w, r, "sessions", err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": sessionViews(list, id.Session.ID)})
+}
+
+// sessionViews is a user's sessions as they see them (GET /auth/sessions,
+// the account export): public ids, never the token or its hash.
+func sessionViews(list []*store.Session, current string) []sessionView {
 	out := make([]sessionView, 0, len(list))
 	for _, s := range list {
 		out = append(out, sessionView{
 			ID:         publicSessionID(s.ID),
-			Current:    s.ID == id.Session.ID,
+			Current:    s.ID == current,
 			CreatedAt:  s.CreatedAt.UTC().Format(time.RFC3339),
 			LastSeenAt: s.LastSeenAt.UTC().Format(time.RFC3339),
 			ExpiresAt:  s.ExpiresAt.UTC().Format(time.RFC3339),
@@ -116,7 +123,7 @@ func (p *portal) listSessions(w http.ResponseWriter, r *http.Request, c *caller)
 			UserAgent:  s.UserAgent,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return out
 }
 
 // deleteSession: DELETE /auth/sessions/{id}, one of the user's own.

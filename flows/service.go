@@ -106,6 +106,9 @@ type Config struct {
 	// Caddy's trusted proxies, whose forwarded headers /auth/verify
 	// believes (verify.go). Default: none is.
 	TrustedForwarder func(*http.Request) bool
+	// Account switches the self-service export and deletion
+	// (account_routes.go); both are on by default.
+	Account AccountConfig
 }
 
 // Deps are the stores and primitives the flows use.
@@ -139,6 +142,10 @@ type Deps struct {
 	// APIKeys keeps API keys (default: Users, when it implements it).
 	// Without it keys are refused and the key endpoints answer 404.
 	APIKeys store.APIKeyStore
+	// AuditLog reads the audit chain back, for the account export's
+	// records about the caller (default: Users, when it implements it;
+	// nil: the export carries no records).
+	AuditLog store.AuditStore
 }
 
 // TokenStore keeps the one-time tokens and codes: a new code or setup
@@ -200,6 +207,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.APIKeys == nil {
 		deps.APIKeys, _ = deps.Users.(store.APIKeyStore)
+	}
+	if deps.AuditLog == nil {
+		deps.AuditLog, _ = deps.Users.(store.AuditStore)
 	}
 	if cfg.Keys == nil {
 		r, err := keys.NewRing(keys.NewToken()+keys.NewToken(), "")

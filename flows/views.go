@@ -111,6 +111,18 @@ type mfaSettingsView struct {
 	StepUp bool
 }
 
+// accountDeleteView: account_delete.html, the confirmation form of
+// deleting one's own account and its result.
+type accountDeleteView struct {
+	layout
+	shownError
+	Email string
+	// Needs says which fields the form asks for.
+	Needs leaveNeeds
+	// Done: the account is gone.
+	Done bool
+}
+
 // passwordView: password.html, the change-password form and its result.
 type passwordView struct {
 	layout
@@ -164,24 +176,25 @@ type passwordlessView struct {
 	Expired    bool
 }
 
-func (*errorView) page() string        { return "error.html" }
-func (*loginView) page() string        { return "login.html" }
-func (*setupView) page() string        { return "setup.html" }
-func (*mfaChallengeView) page() string { return "mfa_challenge.html" }
-func (*mfaSetupView) page() string     { return "mfa_setup.html" }
-func (*mfaCodesView) page() string     { return "mfa_codes.html" }
-func (*mfaSettingsView) page() string  { return "mfa.html" }
-func (*passwordView) page() string     { return "password.html" }
-func (*forgotView) page() string       { return "forgot.html" }
-func (*resetView) page() string        { return "reset.html" }
-func (*passwordlessView) page() string { return "passwordless.html" }
+func (*errorView) page() string         { return "error.html" }
+func (*loginView) page() string         { return "login.html" }
+func (*setupView) page() string         { return "setup.html" }
+func (*mfaChallengeView) page() string  { return "mfa_challenge.html" }
+func (*mfaSetupView) page() string      { return "mfa_setup.html" }
+func (*mfaCodesView) page() string      { return "mfa_codes.html" }
+func (*mfaSettingsView) page() string   { return "mfa.html" }
+func (*passwordView) page() string      { return "password.html" }
+func (*forgotView) page() string        { return "forgot.html" }
+func (*resetView) page() string         { return "reset.html" }
+func (*passwordlessView) page() string  { return "passwordless.html" }
+func (*accountDeleteView) page() string { return "account_delete.html" }
 
 // views is one of each view type: loadTemplates refuses a template no
 // view names, so a page cannot be added without its type.
 var views = []view{
 	&errorView{}, &loginView{}, &setupView{}, &mfaChallengeView{},
 	&mfaSetupView{}, &mfaCodesView{}, &mfaSettingsView{}, &passwordView{},
-	&forgotView{}, &resetView{}, &passwordlessView{}, &registerView{}, &verifyEmailView{},
+	&forgotView{}, &resetView{}, &passwordlessView{}, &registerView{}, &verifyEmailView{}, &accountDeleteView{},
 }
 
 // registerView: register.html, the sign-up form.

@@ -37,8 +37,11 @@ const (
 	UserDisabled         = "user.disabled"
 	UserEnabled          = "user.enabled"
 	UserDeleted          = "user.deleted"
-	MethodEnabled        = "auth_method.enabled"
-	MethodDisabled       = "auth_method.disabled"
+	// UserDeleteFailed: a user asking to delete their own account did
+	// not confirm it (wrong password or code, sign-in not fresh).
+	UserDeleteFailed = "user.delete_failed"
+	MethodEnabled    = "auth_method.enabled"
+	MethodDisabled   = "auth_method.disabled"
 )
 
 // Event is one security event. Never put a password, code, token or secret

@@ -17,6 +17,7 @@ var Kinds = []string{
 	KindVerifyEmail, KindVerifyPhone, KindPasswordless, KindPasswordReset, KindMFACode, KindInvitation,
 	KindEmailVerified, KindPasswordChanged, KindNewSignIn, KindRecoveryCodeUsed, KindAccountLocked,
 	KindAccountExists,
+	KindAccountDeleted,
 }
 
 // Template data keys the embedded templates read. Flows may add others for
