@@ -1,15 +1,12 @@
 package flows
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
-	"github.com/caddyauth/gateway/internal/password"
-	"github.com/caddyauth/gateway/internal/ratelimit"
 	"github.com/caddyauth/gateway/internal/session"
 	"github.com/caddyauth/gateway/store"
 )
@@ -96,46 +93,17 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		fail(errPasswordNeedsStep)
 		return
 	}
-	// Guessing the current password from a stolen session meets the same
-	// limits as guessing it at the login form.
 	now, ip := p.s.cfg.Now(), p.s.cfg.ClientIP(r)
-	if ok, wait, err := p.s.limits.loginID.Allow(ctx, u.Email, now); err != nil {
-		p.s.storeFailure(w, r, "rate limit", err)
-		return
-	} else if !ok {
-		p.s.obs.Limited(BucketLoginIdentifier)
-		retryAfter(w, wait)
-		fail(errRateLimited)
-		return
-	}
-	// Taken from the lockout's budget before the hash runs (issue 9 #3).
-	att, wait, err := p.s.reserveCheck(ctx, u, u.Email, ratelimit.AddressKey(ip), now)
-	if err != nil {
-		p.s.storeFailure(w, r, "lockout", err)
-		return
-	}
-	if att == nil {
-		p.s.obs.Limited("lockout")
-		retryAfter(w, wait)
-		fail(errLockedOut)
+	att, ok := p.confirmPassword(w, r, u, in.CurrentPassword, now, func(e *APIError, reason string) {
+		if reason == "invalid_credentials" {
+			p.s.audit(r, audit.Event{Type: audit.PasswordChangeFailed, UserID: u.ID, Email: u.Email, Reason: reason})
+		}
+		fail(e)
+	})
+	if !ok {
 		return
 	}
 	defer p.release(ctx, att)
-	if err := p.s.deps.Hasher.Verify(ctx, u.PasswordHash, in.CurrentPassword); err != nil {
-		if !errors.Is(err, password.ErrMismatch) && !errors.Is(err, password.ErrTooLong) {
-			if ctx.Err() != nil {
-				return
-			}
-			p.s.log.Error("password verification failed", zapErr(err))
-		}
-		p.s.audit(r, audit.Event{Type: audit.PasswordChangeFailed, UserID: u.ID, Email: u.Email, Reason: "invalid_credentials"})
-		if att.Failed() {
-			p.s.audit(r, audit.Event{Type: audit.LockedOut, UserID: u.ID, Email: u.Email})
-			p.lockedNotice(ctx, u, ip)
-		}
-		fail(apiErr(http.StatusUnauthorized, CodeInvalidCredentials, "The current password is incorrect."))
-		return
-	}
 	if in.Confirm != "" && in.Confirm != in.NewPassword {
 		fail(invalidInput("The two new passwords differ."))
 		return
