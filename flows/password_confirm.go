@@ -64,4 +64,3 @@ func (p *portal) confirmPassword(w http.ResponseWriter, r *http.Request, u *stor
 	}
 	return att, true
 }
-

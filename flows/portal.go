@@ -42,6 +42,7 @@ func (s *Service) PortalWith(base string, v *Verifier) http.Handler {
 	p.apiKeyRoutes(mux)
 	p.registerRoutes(mux)
 	p.phoneRoutes(mux)
+	p.changeEmailRoutes(mux)
 	p.accountRoutes(mux)
 	mux.HandleFunc(base+"/", p.notFound)
 	mux.HandleFunc(base, p.notFound)

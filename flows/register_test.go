@@ -242,3 +242,76 @@ func httptestGet(target string) *http.Request {
 	r.Header.Set("Accept", "text/html")
 	return r
 }
+
+// TestChangeEmail (issue 12 item 4): the password confirms; the new
+// address gets the verification, the old one a notice at once; the
+// address switches only when the new one confirms; a password reset in
+// between cancels the change; a taken address is refused.
+func TestChangeEmail(t *testing.T) {
+	m := newResetEnv(t, nil, nil)
+	ctx := context.Background()
+	c := m.login(alicePW)
+	if got := decodeErr(t, m.do(withCookie(jsonReq("POST", "/auth/change-email", `{"new_email":"alice@new.test","current_password":"wrong password here"}`), c))); got.Code != CodeInvalidCredentials {
+		t.Fatalf("wrong password: %+v", got)
+	}
+	res := m.do(withCookie(jsonReq("POST", "/auth/change-email", `{"new_email":"Alice@New.test","current_password":"`+alicePW+`"}`), c))
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("change email: %d %v", res.StatusCode, decodeErr(t, res))
+	}
+	m.queue.mu.Lock()
+	msgs := append([]notify.Message(nil), m.queue.msgs...)
+	m.queue.mu.Unlock()
+	var toNew, toOld *notify.Message
+	for i := range msgs {
+		switch {
+		case msgs[i].Kind == notify.KindVerifyEmail && msgs[i].To == "alice@new.test":
+			toNew = &msgs[i]
+		case msgs[i].Kind == notify.KindEmailChangeRequested && msgs[i].To == "alice@example.test":
+			toOld = &msgs[i]
+		}
+	}
+	if toNew == nil || toOld == nil {
+		t.Fatalf("messages %+v", msgs)
+	}
+	if u, _ := m.mem.UserByID(ctx, m.alice.ID); u.Email != "alice@example.test" {
+		t.Fatalf("the address switched before confirmation: %s", u.Email)
+	}
+	// The code, typed with the new address, by the signed-in user.
+	res = m.do(withCookie(jsonReq("POST", "/auth/verify-email", `{"email":"alice@new.test","code":"`+toNew.Data[notify.DataCode]+`"}`), c))
+	if res.StatusCode != 200 {
+		t.Fatalf("confirm: %d %v", res.StatusCode, decodeErr(t, res))
+	}
+	u, _ := m.mem.UserByID(ctx, m.alice.ID)
+	if u.Email != "alice@new.test" || u.EmailVerifiedAt.IsZero() {
+		t.Fatalf("after confirmation: %+v", u)
+	}
+	if !m.aud.has(audit.EmailChanged) {
+		t.Error("no email.changed audit record")
+	}
+	m.loginAs("alice@new.test", alicePW)
+
+	// A reset between request and confirmation cancels the change.
+	c = m.loginAs("alice@new.test", alicePW)
+	m.do(withCookie(jsonReq("POST", "/auth/change-email", `{"new_email":"thief@evil.test","current_password":"`+alicePW+`"}`), c))
+	m.queue.mu.Lock()
+	verify := m.queue.msgs[len(m.queue.msgs)-2]
+	m.queue.mu.Unlock()
+	link, _ := url.Parse(verify.Data[notify.DataLink])
+	tok := link.Query().Get("token")
+	if _, err := m.svc.Accounts().SetPassword(ctx, Actor{ID: ActorCLI}, u, "an entirely new passphrase for alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeErr(t, m.do(jsonReq("POST", "/auth/verify-email", `{"token":"`+tok+`"}`))); got.Code != CodeVerificationInvalid {
+		t.Fatalf("change confirmed after a password reset: %+v", got)
+	}
+	if u, _ := m.mem.UserByID(ctx, m.alice.ID); u.Email != "alice@new.test" {
+		t.Fatalf("address moved to %s", u.Email)
+	}
+	// A taken address.
+	bob := &store.User{ID: "bob", Email: "bob@example.test", Status: store.StatusActive}
+	_ = m.mem.CreateUser(ctx, bob)
+	c = m.loginAs("alice@new.test", "an entirely new passphrase for alice")
+	if got := decodeErr(t, m.do(withCookie(jsonReq("POST", "/auth/change-email", `{"new_email":"bob@example.test","current_password":"an entirely new passphrase for alice"}`), c))); got.Code != CodeEmailTaken {
+		t.Fatalf("taken address: %+v", got)
+	}
+}

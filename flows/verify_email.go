@@ -102,6 +102,13 @@ func (p *portal) verifyEmail(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u, lerr := p.s.deps.Users.UserByEmail(ctx, email)
+		if errors.Is(lerr, store.ErrNotFound) {
+			// A change of address: the new one is not the account's
+			// yet; the signed-in user's grant names it.
+			if id, _, ierr := p.s.identifyAny(r); ierr == nil && id != nil {
+				u, lerr = &id.User, nil
+			}
+		}
 		switch {
 		case errors.Is(lerr, store.ErrNotFound):
 			fail(errVerificationInvalid)
@@ -126,6 +133,9 @@ func (p *portal) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	u, approval, err := p.markVerified(r, g, via)
 	switch {
+	case errors.Is(err, errEmailTakenNow):
+		fail(errEmailTaken)
+		return
 	case errors.Is(err, errGrantInvalid):
 		fail(errVerificationInvalid)
 		return
@@ -154,10 +164,18 @@ func (p *portal) markVerified(r *http.Request, g *store.OneTimeToken, via string
 	if err != nil {
 		return nil, false, err
 	}
-	if g.Data != "" && !store.EqualEmail(g.Data, u.Email) {
-		return nil, false, errGrantInvalid
-	}
 	now := p.s.cfg.Now()
+	oldEmail := ""
+	if g.Data != "" && !store.EqualEmail(g.Data, u.Email) {
+		// A change of address (change_email.go). A password changed or
+		// reset since the request cancels it: whoever asked may have had
+		// a stolen password.
+		issued := g.ExpiresAt.Add(-emailVerificationKind.TTL)
+		if u.Status != store.StatusActive || !u.PasswordChangedAt.IsZero() && !issued.After(u.PasswordChangedAt) {
+			return nil, false, errGrantInvalid
+		}
+		oldEmail, u.Email, u.EmailVerifiedAt = u.Email, g.Data, now
+	}
 	if u.EmailVerifiedAt.IsZero() {
 		u.EmailVerifiedAt = now
 	}
@@ -168,8 +186,15 @@ func (p *portal) markVerified(r *http.Request, g *store.OneTimeToken, via string
 		}
 	}
 	u.UpdatedAt = now
-	if err := p.s.deps.Users.UpdateUser(ctx, u); err != nil {
+	if err := p.s.deps.Users.UpdateUser(ctx, u); errors.Is(err, store.ErrConflict) {
+		return nil, false, errEmailTakenNow
+	} else if err != nil {
 		return nil, false, err
+	}
+	if oldEmail != "" {
+		// The cached sessions hold the old address.
+		p.s.deps.Sessions.FlushCache()
+		p.s.audit(r, audit.Event{Type: audit.EmailChanged, UserID: u.ID, Email: u.Email, Detail: map[string]string{"old_email": maskEmail(oldEmail), "via": via}})
 	}
 	p.s.audit(r, audit.Event{Type: audit.EmailVerified, UserID: u.ID, Email: u.Email, Detail: map[string]string{"via": via}})
 	if err := p.s.notify(ctx, notify.Message{
@@ -221,6 +246,9 @@ func (p *portal) resendVerification(w http.ResponseWriter, r *http.Request) {
 	}
 	p.s.render(w, r, http.StatusAccepted, &verifyEmailView{layout: layout{Title: "Check your mail"}, Email: email, Sent: true})
 }
+
+// errEmailTakenNow: the address a change verifies was taken meanwhile.
+var errEmailTakenNow = errors.New("email taken")
 
 func sixDigitCode(c string) bool {
 	if len(c) != 6 {

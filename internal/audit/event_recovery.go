@@ -41,4 +41,9 @@ const (
 	DisposableEmail     = "registration.disposable_email"
 	EmailVerified       = "email.verified"
 	UserApproved        = "user.approved"
+	// EmailChangeRequested: a user asked to move the account to another
+	// address (Detail new_email, masked); EmailChanged: it moved (Detail
+	// old_email, masked).
+	EmailChangeRequested = "email.change_requested"
+	EmailChanged         = "email.changed"
 )

@@ -21,6 +21,9 @@ const (
 	// KindAccountExists goes to the owner of an address someone tried to
 	// register again (the sign-up answers alike either way).
 	KindAccountExists = "account_exists"
+	// KindEmailChangeRequested goes to the old address when a user asks
+	// to move the account to a new one.
+	KindEmailChangeRequested = "email_change_requested"
 	// KindAccountDeleted tells the owner their account was deleted by
 	// themselves (someone with their password and second factor did it).
 	KindAccountDeleted = "account_deleted"

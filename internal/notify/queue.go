@@ -16,7 +16,7 @@ import (
 var Kinds = []string{
 	KindVerifyEmail, KindVerifyPhone, KindPasswordless, KindPasswordReset, KindMFACode, KindInvitation,
 	KindEmailVerified, KindPasswordChanged, KindNewSignIn, KindRecoveryCodeUsed, KindAccountLocked,
-	KindAccountExists,
+	KindAccountExists, KindEmailChangeRequested,
 	KindAccountDeleted,
 }
 

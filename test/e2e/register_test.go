@@ -170,3 +170,42 @@ func TestRegistrationApproval(t *testing.T) {
 	}
 	waitStatus(t, user, "/app", http.StatusOK, 3*time.Second, api...)
 }
+
+// TestChangeEmailEndToEnd (issue 12 item 4) through the binary and
+// mailpit: the old address is told at once; the account moves only when
+// the new address's link is posted; the user then signs in with the new
+// address and not the old one.
+func TestChangeEmailEndToEnd(t *testing.T) {
+	t.Parallel()
+	mp := harness.StartMailpit(t)
+	g := newGateway(t, func(c *harness.GatewayConfig) {
+		c.AppOptions = append(c.AppOptions, mp.EmailOption())
+		c.LogFields = append(c.LogFields, resetTokenLogFilter)
+	})
+	pw := newPassword()
+	g.addUser("old@corp.test", "Mover", pw)
+	g.start()
+	c := g.client()
+	c.Login("old@corp.test", pw)
+	expectError(t, c.PostJSON("/auth/change-email", map[string]string{"new_email": "new@corp.test", "current_password": pw + "x"}), http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	expectStatus(t, c.PostJSON("/auth/change-email", map[string]string{"new_email": "new@corp.test", "current_password": pw}), http.StatusAccepted)
+	notice := mailWithSubject(t, mp, "old@corp.test", "Your email address is being changed")
+	if strings.Contains(notice.Text, "verify-email") {
+		t.Fatalf("the old address got the new one's link:\n%s", notice.Text)
+	}
+	mail := mailWithSubject(t, mp, "new@corp.test", "Your email verification code")
+	m := verifyLinkRE.FindStringSubmatch(mail.Text)
+	if m == nil {
+		t.Fatalf("no link:\n%s", mail.Text)
+	}
+	harness.Sensitive(m[1])
+	harness.SensitiveCode(mail.Code())
+	g.client().Login("old@corp.test", pw) // not moved yet
+	expectStatus(t, g.client().PostJSON("/auth/verify-email", map[string]string{"token": m[1]}), http.StatusOK)
+	g.client().Login("new@corp.test", pw)
+	expectError(t, g.client().PostJSON("/auth/login", map[string]string{"email": "old@corp.test", "password": pw}), http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	waitStatus(t, c, "/app", http.StatusOK, 3*time.Second, api...)
+	if r := c.Get("/app", api...); r.Echo().Headers["Remote-Email"][0] != "new@corp.test" {
+		t.Errorf("upstream Remote-Email after the change: %v", r.Echo().Headers["Remote-Email"])
+	}
+}
