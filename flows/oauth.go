@@ -417,6 +417,10 @@ func (p *portal) signupUser(r *http.Request, prov *oauth.Provider, ident *oauth.
 	if err != nil {
 		return nil, err
 	}
+	if ident.EmailVerified {
+		// The provider vouches for the address (issue 12 item 2).
+		u.EmailVerifiedAt = u.CreatedAt
+	}
 	if err := acc.Create(r.Context(), p.s.actor(r, store.AuthOAuth(prov.Name())), u); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ func TestOAuthSignupThroughAccounts(t *testing.T) {
 	if u.Name != "" {
 		t.Errorf("name with control characters stored: %q", u.Name)
 	}
+	if u.EmailVerifiedAt.IsZero() {
+		t.Error("a provider-verified email did not count as verified")
+	}
 	ev := rec.find(audit.UserCreated, u.ID)
 	if ev == nil || ev.Actor != "oauth:github" || ev.Detail["via"] != "oauth:github" {
 		t.Errorf("user.created = %+v", ev)
