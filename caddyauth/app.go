@@ -109,6 +109,10 @@ type App struct {
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 	// Passwordless turns on sign-in by a code or magic link (recovery.go).
 	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
+	// RequireVerifiedEmail (`require verified_email`) is the default of
+	// every protect and verify line: users without a verified email are
+	// refused (403 EMAIL_NOT_VERIFIED).
+	RequireVerifiedEmail bool `json:"require_verified_email,omitempty"`
 	// Registration is self-service sign-up (registration.go).
 	Registration *RegistrationConfig `json:"registration,omitempty"`
 	// Account switches the self-service export and deletion (account.go).
@@ -270,12 +274,13 @@ func (a *App) acquire(ctx caddy.Context) error {
 		// /auth/verify believes forwarded headers from these only.
 		TrustedForwarder: trustedForwarder,
 
-		OAuth:          providers,
-		OAuthStateKeys: a.ring.VerifyKeys("oauth-state"),
-		PasswordReset:  a.passwordReset(),
-		Passwordless:   a.passwordless(),
-		Registration:   reg,
-		Account:        a.account(),
+		OAuth:                providers,
+		OAuthStateKeys:       a.ring.VerifyKeys("oauth-state"),
+		PasswordReset:        a.passwordReset(),
+		Passwordless:         a.passwordless(),
+		Registration:         reg,
+		RequireVerifiedEmail: a.RequireVerifiedEmail,
+		Account:              a.account(),
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

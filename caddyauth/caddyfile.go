@@ -274,6 +274,17 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Account = c
+		case "require":
+			// `require verified_email`: the default of every protect and
+			// verify line.
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if v != "verified_email" {
+				return nil, d.Errf("caddyauth: require %q: only `require verified_email` is a global default (`require mfa` belongs to protect, or `mfa { required }`)", v)
+			}
+			app.RequireVerifiedEmail = true
 		case "registration":
 			c, err := parseRegistration(d)
 			if err != nil {

@@ -90,6 +90,7 @@ func (s *Service) NewGuard(cfg GuardConfig) (*Guard, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.RequireVerifiedEmail = cfg.RequireVerifiedEmail || s.cfg.RequireVerifiedEmail
 	g := &Guard{s: s, cfg: cfg, portal: s.Portal(cfg.Base), exact: map[string]bool{}, trustKeys: trustKeys}
 	for _, p := range cfg.Public {
 		if !strings.HasPrefix(p, "/") {

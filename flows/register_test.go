@@ -220,7 +220,11 @@ func TestRegisterApproval(t *testing.T) {
 }
 
 func TestRequireVerifiedEmail(t *testing.T) {
-	e := newEnv(t, Config{}, GuardConfig{RequireVerifiedEmail: true})
+	t.Run("site", func(t *testing.T) { requireVerifiedEmail(t, newEnv(t, Config{}, GuardConfig{RequireVerifiedEmail: true})) })
+	t.Run("global default", func(t *testing.T) { requireVerifiedEmail(t, newEnv(t, Config{RequireVerifiedEmail: true}, GuardConfig{})) })
+}
+
+func requireVerifiedEmail(t *testing.T, e *env) {
 	c := e.login(alicePW)
 	if got := decodeErr(t, e.do(withCookie(jsonReq("GET", "/app", ""), c))); got.Code != CodeEmailNotVerified {
 		t.Fatalf("unverified alice on a require verified_email site: %+v", got)

@@ -98,6 +98,9 @@ type Config struct {
 	Passwordless PasswordlessConfig
 	// Registration is self-service sign-up (register.go).
 	Registration RegistrationConfig
+	// RequireVerifiedEmail is the default of every guard's
+	// RequireVerifiedEmail (`require verified_email` in the global block).
+	RequireVerifiedEmail bool
 	// SendFloor is the least time a forgot-password (or passwordless
 	// send) answer takes, for
 	// every identifier alike (default 400ms; negative: none, for tests).
