@@ -135,6 +135,11 @@ func (p *portal) registerAccount(r *http.Request, acc *Accounts, na NewAccount, 
 	existing, err := p.s.deps.Users.UserByEmail(ctx, na.Email)
 	switch {
 	case err == nil:
+		// The same work as a new account (its password is hashed), so
+		// the time does not tell a taken address either.
+		if _, herr := acc.Hasher.Hash(ctx, na.Password); herr != nil {
+			return herr
+		}
 		p.s.audit(r, audit.Event{Type: audit.RegistrationRefused, UserID: existing.ID, Email: existing.Email, Reason: "account_exists"})
 		return p.s.notify(ctx, notify.Message{
 			Kind: notify.KindAccountExists, Channel: notify.Email, To: existing.Email, UserID: existing.ID,

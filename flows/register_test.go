@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyauth/gateway/internal/audit"
 	"github.com/caddyauth/gateway/internal/notify"
@@ -220,8 +223,12 @@ func TestRegisterApproval(t *testing.T) {
 }
 
 func TestRequireVerifiedEmail(t *testing.T) {
-	t.Run("site", func(t *testing.T) { requireVerifiedEmail(t, newEnv(t, Config{}, GuardConfig{RequireVerifiedEmail: true})) })
-	t.Run("global default", func(t *testing.T) { requireVerifiedEmail(t, newEnv(t, Config{RequireVerifiedEmail: true}, GuardConfig{})) })
+	t.Run("site", func(t *testing.T) {
+		requireVerifiedEmail(t, newEnv(t, Config{}, GuardConfig{RequireVerifiedEmail: true}))
+	})
+	t.Run("global default", func(t *testing.T) {
+		requireVerifiedEmail(t, newEnv(t, Config{RequireVerifiedEmail: true}, GuardConfig{}))
+	})
 }
 
 func requireVerifiedEmail(t *testing.T, e *env) {
@@ -318,4 +325,81 @@ func TestChangeEmail(t *testing.T) {
 	if got := decodeErr(t, m.do(withCookie(jsonReq("POST", "/auth/change-email", `{"new_email":"bob@example.test","current_password":"an entirely new passphrase for alice"}`), c))); got.Code != CodeEmailTaken {
 		t.Fatalf("taken address: %+v", got)
 	}
+}
+
+// TestRegisterTiming: a taken and a free address take the same time (the
+// floor, and the password hashed either way).
+func TestRegisterTiming(t *testing.T) {
+	const floor = 80 * time.Millisecond
+	m := newResetEnv(t, func(c *Config) { c.SendFloor = floor; c.Registration = RegistrationConfig{On: true} }, nil)
+	measure := func(email string) time.Duration {
+		start := time.Now()
+		if res := m.register(email); res.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %d", email, res.StatusCode)
+		}
+		return time.Since(start)
+	}
+	var taken, free time.Duration
+	const rounds = 5
+	for i := range rounds {
+		taken += measure("alice@example.test")
+		free += measure("free" + strconv.Itoa(i) + "@corp.test")
+	}
+	taken, free = taken/rounds, free/rounds
+	if taken < floor || free < floor {
+		t.Fatalf("answers before the floor: taken %v, free %v", taken, free)
+	}
+	if d := taken - free; d > 20*time.Millisecond || d < -20*time.Millisecond {
+		t.Fatalf("taken %v vs free %v: differ by %v", taken, free, d)
+	}
+}
+
+// TestRegisterStoreFailures: a store that cannot answer at lookup or
+// creation fails closed (503) and makes nothing; a verification whose
+// store fails leaves the grant for a retry.
+func TestRegisterStoreFailures(t *testing.T) {
+	m := newRegisterEnv(t, RegistrationConfig{})
+	down := &flakyUsers{UserStore: m.mem}
+	m.svc.deps.Users = down
+	down.fail.Store(true)
+	res := m.register("new@corp.test")
+	if got := decodeErr(t, res); res.StatusCode != 503 || got.Code != CodeStoreUnavailable {
+		t.Fatalf("store down at sign-up: %d %+v", res.StatusCode, got)
+	}
+	down.fail.Store(false)
+	if _, err := m.mem.UserByEmail(context.Background(), "new@corp.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an account was made while the store failed: %v", err)
+	}
+	if res := m.register("new@corp.test"); res.StatusCode != http.StatusAccepted {
+		t.Fatal(res.StatusCode)
+	}
+	tok, _ := verificationMessage(t, m.queue)
+	down.failUpdate.Store(true)
+	if got := decodeErr(t, m.do(jsonReq("POST", "/auth/verify-email", `{"token":"`+tok+`"}`))); got.Code != CodeStoreUnavailable {
+		t.Fatalf("store down at verification: %+v", got)
+	}
+	down.failUpdate.Store(false)
+	if u, _ := m.mem.UserByEmail(context.Background(), "new@corp.test"); u.Status != store.StatusPending {
+		t.Fatalf("status after a failed verification: %s", u.Status)
+	}
+}
+
+// flakyUsers fails lookups (fail) or writes (failUpdate) on demand.
+type flakyUsers struct {
+	store.UserStore
+	fail, failUpdate atomic.Bool
+}
+
+func (f *flakyUsers) UserByEmail(ctx context.Context, e string) (*store.User, error) {
+	if f.fail.Load() {
+		return nil, store.ErrUnavailable
+	}
+	return f.UserStore.UserByEmail(ctx, e)
+}
+
+func (f *flakyUsers) UpdateUser(ctx context.Context, u *store.User) error {
+	if f.failUpdate.Load() {
+		return store.ErrUnavailable
+	}
+	return f.UserStore.UpdateUser(ctx, u)
 }
