@@ -279,7 +279,7 @@ func userCommand() *cobra.Command {
 	user.AddCommand(add, list,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
-		passwd, inviteCommand())
+		passwd, inviteCommand(), importCommand())
 	user.AddCommand(adminUserCommands()...)
 	return user
 }
