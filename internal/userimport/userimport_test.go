@@ -29,8 +29,8 @@ func TestCSV(t *testing.T) {
 
 func TestCSVErrors(t *testing.T) {
 	for in, line := range map[string]int{
-		"email,password\nx@example.com,h\n":     1, // unknown column
-		"name\nAnn\n":                           1, // no email column
+		"email,password\nx@example.com,h\n":      1, // unknown column
+		"name\nAnn\n":                            1, // no email column
 		"email,name\na@example.com,A\nb@x.com\n": 3, // field count
 		"email,name\na@example.com,\"A\n":        2, // open quote
 	} {
