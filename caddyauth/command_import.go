@@ -3,7 +3,6 @@ package caddyauth
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -92,16 +91,15 @@ func runImport(c *cobra.Command, args []string) error {
 }
 
 func readImportFile(c *cobra.Command, name string) ([]userimport.Row, error) {
-	var r io.Reader = c.InOrStdin()
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+	if name == "-" {
+		return userimport.Parse(name, c.InOrStdin())
 	}
-	return userimport.Parse(name, r)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return userimport.Parse(name, f)
 }
 
 // importRefused says that nothing was written, then every reason.

@@ -153,7 +153,7 @@ func parseJSON(data []byte) ([]Row, error) {
 		}
 		rec, err := decodeRecord(b)
 		if err != nil {
-			bad = append(bad, &LineError{line, fmt.Errorf("not a JSON object with email, name, phone, groups, password_hash: %v", err)})
+			bad = append(bad, &LineError{line, fmt.Errorf("not a JSON object with email, name, phone, groups, password_hash: %w", err)})
 			continue
 		}
 		rows = append(rows, rec.row(line))
@@ -187,7 +187,7 @@ func parseJSONArray(data []byte) ([]Row, error) {
 		line := lineAt(data, start)
 		rec, err := decodeRecord(raw)
 		if err != nil {
-			bad = append(bad, &LineError{line, fmt.Errorf("not a JSON object with email, name, phone, groups, password_hash: %v", err)})
+			bad = append(bad, &LineError{line, fmt.Errorf("not a JSON object with email, name, phone, groups, password_hash: %w", err)})
 			continue
 		}
 		rows = append(rows, rec.row(line))

@@ -72,8 +72,12 @@ func TestJSONArray(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	for _, c := range []struct{ name, head, want string }{
-		{"u.jsonl", "email", FormatJSON}, {"u.JSON", "", FormatJSON}, {"u.csv", "{", FormatCSV},
-		{"dump", "  {\"email\"", FormatJSON}, {"dump", "[", FormatJSON}, {"-", "email,name", FormatCSV},
+		{"u.jsonl", "email", FormatJSON},
+		{"u.JSON", "", FormatJSON},
+		{"u.csv", "{", FormatCSV},
+		{"dump", "  {\"email\"", FormatJSON},
+		{"dump", "[", FormatJSON},
+		{"-", "email,name", FormatCSV},
 	} {
 		if got := Detect(c.name, []byte(c.head)); got != c.want {
 			t.Errorf("Detect(%q, %q) = %s", c.name, c.head, got)
