@@ -286,7 +286,7 @@ func userCommand() *cobra.Command {
 	user.AddCommand(add, list,
 		setStatus("disable", store.StatusDisabled, "Disable a user and end their sessions"),
 		setStatus("enable", store.StatusActive, "Enable a disabled user"),
-		passwd, inviteCommand(), approveCommand())
+		passwd, inviteCommand(), approveCommand(), importCommand())
 	user.AddCommand(adminUserCommands()...)
 	return user
 }

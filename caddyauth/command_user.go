@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/caddyauth/gateway/flows"
+	"github.com/caddyauth/gateway/internal/password"
 	"github.com/caddyauth/gateway/store"
 )
 
@@ -40,6 +41,12 @@ func adminUserCommands() []*cobra.Command {
 				fmt.Fprintf(tw, "groups\t%s\n", strings.Join(u.Groups, ","))
 				fmt.Fprintf(tw, "status\t%s\n", u.Status)
 				fmt.Fprintf(tw, "password\t%v\n", u.PasswordHash != "")
+				if u.PasswordHash != "" {
+					// An imported hash stays in its format until the
+					// user's next sign-in rehashes it to argon2id.
+					fmt.Fprintf(tw, "password hash\t%s\n", orUnknown(password.Scheme(u.PasswordHash)))
+				}
+				fmt.Fprintf(tw, "email verified\t%v\n", !u.EmailVerifiedAt.IsZero())
 				fmt.Fprintf(tw, "created\t%s\n", u.CreatedAt.UTC().Format(time.RFC3339))
 				fmt.Fprintf(tw, "updated\t%s\n", u.UpdatedAt.UTC().Format(time.RFC3339))
 				if err := tw.Flush(); err != nil {
@@ -171,4 +178,11 @@ func adminUserCommands() []*cobra.Command {
 	}
 	configFlags(resetMFA)
 	return []*cobra.Command{show, del, logoutAll, unlock, resetMFA}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

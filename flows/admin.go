@@ -43,6 +43,7 @@ var (
 func (p *portal) adminRoutes(mux *http.ServeMux) {
 	a := p.base + "/admin"
 	mux.HandleFunc("GET "+a+"/users", p.admin(p.adminListUsers))
+	mux.HandleFunc("POST "+a+"/users", p.admin(p.adminCreateUser))
 	mux.HandleFunc("GET "+a+"/users/{id}", p.admin(p.adminGetUser))
 	mux.HandleFunc("DELETE "+a+"/users/{id}", p.admin(p.adminDeleteUser))
 	mux.HandleFunc("POST "+a+"/users/{id}/disable", p.admin(p.adminSetStatus(store.StatusDisabled)))

@@ -234,11 +234,17 @@ func (p *portal) login(w http.ResponseWriter, r *http.Request) {
 	if err := att.Succeeded(ctx); err != nil {
 		p.s.log.Warn("lockout not cleared after a successful login", zapErr(err))
 	}
+	// An imported hash (bcrypt, PBKDF2, scrypt, argon2i) or argon2id with
+	// weaker parameters is replaced now that the password is known: only
+	// the hash is written (SetPasswordHash), so no session ends.
 	if p.s.deps.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := p.s.deps.Hasher.Hash(ctx, in.Password); err == nil {
-			u.PasswordHash = h
+			from := password.Scheme(u.PasswordHash)
 			if err := p.s.deps.Users.SetPasswordHash(ctx, u.ID, h, p.s.cfg.Now()); err != nil {
 				p.s.log.Warn("password rehash not saved", zapUser(u.ID), zapErr(err))
+			} else {
+				u.PasswordHash = h
+				p.s.log.Info("password rehashed to argon2id", zapUser(u.ID), zap.String("from", from))
 			}
 		}
 	}

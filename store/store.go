@@ -39,13 +39,16 @@ const (
 // User is an account. Email is stored normalised (lower case); Phone is E.164
 // or empty.
 type User struct {
-	ID           string
-	Email        string
-	Phone        string
-	Name         string
-	Groups       []string
-	Status       string
-	PasswordHash string // PHC string ("$argon2id$..."); empty: no password login
+	ID     string
+	Email  string
+	Phone  string
+	Name   string
+	Groups []string
+	Status string
+	// PasswordHash is an encoded hash: "$argon2id$..." (PHC), or a format
+	// an import brought (password.Scheme names them) until the next
+	// sign-in rehashes it; empty: no password login.
+	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// PasswordChangedAt is when the password last changed in a way that

@@ -1,4 +1,5 @@
-// Package password hashes and verifies passwords with argon2id.
+// Package password hashes passwords with argon2id and verifies them in
+// argon2id and in the formats imported accounts bring (formats.go).
 //
 // Hashing is memory-hard by design (19 MiB per hash at the OWASP floor), so
 // a flood of logins could exhaust memory; a semaphore bounds how many hashes
@@ -8,13 +9,10 @@ package password
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
-	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -100,9 +98,13 @@ func (h *Hasher) hash(pw []byte) string {
 		argon2.Version, p.Memory, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key))
 }
 
-// Verify checks pw against a PHC hash. An empty encoded hash (unknown user,
-// or an account without a password) is checked against a dummy hash so the
-// answer takes the same time, and then fails with ErrMismatch.
+// Verify checks pw against an encoded hash in any format Scheme names
+// (this package's argon2id, or one imported from an earlier application:
+// see formats.go). An empty encoded hash (unknown user, or an account
+// without a password) is checked against a dummy hash so the answer takes
+// the same time, and then fails with ErrMismatch. A hash outside the
+// bounds (bounds.go) is ErrMalformed and costs nothing. After a success,
+// NeedsRehash says whether to store a fresh argon2id hash.
 func (h *Hasher) Verify(ctx context.Context, encoded, pw string) error {
 	if len(pw) > MaxLength {
 		return ErrTooLong
@@ -111,74 +113,28 @@ func (h *Hasher) Verify(ctx context.Context, encoded, pw string) error {
 	if !known {
 		encoded = h.dummy
 	}
-	p, salt, want, err := decode(encoded)
+	p, err := parse(encoded)
 	if err != nil {
 		return err
 	}
 	if err := h.acquire(ctx); err != nil {
 		return err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	ok := p.match([]byte(pw))
 	h.release()
-	if subtle.ConstantTimeCompare(got, want) != 1 || !known {
+	if !ok || !known {
 		return ErrMismatch
 	}
 	return nil
 }
 
-// NeedsRehash reports whether encoded was made with weaker parameters than
-// the hasher's, so a successful login can upgrade it.
+// NeedsRehash reports whether encoded should be replaced by a fresh hash
+// once its password is known: it is in another format than argon2id (an
+// imported hash), or argon2id with weaker parameters than the hasher's.
 func (h *Hasher) NeedsRehash(encoded string) bool {
-	p, _, _, err := decode(encoded)
-	if err != nil {
+	p, err := parse(encoded)
+	if err != nil || p.scheme != SchemeArgon2id {
 		return true
 	}
-	return p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads
-}
-
-// decode parses "$argon2id$v=19$m=..,t=..,p=..$salt$key". Limits on the
-// parameters stop a tampered row from making one verification take minutes
-// or gigabytes.
-func decode(s string) (Params, []byte, []byte, error) {
-	var p Params
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return p, nil, nil, ErrMalformed
-	}
-	for _, kv := range strings.Split(parts[3], ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return p, nil, nil, ErrMalformed
-		}
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return p, nil, nil, ErrMalformed
-		}
-		switch k {
-		case "m":
-			p.Memory = uint32(n)
-		case "t":
-			p.Time = uint32(n)
-		case "p":
-			if n > 255 {
-				return p, nil, nil, ErrMalformed
-			}
-			p.Threads = uint8(n)
-		default:
-			return p, nil, nil, ErrMalformed
-		}
-	}
-	if p.Memory < 8 || p.Memory > 1<<21 || p.Time < 1 || p.Time > 64 || p.Threads < 1 {
-		return p, nil, nil, ErrMalformed
-	}
-	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 {
-		return p, nil, nil, ErrMalformed
-	}
-	key, err := enc.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > 128 {
-		return p, nil, nil, ErrMalformed
-	}
-	return p, salt, key, nil
+	return p.argon.Memory < h.params.Memory || p.argon.Time < h.params.Time || p.argon.Threads < h.params.Threads
 }

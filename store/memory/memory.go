@@ -37,6 +37,7 @@ type Store struct {
 
 var (
 	_ store.UserStore    = (*Store)(nil)
+	_ store.UserImporter = (*Store)(nil)
 	_ store.SessionStore = (*Store)(nil)
 	_ store.TokenStore   = (*Store)(nil)
 )
@@ -116,6 +117,48 @@ func (m *Store) createUser(u *store.User, onlyFirst bool) error {
 	}
 	m.byEmail[c.Email] = c.ID
 	m.users[c.ID] = c
+	return nil
+}
+
+// CreateUsers inserts every user of us or none (store.UserImporter): all
+// are checked under the lock before the first is stored.
+func (m *Store) CreateUsers(_ context.Context, us []*store.User) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids, emails, phones := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, u := range us {
+		e := normEmail(u.Email)
+		_, idTaken := m.users[u.ID]
+		_, emailTaken := m.byEmail[e]
+		_, phoneTaken := m.byPhone[u.Phone]
+		switch {
+		case u.ID == "":
+			return fmt.Errorf("memory: create users: empty id")
+		case idTaken || ids[u.ID]:
+			return fmt.Errorf("memory: user id %q: %w", u.ID, store.ErrConflict)
+		case emailTaken || emails[e]:
+			return fmt.Errorf("memory: email %s taken: %w", e, store.ErrConflict)
+		case u.Phone != "" && (phoneTaken || phones[u.Phone]):
+			return fmt.Errorf("memory: phone taken: %w", store.ErrConflict)
+		}
+		ids[u.ID], emails[e], phones[u.Phone] = true, true, true
+	}
+	now := time.Now()
+	for _, u := range us {
+		c := copyUser(u)
+		c.Email = normEmail(c.Email)
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = now
+		}
+		if c.UpdatedAt.IsZero() {
+			c.UpdatedAt = c.CreatedAt
+		}
+		if c.Phone != "" {
+			m.byPhone[c.Phone] = c.ID
+		}
+		m.byEmail[c.Email] = c.ID
+		m.users[c.ID] = c
+	}
 	return nil
 }
 

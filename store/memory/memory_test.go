@@ -61,3 +61,7 @@ func TestAPIKeyStore(t *testing.T) {
 func TestOutboxStore(t *testing.T) {
 	storetest.TestOutboxStore(t, func(*testing.T) (store.OutboxStore, storetest.AddUser) { return memory.NewOutbox(), noUser })
 }
+
+func TestUserImporter(t *testing.T) {
+	storetest.TestUserImporter(t, func(*testing.T) storetest.ImportStores { return memory.New() })
+}

@@ -46,6 +46,7 @@ type DB struct {
 
 var (
 	_ store.UserStore    = (*DB)(nil)
+	_ store.UserImporter = (*DB)(nil)
 	_ store.SessionStore = (*DB)(nil)
 	_ store.TokenStore   = (*DB)(nil)
 )

@@ -363,3 +363,7 @@ func TestDeleteUserTokens(t *testing.T) {
 func TestInvitationStore(t *testing.T) {
 	storetest.TestInvitationStore(t, func(t *testing.T) storetest.InvitationStores { return openTemp(t) })
 }
+
+func TestUserImporter(t *testing.T) {
+	storetest.TestUserImporter(t, func(t *testing.T) storetest.ImportStores { return openTemp(t) })
+}

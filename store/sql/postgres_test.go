@@ -285,3 +285,7 @@ func TestPGClosedFailsClosed(t *testing.T) {
 func TestPGInvitationStore(t *testing.T) {
 	storetest.TestInvitationStore(t, func(t *testing.T) storetest.InvitationStores { return openPG(t) })
 }
+
+func TestPGUserImporter(t *testing.T) {
+	storetest.TestUserImporter(t, func(t *testing.T) storetest.ImportStores { return openPG(t) })
+}

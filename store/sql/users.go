@@ -252,3 +252,23 @@ func rowOr(res sql.Result, err, none error) error {
 	}
 	return nil
 }
+
+// CreateUsers inserts every user of us in one transaction: all or none
+// (store.UserImporter).
+func (d *DB) CreateUsers(ctx context.Context, us []*store.User) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrap("create users", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, u := range us {
+		args, err := userRow(u)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create users: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, d.q(insertUser), args...); err != nil {
+			return d.wrap("create users: "+normEmail(u.Email), err)
+		}
+	}
+	return d.wrap("create users", tx.Commit())
+}
