@@ -111,6 +111,9 @@ type App struct {
 	Passwordless *PasswordlessConfig `json:"passwordless,omitempty"`
 	// Registration is self-service sign-up (registration.go).
 	Registration *RegistrationConfig `json:"registration,omitempty"`
+	// Password adds checks of new passwords to the policy: the
+	// breached-password lookup (breach.go).
+	Password *PasswordConfig `json:"password,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -246,6 +249,10 @@ func (a *App) acquire(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	breach, err := a.breachCheck(nil)
+	if err != nil {
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -273,6 +280,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		PasswordReset:  a.passwordReset(),
 		Passwordless:   a.passwordless(),
 		Registration:   reg,
+		Breach:         breach,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

@@ -25,7 +25,7 @@ var ErrBreachUnavailable = errors.New("password: breach range server unavailable
 
 // ErrBreached: the range server knows the password from a data breach
 // (a reason for refusing a new password, like the policy's Err*).
-var ErrBreached = errors.New("password: appears in a data breach")
+var ErrBreached = errors.New("password has appeared in a data breach (the breach_check range server knows it): choose another")
 
 // breachClient follows no redirect: the prefix goes to the configured
 // server and nowhere else (a redirect is an unusable answer).
