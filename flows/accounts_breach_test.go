@@ -353,3 +353,47 @@ func TestBreachCheckOnError(t *testing.T) {
 	}
 	m.login(resetPW)
 }
+
+// TestBreachCheckRegister: sign-up refuses a breached password alike for
+// a free and a taken address (the answer tells neither), looks it up once
+// per attempt (not again in Draft), makes no account, and accepts a fresh
+// one; with the range server down and on_error refuse it answers 503.
+func TestBreachCheckRegister(t *testing.T) {
+	rs := newRangeSrv(t)
+	m := newResetEnv(t, func(c *Config) {
+		c.Registration = RegistrationConfig{On: true}
+		c.Breach = breachConfig(rs.URL, true)
+	}, nil)
+	reg := func(email, pw string) *http.Response {
+		return m.do(jsonReq("POST", "/auth/register", `{"email":"`+email+`","password":"`+pw+`","name":"New Comer"}`))
+	}
+	var bodies []string
+	for _, email := range []string{"new@corp.test", "alice@example.test"} {
+		res := reg(email, breachedPW)
+		b := decodeErr(t, res)
+		bodies = append(bodies, fmt.Sprintf("%d %+v", res.StatusCode, b))
+		if res.StatusCode != http.StatusBadRequest || b.Code != CodeInvalidInput || !strings.Contains(b.Message, "breach") {
+			t.Fatalf("%s, breached: %d %+v", email, res.StatusCode, b)
+		}
+	}
+	if bodies[0] != bodies[1] {
+		t.Fatalf("a free and a taken address answered differently:\n%s\n%s", bodies[0], bodies[1])
+	}
+	if _, err := m.mem.UserByEmail(context.Background(), "new@corp.test"); err == nil {
+		t.Fatal("a refused sign-up made an account")
+	}
+	if p := rs.asked(); len(p) != 2 {
+		t.Fatalf("%d lookups for two attempts, want 2", len(p))
+	}
+	if res := reg("new@corp.test", newcomerPW); res.StatusCode != http.StatusAccepted {
+		t.Fatalf("fresh password: %d %+v", res.StatusCode, decodeErr(t, res))
+	}
+	if p := rs.asked(); len(p) != 1 {
+		t.Fatalf("%d lookups for one sign-up, want 1 (Draft must not ask again)", len(p))
+	}
+	rs.Close()
+	res := reg("other@corp.test", newcomerPW)
+	if e := decodeErr(t, res); res.StatusCode != http.StatusServiceUnavailable || e.Code != CodeBreachCheckUnavailable {
+		t.Fatalf("server down, refuse: %d %+v", res.StatusCode, e)
+	}
+}
