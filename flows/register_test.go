@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -213,7 +214,7 @@ func TestRegisterApproval(t *testing.T) {
 	if res := m.do(withCookie(jsonReq("GET", "/app", ""), c)); res.StatusCode != 200 {
 		t.Fatalf("approved at /app: %d", res.StatusCode)
 	}
-	if err := m.svc.Accounts().Approve(context.Background(), Actor{ID: ActorCLI}, u); err != ErrNotAwaitingApproval {
+	if err := m.svc.Accounts().Approve(context.Background(), Actor{ID: ActorCLI}, u); !errors.Is(err, ErrNotAwaitingApproval) {
 		t.Errorf("approve twice: %v", err)
 	}
 }
