@@ -117,6 +117,9 @@ type App struct {
 	Registration *RegistrationConfig `json:"registration,omitempty"`
 	// Account switches the self-service export and deletion (account.go).
 	Account *AccountConfig `json:"account,omitempty"`
+	// Password adds checks of new passwords to the policy: the
+	// breached-password lookup (breach.go).
+	Password *PasswordConfig `json:"password,omitempty"`
 
 	service  *flows.Service
 	ring     *keys.Ring // purpose keys: ring.Key("totp"), ring.Key("audit")...
@@ -252,6 +255,10 @@ func (a *App) acquire(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	breach, err := a.breachCheck(nil)
+	if err != nil {
+		return err
+	}
 	a.service, err = flows.New(flows.Config{
 		Cookie: flows.CookieConfig{
 			Name:     flows.CookieName(ck.Name, ck.Domain, ck.Insecure),
@@ -281,6 +288,7 @@ func (a *App) acquire(ctx caddy.Context) error {
 		Registration:         reg,
 		RequireVerifiedEmail: a.RequireVerifiedEmail,
 		Account:              a.account(),
+		Breach:               breach,
 	}, flows.Deps{
 		Users:    a.users,
 		Tokens:   a.stores.tokens,

@@ -121,6 +121,7 @@ func (a *App) logStartup(ctx context.Context) {
 		zap.Int("lockout_after", a.effectiveLimits.LockoutMax),
 		zap.Strings("cors_origins", a.corsOrigins()),
 		zap.String("mfa", a.mfaPolicy()),
+		zap.String("breach_check", a.describeBreachCheck()),
 		zap.String("mfa_rate", a.effectiveLimits.MFA.String()),
 		zap.Strings("audit_sinks", a.auditSinks()),
 		zap.String("email", a.Email.describe()),

@@ -81,6 +81,7 @@ func init() {
 //	    passwordless email [sms] [{ ttl 10m }]
 //	    account { export on|off  delete on|off }   # account.go; default on
 //	    registration on|off [{ domains <d>...  disposable block|flag|off  disposable_file <path>  approval }]   # registration.go
+//	    password { breach_check <url> [{ timeout 2s  on_error allow|refuse }] }   # breach.go
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -297,6 +298,15 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.PasswordReset = c
+		case "password":
+			if app.Password != nil {
+				return nil, d.Err("caddyauth: the password option may appear only once")
+			}
+			c, err := parsePassword(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Password = c
 		case "message_templates":
 			v, err := oneArg(d)
 			if err != nil {

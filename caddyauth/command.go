@@ -52,6 +52,8 @@ type cliEnv struct {
 	// the database when the secret resolves, else a recorder that fails.
 	audit audit.Recorder
 	chain *audit.Chain // closed by Close (flushes the sinks)
+	// breach is the config's breached-password check (nil: none).
+	breach *flows.BreachCheck
 }
 
 // record writes an audit event for a CLI action. A failure is reported on
@@ -113,6 +115,12 @@ func loadEnv(c *cobra.Command) (*cliEnv, error) {
 		return nil, err
 	}
 	env := &cliEnv{app: app, db: b.db, stores: b}
+	if env.breach, err = app.breachCheck(func(err error) {
+		fmt.Fprintf(c.ErrOrStderr(), "warning: the breached-password check could not be done (on_error allow: the password is accepted): %v\n", err)
+	}); err != nil {
+		b.Close()
+		return nil, err
+	}
 	env.openAudit()
 	return env, nil
 }
@@ -157,7 +165,7 @@ func userCommand() *cobra.Command {
 			}
 			u, err := acc.Draft(c.Context(), in)
 			if err != nil {
-				return err
+				return cliPasswordError(err)
 			}
 			u.MustChangePassword, _ = c.Flags().GetBool("must-change-password")
 			// The operator vouches for the phone only when they say so:
@@ -265,7 +273,7 @@ func userCommand() *cobra.Command {
 				} else if errors.Is(err, flows.ErrDevicesNotForgotten) {
 					return fmt.Errorf("password changed, but forgetting trusted devices failed: %w", cause)
 				} else if err != nil {
-					return err
+					return cliPasswordError(err)
 				}
 				env.recordRevoked(c.Context(), u, n)
 				fmt.Fprintf(c.OutOrStdout(), "password changed for %s; %d session(s) revoked, trusted devices forgotten\n", u.Email, n)

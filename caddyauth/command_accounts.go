@@ -19,7 +19,7 @@ func (e *cliEnv) accounts() *flows.Accounts {
 		Users: e.db, MFA: e.db, APIKeys: e.db, Sessions: revokerFunc(e.revokeSessions),
 		Lockouts: flows.StoreLockouts{Store: e.db, Now: time.Now},
 		Hasher:   password.New(password.DefaultParams, 1), Audit: cliRecorder{e}, Now: time.Now,
-		ContextWords: e.app.ContextWords,
+		ContextWords: e.app.ContextWords, Breach: e.breach,
 	}
 }
 

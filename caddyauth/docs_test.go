@@ -44,14 +44,14 @@ func parserKeywords(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	var decls []ast.Decl
-	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go", "account.go"} {
+	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go", "account.go", "breach.go", "registration.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		decls = append(decls, f.Decls...)
 	}
-	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true, "parseAccount": true}
+	parsers := map[string]bool{"parseAppOption": true, "parseCookie": true, "parseHSTS": true, "parseProtect": true, "parsePortal": true, "parseRateLimit": true, "parseCORS": true, "parseMFA": true, "parseAudit": true, "parseOAuth": true, "parseSender": true, "parseOutbox": true, "parseTokens": true, "parseSessionsRedis": true, "parseAccount": true, "parsePassword": true, "parseBreachCheck": true, "parseRegistration": true}
 	var keywords []string
 	for _, decl := range decls {
 		fn, ok := decl.(*ast.FuncDecl)
@@ -139,6 +139,8 @@ var docContexts = []string{
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\taccount {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\toidc corp {\n\t\t\tissuer https://sso.example.com\n\t\t\tclient_id a\n\t\t\tclient_secret b\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\temail smtp smtp://mail.example.com:587 {\n\t\t\tfrom no-reply@example.com\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\tpassword {\n%s\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t\tpassword {\n\t\t\tbreach_check https://api.pwnedpasswords.com {\n%s\n\t\t\t}\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t}\n}\n:80 {\n%s\n\trespond ok\n}\n",
 	"{\n\tcaddyauth {\n\t\tsecret " + testSecret + "\n\t}\n}\n:80 {\n\tprotect {\n%s\n\t}\n\trespond ok\n}\n",
 }

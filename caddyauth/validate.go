@@ -72,6 +72,7 @@ func (a *App) configProblems() []error {
 	errs = append(errs, a.passwordResetProblems()...)
 	errs = append(errs, a.passwordlessProblems()...)
 	errs = append(errs, a.registrationProblems()...)
+	errs = append(errs, a.passwordProblems()...)
 	return append(errs, a.deliveryProblems()...)
 }
 

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyauth/gateway/internal/password"
 )
 
 // jsonApp decodes an app config the way Caddy does for JSON users, who
@@ -44,6 +47,11 @@ func TestValidateJSONRefusals(t *testing.T) {
 		{`{"sessions":{"backend":"redis","cluster":["h:7000"],"password":"x{env.P}"}}`, "sessions redis password: a placeholder must be the whole value"},
 		{`{"sessions":{"backend":"redis","sentinel":{"master":"m","addresses":["h:1"],"password":"{file./p}x"}}}`, "sessions redis sentinel_password: a placeholder must be the whole value"},
 		{`{"session_cache":"10s"}`, "session_cache must be between"},
+		{`{"password":{"breach_check":{}}}`, "password breach_check needs a URL"},
+		{`{"password":{"breach_check":{"url":"range.example.com"}}}`, `password breach_check "range.example.com" is not an http(s) URL`},
+		{`{"password":{"breach_check":{"url":"https://range.example.com?k=1"}}}`, "without credentials, query or fragment"},
+		{`{"password":{"breach_check":{"url":"https://range.example.com","timeout":"50ms"}}}`, "password breach_check timeout must be between 100ms and 10s"},
+		{`{"password":{"breach_check":{"url":"https://range.example.com","on_error":"Refuse"}}}`, `password breach_check on_error "Refuse"`},
 		{`{"tokens":{"access_lifetime":"2h"}}`, "tokens access_lifetime must be between 1m and 1h"},
 		{`{"tokens":{"assertion_lifetime":"1s"}}`, "tokens assertion_lifetime must be between 10s and 10m"},
 		{`{"tokens":{"issuer":"my gateway"}}`, "tokens issuer must be"},
@@ -125,6 +133,10 @@ func TestValidateJSONAccepts(t *testing.T) {
 		`{"password_reset":{"off":true}}`,
 		`{"email":{"sender":"log"},"passwordless":{"channels":["email"],"ttl":"10m"}}`,
 		`{"password_reset":{"ttl":"15m"}}`,
+		`{"password":{}}`,
+		`{"password":{"breach_check":{"url":"https://api.pwnedpasswords.com"}}}`,
+		`{"password":{"breach_check":{"url":"{env.RANGE_URL}","timeout":"10s","on_error":"allow"}}}`,
+		`{"password":{"breach_check":{"url":"http://127.0.0.1:8080/pwned/","timeout":"100ms","on_error":"refuse"}}}`,
 		`{"lockout":{"max":100,"window":"1m","duration":"1m"}}`,
 		`{"rate_limit":{"off":true,"login_ip":"off"}}`,
 		`{"cors":{"origins":["https://App.example.com"]}}`,
@@ -191,5 +203,42 @@ func TestProvisionJudgesBeforeAcquiring(t *testing.T) {
 	}
 	if _, statErr := os.Stat(path); !errors.Is(statErr, os.ErrNotExist) {
 		t.Errorf("the database was opened before the config was judged: %v", statErr)
+	}
+}
+
+// TestBreachCheckBuilt: the option becomes the flows' check with its
+// timeout (2s by default) and on_error, a placeholder URL resolved and
+// judged once resolved; no option, no check.
+func TestBreachCheckBuilt(t *testing.T) {
+	if b, err := jsonApp(t, `{}`).breachCheck(nil); b != nil || err != nil {
+		t.Fatalf("no option: %v %v", b, err)
+	}
+	t.Setenv("CADDYAUTH_TEST_RANGE", "https://range.example.com/pwned")
+	for _, tc := range []struct {
+		json, url string
+		timeout   time.Duration
+		refuse    bool
+	}{
+		{`{"password":{"breach_check":{"url":"https://api.pwnedpasswords.com"}}}`, "https://api.pwnedpasswords.com", 2 * time.Second, false},
+		{`{"password":{"breach_check":{"url":"{env.CADDYAUTH_TEST_RANGE}","timeout":"500ms","on_error":"refuse"}}}`, "https://range.example.com/pwned", 500 * time.Millisecond, true},
+	} {
+		b, err := jsonApp(t, tc.json).breachCheck(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := b.Counter.(*password.BreachChecker)
+		if !ok || c.URL != tc.url || c.Timeout != tc.timeout || b.RefuseOnError != tc.refuse {
+			t.Fatalf("%s: built %+v %+v", tc.json, b, c)
+		}
+	}
+	t.Setenv("CADDYAUTH_TEST_RANGE", "ftp://range.example.com")
+	if _, err := jsonApp(t, `{"password":{"breach_check":{"url":"{env.CADDYAUTH_TEST_RANGE}"}}}`).breachCheck(nil); err == nil || !strings.Contains(err.Error(), "is not an http(s) URL") {
+		t.Fatalf("resolved to ftp: %v", err)
+	}
+	if _, err := jsonApp(t, `{"password":{"breach_check":{"url":"{env.CADDYAUTH_TEST_UNSET_RANGE}"}}}`).breachCheck(nil); err == nil {
+		t.Fatal("an unset placeholder built a check")
+	}
+	if d := jsonApp(t, `{"password":{"breach_check":{"url":"https://api.pwnedpasswords.com/x"}}}`).describeBreachCheck(); d != "https://api.pwnedpasswords.com (on_error allow)" {
+		t.Fatalf("describe %q", d)
 	}
 }

@@ -37,6 +37,9 @@ type Accounts struct {
 	// ContextWords are words a new password must not be built from,
 	// besides the account's email and name.
 	ContextWords []string
+	// Breach looks every new password up on a breached-password range
+	// server (nil: no such check).
+	Breach *BreachCheck
 }
 
 // SessionRevoker ends every session of a user, on every instance, and

@@ -12,9 +12,15 @@ import (
 // stored. Callers with a step between (setup consumes its token) store it
 // with Create or CreateFirst.
 func (a *Accounts) Draft(ctx context.Context, in NewAccount) (*store.User, error) {
-	if err := a.Check(&in); err != nil {
+	if err := a.Check(ctx, &in); err != nil {
 		return nil, err
 	}
+	return a.draft(ctx, in)
+}
+
+// draft is Draft for an account Check already accepted (one breach
+// lookup per password, not two).
+func (a *Accounts) draft(ctx context.Context, in NewAccount) (*store.User, error) {
 	hash := ""
 	if !in.NoPassword {
 		var err error

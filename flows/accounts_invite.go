@@ -45,7 +45,7 @@ type Invitation struct {
 // was never queued.
 func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invitation) (*store.User, bool, error) {
 	in.NoPassword, in.Password = true, ""
-	if err := a.Check(&in); err != nil {
+	if err := a.Check(ctx, &in); err != nil {
 		return nil, false, err
 	}
 	u, err := a.Users.UserByEmail(ctx, in.Email)
@@ -54,7 +54,7 @@ func (a *Accounts) Invite(ctx context.Context, by Actor, in NewAccount, inv Invi
 	case again && u.Status != store.StatusInvited:
 		return nil, false, ErrNotInvitable
 	case errors.Is(err, store.ErrNotFound):
-		if u, err = a.Draft(ctx, in); err != nil {
+		if u, err = a.draft(ctx, in); err != nil {
 			return nil, false, err
 		}
 		u.Status = store.StatusInvited

@@ -11,7 +11,7 @@ import (
 // sessions and forgets their trusted devices, and reports how many
 // sessions ended (an operator's reset: the CLI, later the admin API).
 func (a *Accounts) SetPassword(ctx context.Context, by Actor, u *store.User, pw string) (int, error) {
-	if err := a.CheckPassword(pw, u.Email, u.Name); err != nil {
+	if err := a.CheckPassword(ctx, pw, u.Email, u.Name); err != nil {
 		return 0, err
 	}
 	hash, err := a.Hasher.Hash(ctx, pw)

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -47,22 +48,36 @@ func CheckProfile(in *NewAccount) error {
 	return nil
 }
 
-// CheckPassword applies the new-password policy with the account's email
-// and name and the configured context words.
-func (a *Accounts) CheckPassword(pw, email, name string) error {
+// CheckPassword judges a new password: the policy with the account's email
+// and name and the configured context words, then (when configured) the
+// breached-password check. It is the one judge of every password a person
+// chooses. The error is a policy reason, password.ErrBreached, or one
+// wrapping password.ErrBreachUnavailable (the check failed and on_error
+// is refuse).
+func (a *Accounts) CheckPassword(ctx context.Context, pw, email, name string) error {
+	if err := a.CheckPasswordPolicy(pw, email, name); err != nil {
+		return err
+	}
+	return a.Breach.check(ctx, pw)
+}
+
+// CheckPasswordPolicy is CheckPassword without the breach check: the local
+// rules only, no network. For an early look before the caller is known
+// (a reset by code judges again with CheckPassword once the code is right).
+func (a *Accounts) CheckPasswordPolicy(pw, email, name string) error {
 	return CheckNewPassword(pw, append([]string{email, name}, a.ContextWords...)...)
 }
 
 // Check normalises in and judges every field, the password included
-// (with the account's email and name as context).
-func (a *Accounts) Check(in *NewAccount) error {
+// (with the account's email and name as context, CheckPassword).
+func (a *Accounts) Check(ctx context.Context, in *NewAccount) error {
 	if err := CheckProfile(in); err != nil {
 		return err
 	}
 	if in.NoPassword {
 		return nil
 	}
-	return a.CheckPassword(in.Password, in.Email, in.Name)
+	return a.CheckPassword(ctx, in.Password, in.Email, in.Name)
 }
 
 // GroupError names the group CheckProfile refused; it is ErrInvalidGroup.

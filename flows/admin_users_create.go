@@ -38,8 +38,8 @@ func (p *portal) adminCreateUser(w http.ResponseWriter, r *http.Request, admin *
 	if in.Password != nil {
 		na.Password = *in.Password
 	}
-	if err := acc.Check(&na); err != nil {
-		p.adminError(w, r, invalidInput(accountMessage(err)))
+	if err := acc.Check(ctx, &na); err != nil {
+		p.adminError(w, r, passwordRefusal(err))
 		return
 	}
 	if taken, err := p.accountTaken(r, na); err != nil {
@@ -67,7 +67,7 @@ func (p *portal) adminCreateUser(w http.ResponseWriter, r *http.Request, admin *
 		}
 		return
 	}
-	u, err := acc.Draft(ctx, na)
+	u, err := acc.draft(ctx, na) // Check passed: one breach lookup, not two
 	if err != nil {
 		p.adminStoreFailure(w, r, "admin create user", err)
 		return

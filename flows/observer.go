@@ -17,6 +17,9 @@ type Observer interface {
 	StoreError(op string)
 	// Limited: login_ip, login_identifier or lockout.
 	Limited(kind string)
+	// BreachCheck: one lookup of a new password on the breached-password
+	// range server; result breached, clean or unavailable.
+	BreachCheck(result string)
 }
 
 type nopObserver struct{}
@@ -26,3 +29,4 @@ func (nopObserver) Decision(string)                     {}
 func (nopObserver) Error(string)                        {}
 func (nopObserver) StoreError(string)                   {}
 func (nopObserver) Limited(string)                      {}
+func (nopObserver) BreachCheck(string)                  {}

@@ -113,8 +113,8 @@ func (p *portal) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	acc := p.s.Accounts()
-	if err := acc.CheckPassword(in.NewPassword, u.Email, u.Name); err != nil {
-		fail(invalidInput(PasswordMessage(err)))
+	if err := acc.CheckPassword(ctx, in.NewPassword, u.Email, u.Name); err != nil {
+		fail(passwordRefusal(err))
 		return
 	}
 	hash, err := p.s.deps.Hasher.Hash(ctx, in.NewPassword)

@@ -106,12 +106,19 @@ func (p *portal) register(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	if err := acc.CheckPassword(na.Password, na.Email, na.Name); err != nil {
-		fail(invalidInput(PasswordMessage(err)))
+	if err := acc.CheckPasswordPolicy(na.Password, na.Email, na.Name); err != nil {
+		fail(passwordRefusal(err))
 		return
 	}
 	lim := p.s.limits.recovery
 	if !p.recoveryAllowed(w, r, nil, na.Email, "register", lim.sendIP, lim.sendID) {
+		return
+	}
+	// The breach lookup only within the send budget, so an anonymous
+	// caller cannot make the gateway ask the range server beyond it; for
+	// a taken address as for a free one, so the answer tells neither.
+	if err := acc.CheckPassword(ctx, na.Password, na.Email, na.Name); err != nil {
+		fail(passwordRefusal(err))
 		return
 	}
 	err := p.registerAccount(r, acc, na, flagged)
@@ -148,7 +155,8 @@ func (p *portal) registerAccount(r *http.Request, acc *Accounts, na NewAccount, 
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	u, err := acc.Draft(ctx, na)
+	// register judged na already, breach lookup included (once).
+	u, err := acc.draft(ctx, na)
 	if err != nil {
 		return err
 	}

@@ -252,16 +252,18 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// With a token the holder already knows the account: judge the
-	// password in its full context now. With a code, only once the code
-	// is right (below), so a refusal cannot tell a known email from an
-	// unknown one; the typed identifier is context already.
+	// password in its full context now, breach check included. With a
+	// code, only once the code is right (below), so a refusal cannot tell
+	// a known email from an unknown one; the typed identifier is context
+	// already, and the local rules are all a guesser of codes sets off
+	// (the breach lookup waits for a right code).
 	if byToken {
-		if err := acc.CheckPassword(in.NewPassword, u.Email, u.Name); err != nil {
-			p.resetFailed(w, r, in, invalidInput(PasswordMessage(err)))
+		if err := acc.CheckPassword(ctx, in.NewPassword, u.Email, u.Name); err != nil {
+			p.resetFailed(w, r, in, passwordRefusal(err))
 			return
 		}
-	} else if err := acc.CheckPassword(in.NewPassword, ident, ""); err != nil {
-		p.resetFailed(w, r, in, invalidInput(PasswordMessage(err)))
+	} else if err := acc.CheckPasswordPolicy(in.NewPassword, ident, ""); err != nil {
+		p.resetFailed(w, r, in, passwordRefusal(err))
 		return
 	}
 	// The grant is spent before the hash, so a wrong code for a known
@@ -299,10 +301,11 @@ func (p *portal) resetPassword(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !byToken {
-		if err := acc.CheckPassword(in.NewPassword, u.Email, u.Name); err != nil {
-			// The code was right: the user may try another password.
+		if err := acc.CheckPassword(ctx, in.NewPassword, u.Email, u.Name); err != nil {
+			// The code was right: the user may try another password
+			// (or the same once the breach check answers again).
 			giveBack("a refused password")
-			p.resetFailed(w, r, in, invalidInput(PasswordMessage(err)))
+			p.resetFailed(w, r, in, passwordRefusal(err))
 			return
 		}
 	}

@@ -105,6 +105,10 @@ type Config struct {
 	// send) answer takes, for
 	// every identifier alike (default 400ms; negative: none, for tests).
 	SendFloor time.Duration
+	// Breach is the breached-password check of new passwords (nil:
+	// none). Its Warn (a log line) and Observe (metrics) default to the
+	// service's.
+	Breach *BreachCheck
 	// TrustedForwarder reports whether a request comes from one of
 	// Caddy's trusted proxies, whose forwarded headers /auth/verify
 	// believes (verify.go). Default: none is.
@@ -251,6 +255,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	if b := cfg.Breach; b != nil {
+		c := *b // the caller's value stays as given
+		if c.Warn == nil {
+			log := cfg.Logger
+			c.Warn = func(err error) {
+				// err names neither the password nor its hash.
+				log.Warn("breached-password check unavailable", zap.Bool("refused", c.RefuseOnError), zap.Error(err))
+			}
+		}
+		if c.Observe == nil {
+			c.Observe = cfg.Observer.BreachCheck
+		}
+		cfg.Breach = &c
 	}
 	cfg.PasswordReset.setDefaults()
 	cfg.Passwordless.setDefaults()

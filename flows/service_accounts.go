@@ -15,6 +15,7 @@ func (s *Service) Accounts() *Accounts {
 	return &Accounts{
 		Users: s.deps.Users, MFA: s.deps.MFA, APIKeys: s.deps.APIKeys, Sessions: s.deps.Sessions, Lockouts: s,
 		Hasher: s.deps.Hasher, Audit: loggedRecorder{s}, Now: s.cfg.Now, ContextWords: s.cfg.ContextWords,
+		Breach: s.cfg.Breach,
 	}
 }
 

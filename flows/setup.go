@@ -24,6 +24,7 @@ const MinPasswordLen = password.MinLength
 // length, no short pattern repeated, not built from context (the account's
 // email address and name, and the service name), not a common password.
 // The error is one of password's Err* reasons; PasswordMessage words it.
+// It is local only: Accounts.CheckPassword adds the breach check.
 func CheckNewPassword(pw string, context ...string) error {
 	return password.CheckNew(pw, context...)
 }
@@ -43,6 +44,8 @@ func PasswordMessage(err error) string {
 		return "The password is built from your email address, your name or the service name. Choose another, such as a few unrelated words."
 	case errors.Is(err, password.ErrCommon):
 		return "The password is too common: it is, or is built from, a frequently used password or a keyboard or number sequence. Choose another, such as a few unrelated words."
+	case errors.Is(err, password.ErrBreached):
+		return "This password has appeared in a data breach, so attackers try it first. Choose another, such as a few unrelated words."
 	}
 	return "The password is not allowed. Choose another."
 }
@@ -130,22 +133,22 @@ func (p *portal) setup(w http.ResponseWriter, r *http.Request) {
 	if !p.requireSetup(w, r, in.Token) {
 		return
 	}
-	fail := func(msg string) {
-		p.s.fail(w, r, invalidInput(msg), func() view {
+	fail := func(e *APIError) {
+		p.s.fail(w, r, e, func() view {
 			return &setupView{layout: layout{Title: "Create the first administrator"}, SetupToken: in.Token, Email: in.Email, Name: in.Name}
 		})
 	}
 	acc := p.s.Accounts()
 	draft := NewAccount{Email: in.Email, Name: in.Name, Password: in.Password}
-	if err := acc.Check(&draft); err != nil {
-		fail(accountMessage(err))
-		return
-	}
 	if in.Confirm != "" && in.Confirm != in.Password {
-		fail("The two passwords differ.")
+		fail(invalidInput("The two passwords differ."))
 		return
 	}
-	u, err := acc.Draft(ctx, draft)
+	if err := acc.Check(ctx, &draft); err != nil {
+		fail(passwordRefusal(err))
+		return
+	}
+	u, err := acc.draft(ctx, draft)
 	if err != nil {
 		p.s.writeError(w, r, errInternal)
 		return

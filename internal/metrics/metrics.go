@@ -22,6 +22,7 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	storeErrs *prometheus.CounterVec
 	limited   *prometheus.CounterVec
+	breach    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg. Registering twice
@@ -49,6 +50,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "caddy", Subsystem: "auth", Name: "rate_limited_total",
 			Help: "Requests refused by a rate limit or lockout, by kind.",
 		}, []string{"kind"}),
+		breach: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "auth", Name: "breach_checks_total",
+			Help: "Lookups of new passwords on the breached-password range server, by result (breached, clean, unavailable).",
+		}, []string{"result"}),
 	}
 	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "auth", Name: "protect_decisions_total",
@@ -68,6 +73,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.limited, err = register(reg, m.limited); err != nil {
+		return nil, err
+	}
+	if m.breach, err = register(reg, m.breach); err != nil {
 		return nil, err
 	}
 	if decisions, err = register(reg, decisions); err != nil {
@@ -115,3 +123,6 @@ func (m *Metrics) StoreError(op string) { m.storeErrs.WithLabelValues(op).Inc() 
 // Limited records a refusal by a rate limit ("login_ip", "login_identifier")
 // or the lockout ("lockout").
 func (m *Metrics) Limited(kind string) { m.limited.WithLabelValues(kind).Inc() }
+
+// BreachCheck records one breached-password lookup by result.
+func (m *Metrics) BreachCheck(result string) { m.breach.WithLabelValues(result).Inc() }

@@ -24,6 +24,9 @@ func TestCountsAndNames(t *testing.T) {
 	m.Error("INVALID_CREDENTIALS")
 	m.StoreError("protect")
 	m.Limited("lockout")
+	m.BreachCheck("unavailable")
+	m.BreachCheck("breached")
+	m.BreachCheck("unavailable")
 	want := `
 # HELP caddy_auth_logins_total Login attempts by method and result.
 # TYPE caddy_auth_logins_total counter
@@ -33,6 +36,9 @@ caddy_auth_logins_total{method="password",result="success"} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "caddy_auth_logins_total"); err != nil {
 		t.Fatal(err)
 	}
+	if got := testutil.ToFloat64(m.breach.WithLabelValues("unavailable")); got != 2 {
+		t.Fatalf("breach_checks_total{result=unavailable} = %v", got)
+	}
 	if got := testutil.ToFloat64(m.decisions["allow"]); got != 2 {
 		t.Fatalf("allow = %v", got)
 	}
@@ -40,7 +46,7 @@ caddy_auth_logins_total{method="password",result="success"} 1
 	if err != nil || n != len(Decisions) {
 		t.Fatalf("%d decision series (%v), want the %d fixed ones", n, err, len(Decisions))
 	}
-	for _, name := range []string{"caddy_auth_login_duration_seconds", "caddy_auth_errors_total", "caddy_auth_store_errors_total", "caddy_auth_rate_limited_total"} {
+	for _, name := range []string{"caddy_auth_login_duration_seconds", "caddy_auth_errors_total", "caddy_auth_store_errors_total", "caddy_auth_rate_limited_total", "caddy_auth_breach_checks_total"} {
 		if c, err := testutil.GatherAndCount(reg, name); err != nil || c == 0 {
 			t.Errorf("%s: %d series, %v", name, c, err)
 		}

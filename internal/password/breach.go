@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,16 @@ const DefaultBreachTimeout = 2 * time.Second
 // by on_error whether that allows or refuses the password.
 var ErrBreachUnavailable = errors.New("password: breach range server unavailable")
 
+// ErrBreached: the range server knows the password from a data breach
+// (a reason for refusing a new password, like the policy's Err*).
+var ErrBreached = errors.New("password has appeared in a data breach (the breach_check range server knows it): choose another")
+
+// breachClient follows no redirect: the prefix goes to the configured
+// server and nowhere else (a redirect is an unusable answer).
+var breachClient = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
 // maxRangeBody bounds how much of a range answer is read (real answers are
 // well under 100 KiB, padded ones a little more).
 const maxRangeBody = 4 << 20
@@ -34,12 +45,13 @@ const maxRangeBody = 4 << 20
 type BreachChecker struct {
 	URL     string        // base URL, without the trailing /range
 	Timeout time.Duration // per request; DefaultBreachTimeout when zero
-	Client  *http.Client  // http.DefaultClient when nil
+	Client  *http.Client  // one that follows no redirect when nil
 }
 
 // Check returns the number of times the password was seen in breaches
 // (0: not known). Any failure to get a usable answer returns an error that
-// wraps ErrBreachUnavailable; the password never appears in it.
+// wraps ErrBreachUnavailable; neither the password nor any part of its
+// hash appears in it (so it may be logged).
 func (b *BreachChecker) Check(ctx context.Context, pw string) (int, error) {
 	sum := sha1.Sum([]byte(pw)) //nolint:gosec // protocol-mandated
 	full := strings.ToUpper(hex.EncodeToString(sum[:]))
@@ -55,12 +67,18 @@ func (b *BreachChecker) Check(ctx context.Context, pw string) (int, error) {
 		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	req.Header.Set("Add-Padding", "true")
+	req.Header.Set("User-Agent", "caddyauth")
 	client := b.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = breachClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// *url.Error names the URL, prefix included: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
@@ -81,7 +99,7 @@ func parseRange(r io.Reader, suffix string) (int, error) {
 			continue
 		}
 		s, c, ok := strings.Cut(line, ":")
-		if !ok || len(s) != 35 {
+		if !ok || len(s) != 35 || !isHex(s) {
 			return 0, fmt.Errorf("%w: malformed range line", ErrBreachUnavailable)
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -96,4 +114,9 @@ func parseRange(r io.Reader, suffix string) (int, error) {
 		return 0, fmt.Errorf("%w: %w", ErrBreachUnavailable, err)
 	}
 	return found, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s + "0") // 35 digits: pad to an even count
+	return err == nil
 }

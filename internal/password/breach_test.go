@@ -107,8 +107,122 @@ func TestBreachCheckUnavailable(t *testing.T) {
 		if !errors.Is(err, ErrBreachUnavailable) {
 			t.Fatalf("%s: err = %v, want ErrBreachUnavailable", name, err)
 		}
-		if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), sha1Upper(pw)[5:]) {
-			t.Fatalf("%s: error leaks the password or its suffix: %v", name, err)
+		if h := sha1Upper(pw); strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), h[5:]) || strings.Contains(err.Error(), h[:5]) {
+			t.Fatalf("%s: error leaks the password or part of its hash: %v", name, err)
 		}
+	}
+}
+
+// answerServer answers every range request with body.
+func answerServer(t *testing.T, body string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestBreachCheckAnswerShapes: the suffix matches whatever its case, among
+// padding lines (count 0) and real ones, with CRLF or LF endings and
+// spaces around the count.
+func TestBreachCheckAnswerShapes(t *testing.T) {
+	const pw = "Tr0ub4dor&3 is well known"
+	suffix := sha1Upper(pw)[5:]
+	pad := strings.Repeat("0", 35)
+	for name, tc := range map[string]struct {
+		body string
+		want int
+	}{
+		"lower-case suffix":      {strings.ToLower(suffix) + ":12\r\n", 12},
+		"among padding":          {pad + ":0\r\n" + suffix + ":7\r\n" + strings.Repeat("F", 35) + ":0\r\n", 7},
+		"LF and spaces":          {"\n" + pad + ":3\n" + suffix + ": 9 \n", 9},
+		"own suffix as padding":  {pad + ":5\r\n" + suffix + ":0\r\n", 0},
+		"absent":                 {pad + ":5\r\n", 0},
+		"empty answer":           {"", 0},
+		"last line without CRLF": {pad + ":1\r\n" + suffix + ":2", 2},
+	} {
+		n, err := (&BreachChecker{URL: answerServer(t, tc.body).URL}).Check(context.Background(), pw)
+		if err != nil || n != tc.want {
+			t.Errorf("%s: Check = %d, %v; want %d", name, n, err, tc.want)
+		}
+	}
+}
+
+// TestBreachCheckMalformed: an answer with any line that is not
+// SUFFIX:COUNT is unusable as a whole, even when the suffix is in it.
+func TestBreachCheckMalformed(t *testing.T) {
+	const pw = "another passphrase to look up"
+	suffix := sha1Upper(pw)[5:]
+	for name, body := range map[string]string{
+		"no colon":       suffix + ":3\r\nnot a range line\r\n",
+		"short suffix":   suffix[:34] + ":3\r\n",
+		"full hash":      sha1Upper(pw) + ":3\r\n",
+		"not hex":        "Z" + suffix[1:] + ":3\r\n" + suffix + ":3\r\n",
+		"count not int":  suffix + ":many\r\n",
+		"negative count": suffix + ":-1\r\n",
+		"empty count":    suffix + ":\r\n",
+		"line too long":  strings.Repeat("A", 70000) + "\r\n",
+	} {
+		_, err := (&BreachChecker{URL: answerServer(t, body).URL}).Check(context.Background(), pw)
+		if !errors.Is(err, ErrBreachUnavailable) {
+			t.Errorf("%s: err = %v, want ErrBreachUnavailable", name, err)
+		}
+	}
+}
+
+// TestBreachCheckNoRedirect: a redirect is not followed, so the prefix
+// reaches the configured server only.
+func TestBreachCheckNoRedirect(t *testing.T) {
+	const pw = "redirected passphrase here"
+	other, seen := rangeServer(t, map[string]int{pw: 1}, "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer srv.Close()
+	_, err := (&BreachChecker{URL: srv.URL}).Check(context.Background(), pw)
+	if !errors.Is(err, ErrBreachUnavailable) {
+		t.Fatalf("err = %v, want ErrBreachUnavailable", err)
+	}
+	if len(*seen) != 0 {
+		t.Fatalf("the redirect target was asked: %d requests", len(*seen))
+	}
+}
+
+// TestBreachCheckURLForms: the base URL may end in a slash or carry a
+// path; the request is <base>/range/<PREFIX> either way, with a
+// User-Agent.
+func TestBreachCheckURLForms(t *testing.T) {
+	const pw = "path prefixed passphrase"
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Path+" "+r.UserAgent())
+	}))
+	defer srv.Close()
+	for _, base := range []string{srv.URL, srv.URL + "/", srv.URL + "/pwned/"} {
+		if _, err := (&BreachChecker{URL: base}).Check(context.Background(), pw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := sha1Upper(pw)[:5]
+	want := []string{"/range/" + p + " caddyauth", "/range/" + p + " caddyauth", "/pwned/range/" + p + " caddyauth"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("requests %q, want %q", got, want)
+	}
+}
+
+// TestBreachCheckCallerCanceled: the caller's context bounds the request
+// too (a client that went away does not keep it waiting for the timeout).
+func TestBreachCheckCallerCanceled(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := (&BreachChecker{URL: srv.URL, Timeout: 10 * time.Second}).Check(ctx, "any passphrase at all")
+	if !errors.Is(err, ErrBreachUnavailable) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %s", err, time.Since(start))
 	}
 }
