@@ -37,7 +37,10 @@ func (p *portal) sendGrant(r *http.Request, u *store.User, ident string, byPhone
 		return nil
 	}
 	ev.UserID, ev.Email = u.ID, u.Email
-	if !u.Active() {
+	// A registration still pending may reset: that is how the owner of
+	// an address someone else registered takes it over (the mail proves
+	// the mailbox, the reset replaces the squatter's password).
+	if !u.SignsIn() {
 		ev.Reason = "disabled"
 		return nil
 	}

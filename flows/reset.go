@@ -369,7 +369,7 @@ func (p *portal) finishInvitation(w http.ResponseWriter, r *http.Request, in res
 func (p *portal) finishReset(w http.ResponseWriter, r *http.Request, in resetInput, t *store.OneTimeToken, hash string) {
 	ctx := r.Context()
 	u, err := p.s.deps.Users.UserByID(ctx, t.UserID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !u.Active() {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !u.SignsIn() {
 		p.resetRefused(w, r, in, u, "", "disabled")
 		return
 	}
@@ -378,6 +378,11 @@ func (p *portal) finishReset(w http.ResponseWriter, r *http.Request, in resetInp
 		return
 	}
 	ended, err := p.s.Accounts().ResetPassword(ctx, p.s.actor(r, ActorReset), u, hash)
+	if err == nil && u.Status == store.StatusPending {
+		// A pending registration's only reset channel is its email: the
+		// reset proved the address, so it counts as verified.
+		err = p.verifiedByReset(r, u)
+	}
 	var inc *IncompleteError
 	switch {
 	case errors.As(err, &inc):
