@@ -20,9 +20,6 @@ type verifyEmailInput struct {
 	Token string `json:"token"`
 	Email string `json:"email"`
 	Code  string `json:"code"`
-	// Password proves the account of a pending registration when the
-	// caller is not signed in to it (see provesAccount).
-	Password string `json:"password"`
 }
 
 // verifyEmailPage: GET /auth/verify-email[?token=]. With a token: the
@@ -48,15 +45,7 @@ func (p *portal) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
 		p.s.fail(w, r, errVerificationInvalid, func() view { return v })
 		return
 	}
-	g, err := p.s.peekGrant(r.Context(), emailVerificationKind, tok)
-	if err == nil {
-		// A pending registration opened outside its session: the
-		// confirmation asks for the password (provesAccount).
-		if owner, uerr := p.s.deps.Users.UserByID(r.Context(), g.UserID); uerr == nil && owner.Status == store.StatusPending {
-			id, _, _ := p.s.identifyAny(r)
-			v.NeedPassword = id == nil || id.User.ID != owner.ID
-		}
-	}
+	_, err := p.s.peekGrant(r.Context(), emailVerificationKind, tok)
 	switch {
 	case errors.Is(err, errGrantInvalid):
 		p.s.fail(w, r, errVerificationInvalid, func() view { return v })
@@ -66,7 +55,7 @@ func (p *portal) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"verify_email": p.base + "/verify-email", "token_valid": true, "password_required": v.NeedPassword})
+		writeJSON(w, http.StatusOK, map[string]any{"verify_email": p.base + "/verify-email", "token_valid": true})
 		return
 	}
 	v.Token = tok
@@ -81,11 +70,17 @@ func (p *portal) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		v.Email = in.Email
 		p.s.fail(w, r, e, func() view { return v })
 	}
-	if e := decode(r, &in, map[string]*string{"token": &in.Token, "email": &in.Email, "code": &in.Code, "password": &in.Password}); e != nil {
+	if e := decode(r, &in, map[string]*string{"token": &in.Token, "email": &in.Email, "code": &in.Code}); e != nil {
 		fail(e)
 		return
 	}
 	ctx := r.Context()
+	if in.Token == "" && in.Email == "" && in.Code != "" {
+		// A code alone, from a signed-in browser: its account's.
+		if id, _, err := p.s.identifyAny(r); err == nil && id != nil {
+			in.Email = id.User.Email
+		}
+	}
 	lim := p.s.limits.recovery
 	var (
 		g   *store.OneTimeToken
@@ -100,19 +95,6 @@ func (p *portal) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		}
 		if !p.recoveryAllowed(w, r, nil, "", "verify_email", lim.checkIP, nil) {
 			return
-		}
-		peeked, perr := p.s.peekGrant(ctx, emailVerificationKind, in.Token)
-		if perr == nil {
-			owner, uerr := p.s.deps.Users.UserByID(ctx, peeked.UserID)
-			if uerr != nil {
-				perr = grantErr(uerr)
-			} else if !p.provesAccount(w, r, owner, in.Password, fail) {
-				return
-			}
-		}
-		if perr != nil {
-			err = perr
-			break
 		}
 		g, err = p.s.redeemToken(ctx, emailVerificationKind, in.Token)
 	case in.Token == "" && in.Email != "" && in.Code != "":
@@ -139,9 +121,6 @@ func (p *portal) verifyEmail(w http.ResponseWriter, r *http.Request) {
 			return
 		case lerr != nil:
 			p.s.storeFailure(w, r, "verify email", lerr)
-			return
-		}
-		if !p.provesAccount(w, r, u, in.Password, fail) {
 			return
 		}
 		g, err = p.s.redeemCode(ctx, emailVerificationKind, u.ID, in.Code)
@@ -267,46 +246,6 @@ func (p *portal) resendVerification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.s.render(w, r, http.StatusAccepted, &verifyEmailView{layout: layout{Title: "Check your mail"}, Email: email, Sent: true})
-}
-
-// errProveAccount: a pending registration's link or code was used by
-// someone not signed in to it and without its password.
-var errProveAccount = apiErr(http.StatusUnauthorized, CodeInvalidCredentials,
-	"Sign in, or enter the password you chose when you signed up, to confirm this address.")
-
-// provesAccount: verifying a pending registration needs the account as
-// well as the mailbox, so that someone who registers another person's
-// address cannot have that person's click activate an account whose
-// password the registrant knows (account pre-hijacking). A signed-in
-// session of the account or its password proves it (under the login's
-// limits); the mailbox's owner without either resets the password
-// instead, which replaces the registrant's and verifies the address. An
-// account that is not pending (a change of address, already proven at
-// the request) needs nothing more. On false it has answered.
-func (p *portal) provesAccount(w http.ResponseWriter, r *http.Request, u *store.User, pw string, fail func(*APIError)) bool {
-	if u.Status != store.StatusPending {
-		return true
-	}
-	if id, _, err := p.s.identifyAny(r); err == nil && id != nil && id.User.ID == u.ID {
-		return true
-	}
-	if pw == "" || u.PasswordHash == "" {
-		fail(errProveAccount)
-		return false
-	}
-	att, ok := p.confirmPassword(w, r, u, pw, p.s.cfg.Now(), func(e *APIError, reason string) {
-		if reason == "invalid_credentials" {
-			e = errProveAccount
-		}
-		fail(e)
-	})
-	if !ok {
-		return false
-	}
-	if err := att.Succeeded(r.Context()); err != nil {
-		p.s.log.Warn("lockout not cleared after a verification", zapErr(err))
-	}
-	return true
 }
 
 // activateVerified moves a pending registration on once its address is

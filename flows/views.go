@@ -218,9 +218,6 @@ type verifyEmailView struct {
 	Sent bool
 	// Verified: done; Approval: an administrator still has to approve.
 	Verified, Approval bool
-	// NeedPassword: the link's account is a pending registration and the
-	// browser is not signed in to it: the confirmation takes its password.
-	NeedPassword bool
 }
 
 func (*registerView) page() string    { return "register.html" }
