@@ -50,19 +50,8 @@ func (a *App) Start() error {
 // API key sent in X-API-Key reaches the log in clear unless the log's
 // filter deletes that header. Keys in Authorization: Bearer are redacted.
 func (a *App) checkAPIKeyLogging() {
-	if a.caddyCtx.Context == nil {
-		return
-	}
-	raw, err := a.caddyCtx.AppIfConfigured("http")
-	if err != nil {
-		return
-	}
-	httpApp, ok := raw.(*caddyhttp.App)
-	if !ok {
-		return
-	}
 	var logging []string
-	for srvName, srv := range httpApp.Servers {
+	for srvName, srv := range a.httpServers() {
 		if srv.Logs != nil {
 			logging = append(logging, srvName)
 		}
@@ -74,24 +63,33 @@ func (a *App) checkAPIKeyLogging() {
 	}
 }
 
+// httpServers are the servers of the configured http app (none when
+// there is no http app, as in the CLI).
+func (a *App) httpServers() map[string]*caddyhttp.Server {
+	if a.caddyCtx.Context == nil {
+		return nil
+	}
+	raw, err := a.caddyCtx.AppIfConfigured("http")
+	if err != nil {
+		return nil
+	}
+	httpApp, ok := raw.(*caddyhttp.App)
+	if !ok {
+		return nil
+	}
+	return httpApp.Servers
+}
+
 // checkTrustHeader warns when Caddy will drop the trusted-device header:
 // since 2.11 Caddy drops request headers whose names contain underscores
 // unless a server lists them in expected_underscore_headers.
 func (a *App) checkTrustHeader() {
 	name := a.service.TrustHeader()
-	if !strings.Contains(name, "_") || a.caddyCtx.Context == nil {
-		return
-	}
-	raw, err := a.caddyCtx.AppIfConfigured("http")
-	if err != nil {
-		return
-	}
-	httpApp, ok := raw.(*caddyhttp.App)
-	if !ok {
+	if !strings.Contains(name, "_") {
 		return
 	}
 	var dropping []string
-	for srvName, srv := range httpApp.Servers {
+	for srvName, srv := range a.httpServers() {
 		allowed := false
 		for _, h := range srv.ExpectedUnderscoreHeaders {
 			allowed = allowed || strings.EqualFold(h, name) || (strings.HasSuffix(h, "*") && strings.HasPrefix(strings.ToLower(name), strings.ToLower(strings.TrimSuffix(h, "*"))))

@@ -56,27 +56,39 @@ func apikeyCommand() *cobra.Command {
 	configFlags(create)
 
 	list := &cobra.Command{
-		Use:   "list --user <email>",
-		Short: "List a user's API keys (never the keys themselves)",
+		Use:   "list [--user <email>]",
+		Short: "List API keys, of one user or of everyone (never the keys themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			email, _ := c.Flags().GetString("user")
-			if email == "" {
-				return errors.New("apikey list: --user is required")
+			env, err := loadEnv(c)
+			if err != nil {
+				return err
 			}
-			return withUser(c, email, func(env *cliEnv, u *store.User) error {
+			defer env.Close()
+			var users []*store.User
+			if email != "" {
+				u, err := env.lookup(c.Context(), email)
+				if err != nil {
+					return err
+				}
+				users = []*store.User{u}
+			} else if users, err = env.db.ListUsers(c.Context()); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tOWNER\tCREATED\tEXPIRES\tLAST USED")
+			for _, u := range users {
 				keys, err := env.accounts().APIKeysOf(c.Context(), u)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tCREATED\tEXPIRES\tLAST USED")
 				for _, k := range keys {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.UTC().Format(time.RFC3339),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, u.Email, k.CreatedAt.UTC().Format(time.RFC3339),
 						timeOr(k.ExpiresAt, "never"), timeOr(k.LastUsedAt, "never"))
 				}
-				return tw.Flush()
-			})
+			}
+			return tw.Flush()
 		},
 	}
 	list.Flags().String("user", "", "Owner's email")

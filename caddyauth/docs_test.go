@@ -44,7 +44,7 @@ func parserKeywords(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	var decls []ast.Decl
-	for _, name := range []string{"caddyfile.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go", "account.go", "breach.go", "registration.go"} {
+	for _, name := range []string{"caddyfile.go", "caddyfile_directives.go", "audit.go", "oauth.go", "notify.go", "tokens.go", "sessions_redis.go", "account.go", "breach.go", "registration.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -111,6 +111,9 @@ func TestAPIKeysAcrossInstances(t *testing.T) {
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "deploy bot") || strings.Contains(out, key[21:]) {
 		t.Fatalf("apikey list: exit %d\n%s", code, out)
 	}
+	if all, _, code := c.CLI("", "auth", "apikey", "list"); code != 0 || !strings.Contains(lineWith(all, id), "alice@example.test") {
+		t.Fatalf("apikey list (everyone): exit %d\n%s", code, all)
+	}
 	if line := lineWith(out, id); strings.Count(line, "never") != 0 {
 		t.Errorf("apikey list after use: last use and expiry should be set: %q", line)
 	}
